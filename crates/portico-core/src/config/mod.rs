@@ -1,0 +1,448 @@
+//! Routes and settings, and their validation: the one place that says what is valid.
+//!
+//! Everything that enters Portico (CLI arguments, store rows, later the admin API) becomes a
+//! [`Route`] only through [`NewRoute::validate`] or [`RoutePatch::apply`], so the rest of the
+//! engine can trust the types here. This module does no I/O.
+
+mod host;
+mod upstream;
+
+pub use host::HostPattern;
+pub use upstream::Upstream;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a route or setting was refused. Each variant names the field and says what to do.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// The host is not a valid DNS name or `*.` wildcard.
+    #[error("invalid host {host:?}: {reason}")]
+    InvalidHost {
+        /// The host as given.
+        host: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// The path prefix is not an absolute URL path.
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// The upstream is not an `http://host:port` URL.
+    #[error("invalid upstream {upstream:?}: {reason}")]
+    InvalidUpstream {
+        /// The upstream as given.
+        upstream: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// The timeout is zero or absurdly long.
+    #[error("invalid timeout {timeout_ms} ms: {reason}")]
+    InvalidTimeout {
+        /// The timeout as given, in milliseconds.
+        timeout_ms: u64,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The name of the offending field, as the API and CLI call it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Error::InvalidHost { .. } => "host",
+            Error::InvalidPath { .. } => "path",
+            Error::InvalidUpstream { .. } => "upstreams",
+            Error::InvalidTimeout { .. } => "timeout_ms",
+        }
+    }
+}
+
+/// Stable identifier of a stored route.
+pub type RouteId = i64;
+
+/// How long Portico waits for an upstream's response headers before answering 504.
+/// Dev servers can take a long time on a first compile, so this is generous.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest per-route timeout accepted: one hour.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// A validated route: requests for `host` whose path starts with `path` go to `upstream`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// Store identifier.
+    pub id: RouteId,
+    /// Exact host or `*.` wildcard.
+    pub host: HostPattern,
+    /// Path prefix, matched on segment boundaries. Default: `/`.
+    pub path: PathPrefix,
+    /// Where requests go. Exactly one for now; several with balancing come later.
+    pub upstreams: Vec<Upstream>,
+    /// Remove the matched prefix before forwarding. Default: false.
+    pub strip_prefix: bool,
+    /// Send the upstream's own `host:port` as `Host` instead of the client's. Default: false.
+    pub upstream_host: bool,
+    /// Wait for upstream response headers at most this long, in milliseconds.
+    /// Default: [`DEFAULT_TIMEOUT`] (60 s).
+    pub timeout_ms: u64,
+    /// Disabled routes stay stored but match nothing. Default: true.
+    pub enabled: bool,
+}
+
+impl Route {
+    /// The upstream requests are forwarded to.
+    pub fn upstream(&self) -> &Upstream {
+        // Validation guarantees exactly one upstream.
+        &self.upstreams[0]
+    }
+
+    /// The per-route response-header timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// A route as a user writes it, before validation.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct NewRoute {
+    /// Host, e.g. `app.localhost` or `*.app.localhost`.
+    pub host: String,
+    /// Path prefix; default `/`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Upstream targets: `http://host:port[/base]`, `host:port` or a bare port.
+    pub upstreams: Vec<String>,
+    /// Default: false.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Default: false.
+    #[serde(default)]
+    pub upstream_host: bool,
+    /// Default: 60000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Default: true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A validated route that has no id yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRoute {
+    /// See [`Route::host`].
+    pub host: HostPattern,
+    /// See [`Route::path`].
+    pub path: PathPrefix,
+    /// See [`Route::upstreams`].
+    pub upstreams: Vec<Upstream>,
+    /// See [`Route::strip_prefix`].
+    pub strip_prefix: bool,
+    /// See [`Route::upstream_host`].
+    pub upstream_host: bool,
+    /// See [`Route::timeout_ms`].
+    pub timeout_ms: u64,
+    /// See [`Route::enabled`].
+    pub enabled: bool,
+}
+
+impl ValidRoute {
+    /// Attach the id the store assigned.
+    pub fn with_id(self, id: RouteId) -> Route {
+        Route {
+            id,
+            host: self.host,
+            path: self.path,
+            upstreams: self.upstreams,
+            strip_prefix: self.strip_prefix,
+            upstream_host: self.upstream_host,
+            timeout_ms: self.timeout_ms,
+            enabled: self.enabled,
+        }
+    }
+}
+
+impl NewRoute {
+    /// Check every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<ValidRoute, Error> {
+        let host = HostPattern::parse(&self.host)?;
+        let path = PathPrefix::parse(self.path.as_deref().unwrap_or("/"))?;
+        let upstreams = validate_upstreams(&self.upstreams)?;
+        let timeout_ms = validate_timeout(self.timeout_ms)?;
+        Ok(ValidRoute {
+            host,
+            path,
+            upstreams,
+            strip_prefix: self.strip_prefix,
+            upstream_host: self.upstream_host,
+            timeout_ms,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
+/// A partial change to a stored route; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RoutePatch {
+    /// New host.
+    pub host: Option<String>,
+    /// New path prefix.
+    pub path: Option<String>,
+    /// New upstream targets.
+    pub upstreams: Option<Vec<String>>,
+    /// New strip-prefix flag.
+    pub strip_prefix: Option<bool>,
+    /// New upstream-host flag.
+    pub upstream_host: Option<bool>,
+    /// New timeout.
+    pub timeout_ms: Option<u64>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+}
+
+impl RoutePatch {
+    /// The route with this patch applied, validated; `route` itself is untouched.
+    pub fn apply(&self, route: &Route) -> Result<Route, Error> {
+        let mut next = route.clone();
+        if let Some(host) = &self.host {
+            next.host = HostPattern::parse(host)?;
+        }
+        if let Some(path) = &self.path {
+            next.path = PathPrefix::parse(path)?;
+        }
+        if let Some(upstreams) = &self.upstreams {
+            next.upstreams = validate_upstreams(upstreams)?;
+        }
+        if let Some(strip) = self.strip_prefix {
+            next.strip_prefix = strip;
+        }
+        if let Some(upstream_host) = self.upstream_host {
+            next.upstream_host = upstream_host;
+        }
+        if self.timeout_ms.is_some() {
+            next.timeout_ms = validate_timeout(self.timeout_ms)?;
+        }
+        if let Some(enabled) = self.enabled {
+            next.enabled = enabled;
+        }
+        Ok(next)
+    }
+}
+
+fn validate_upstreams(targets: &[String]) -> Result<Vec<Upstream>, Error> {
+    match targets {
+        [] => Err(Error::InvalidUpstream {
+            upstream: String::new(),
+            reason: "a route needs an upstream, e.g. http://127.0.0.1:5173 or just 5173".into(),
+        }),
+        [one] => Ok(vec![Upstream::parse(one)?]),
+        [_, extra, ..] => Err(Error::InvalidUpstream {
+            upstream: extra.clone(),
+            reason: "a route has one upstream for now; add a separate route per service".into(),
+        }),
+    }
+}
+
+fn validate_timeout(timeout_ms: Option<u64>) -> Result<u64, Error> {
+    match timeout_ms {
+        None => Ok(DEFAULT_TIMEOUT.as_millis() as u64),
+        Some(0) => Err(Error::InvalidTimeout {
+            timeout_ms: 0,
+            reason: "must be at least 1 ms; leave it out for the 60 s default".into(),
+        }),
+        Some(ms) if ms > MAX_TIMEOUT_MS => Err(Error::InvalidTimeout {
+            timeout_ms: ms,
+            reason: "must be at most 3600000 (one hour)".into(),
+        }),
+        Some(ms) => Ok(ms),
+    }
+}
+
+/// A URL path prefix, matched on segment boundaries: `/api` matches `/api` and `/api/users`
+/// but not `/apikeys`. Stored without a trailing slash, except the root `/`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PathPrefix(String);
+
+impl PathPrefix {
+    /// The prefix that matches every path.
+    pub fn root() -> Self {
+        PathPrefix("/".into())
+    }
+
+    /// Parse and normalise a prefix such as `/api` or `/api/`.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let bad = |reason: &str| Error::InvalidPath {
+            path: input.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if !input.starts_with('/') {
+            return Err(bad("must start with '/', e.g. /api"));
+        }
+        if input.contains(['?', '#']) {
+            return Err(bad("a path prefix cannot contain '?' or '#'"));
+        }
+        if let Some(c) = input
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || !c.is_ascii())
+        {
+            return Err(bad(&format!(
+                "contains {c:?}; percent-encode it as it would appear in the URL"
+            )));
+        }
+        if input.split('/').any(|seg| seg == "." || seg == "..") {
+            return Err(bad("'.' and '..' segments are not allowed"));
+        }
+        let trimmed = input.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return Ok(Self::root());
+        }
+        if trimmed.contains("//") {
+            return Err(bad("contains an empty segment ('//')"));
+        }
+        Ok(PathPrefix(trimmed.to_owned()))
+    }
+
+    /// The prefix as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `/`.
+    pub fn is_root(&self) -> bool {
+        self.0 == "/"
+    }
+
+    /// Whether `path` falls under this prefix.
+    pub fn matches(&self, path: &str) -> bool {
+        if self.is_root() {
+            return true;
+        }
+        match path.strip_prefix(self.0.as_str()) {
+            Some(rest) => rest.is_empty() || rest.starts_with('/'),
+            None => false,
+        }
+    }
+
+    /// `path` with this prefix removed, always starting with `/`.
+    pub fn strip<'a>(&self, path: &'a str) -> &'a str {
+        if self.is_root() {
+            return path;
+        }
+        match path.strip_prefix(self.0.as_str()) {
+            Some("") | None => "/",
+            Some(rest) => rest,
+        }
+    }
+}
+
+impl std::fmt::Display for PathPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Engine-wide settings, stored in the `settings` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// How long in-flight requests may take to finish at shutdown, in milliseconds.
+    /// Default: 10000.
+    pub shutdown_grace_ms: u64,
+    /// How long an HTTP/1 client may take to send its request headers, in milliseconds.
+    /// Default: 30000.
+    pub header_read_timeout_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            shutdown_grace_ms: 10_000,
+            header_read_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_prefix_matches_on_segment_boundaries() {
+        let api = PathPrefix::parse("/api/").expect("valid");
+        assert_eq!(api.as_str(), "/api");
+        assert!(api.matches("/api"));
+        assert!(api.matches("/api/users"));
+        assert!(!api.matches("/apikeys"));
+        assert!(!api.matches("/"));
+        assert_eq!(api.strip("/api/users"), "/users");
+        assert_eq!(api.strip("/api"), "/");
+        assert!(PathPrefix::root().matches("/anything"));
+    }
+
+    #[test]
+    fn bad_paths_are_refused_with_a_reason() {
+        for bad in ["api", "/a?b", "/a b", "/../etc", "/a//b", "/é"] {
+            let err = PathPrefix::parse(bad).expect_err(bad);
+            assert_eq!(err.field(), "path");
+        }
+    }
+
+    #[test]
+    fn new_route_defaults() {
+        let route = NewRoute {
+            host: "App.Localhost".into(),
+            upstreams: vec!["5173".into()],
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid");
+        assert_eq!(route.host.to_string(), "app.localhost");
+        assert!(route.path.is_root());
+        assert_eq!(route.upstreams[0].to_string(), "http://127.0.0.1:5173");
+        assert!(route.enabled);
+        assert_eq!(route.timeout_ms, 60_000);
+    }
+
+    #[test]
+    fn a_route_needs_exactly_one_upstream() {
+        let mut route = NewRoute {
+            host: "app.localhost".into(),
+            ..Default::default()
+        };
+        assert_eq!(route.validate().expect_err("none").field(), "upstreams");
+        route.upstreams = vec!["1".into(), "2".into()];
+        assert_eq!(route.validate().expect_err("two").field(), "upstreams");
+    }
+
+    #[test]
+    fn patch_validates_and_leaves_the_original_alone() {
+        let route = NewRoute {
+            host: "app.localhost".into(),
+            upstreams: vec!["5173".into()],
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid")
+        .with_id(1);
+        let patch = RoutePatch {
+            host: Some("bad host".into()),
+            ..Default::default()
+        };
+        assert!(patch.apply(&route).is_err());
+        let patch = RoutePatch {
+            enabled: Some(false),
+            timeout_ms: Some(500),
+            ..Default::default()
+        };
+        let next = patch.apply(&route).expect("valid");
+        assert!(!next.enabled);
+        assert_eq!(next.timeout(), Duration::from_millis(500));
+        assert!(route.enabled);
+    }
+}

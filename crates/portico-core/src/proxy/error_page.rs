@@ -1,0 +1,273 @@
+//! The pages Portico answers itself when it cannot forward: HTML for browsers, problem+json
+//! for tools that ask for JSON, plain text otherwise. Never a blank page.
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::json;
+
+use super::forward::ConnInfo;
+use super::route_table::RouteTable;
+use super::{Error, ProxyBody};
+use crate::config::{HostPattern, Route};
+
+/// Render `err` for a client that sent `accept`.
+pub(crate) fn render(
+    err: &Error,
+    accept: Option<&HeaderValue>,
+    table: &RouteTable,
+    conn: ConnInfo,
+) -> Response<ProxyBody> {
+    let page = Page::new(err, table, conn);
+    let accept = accept.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (content_type, body) = if accept.contains("text/html") {
+        ("text/html; charset=utf-8", page.html())
+    } else if accept.contains("json") {
+        ("application/problem+json", page.json())
+    } else {
+        ("text/plain; charset=utf-8", page.text())
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
+    *resp.status_mut() = page.status;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-portico-error", HeaderValue::from_static(page.code));
+    resp
+}
+
+struct Page<'a> {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    hint: String,
+    routes: Option<Vec<RouteLink<'a>>>,
+    side: super::Side,
+}
+
+struct RouteLink<'a> {
+    route: &'a Route,
+    url: Option<String>,
+}
+
+impl<'a> Page<'a> {
+    fn new(err: &Error, table: &'a RouteTable, conn: ConnInfo) -> Self {
+        let (code, title, hint) = match err {
+            Error::BadRequest { .. } => (
+                "bad-request",
+                "Bad request",
+                "Send the request to a route's host name, e.g. http://app.localhost/.".to_owned(),
+            ),
+            Error::NoRoute { .. } => (
+                "no-route",
+                "No route for this address",
+                "Add one with: portico route add HOST PORT (for example: portico route add app.localhost 5173).".to_owned(),
+            ),
+            Error::Loop { .. } => (
+                "loop",
+                "Request loop",
+                "The route's upstream is Portico itself. Point it at your dev server's own port instead.".to_owned(),
+            ),
+            Error::UpstreamRefused { upstream, .. } => (
+                "upstream-refused",
+                "Your dev server is not running",
+                format!("Nothing is listening at {upstream}. Start the dev server, or change the route's upstream to the port it prints."),
+            ),
+            Error::UpstreamUnreachable { upstream, .. } => (
+                "upstream-unreachable",
+                "Upstream unreachable",
+                format!("{upstream} could not be resolved or reached. Check the host name and that the machine is up."),
+            ),
+            Error::UpstreamFailed { .. } => (
+                "upstream-failed",
+                "Upstream closed the connection",
+                "The dev server accepted the connection but did not send a valid HTTP response; it may have crashed. Check its terminal.".to_owned(),
+            ),
+            Error::UpstreamTimeout { .. } => (
+                "upstream-timeout",
+                "Upstream timed out",
+                "The dev server did not answer in time. It may still be compiling; try again, or raise the route's timeout.".to_owned(),
+            ),
+            Error::Bind { .. } => ("internal", "Internal error", String::new()),
+        };
+        let detail = match err {
+            Error::UpstreamRefused { route, .. }
+            | Error::UpstreamUnreachable { route, .. }
+            | Error::UpstreamFailed { route, .. }
+            | Error::UpstreamTimeout { route, .. } => format!("Route {route}: {err}."),
+            other => format!("{}.", capitalise(&other.to_string())),
+        };
+        let routes = matches!(err, Error::NoRoute { .. }).then(|| {
+            table
+                .routes()
+                .iter()
+                .map(|route| RouteLink {
+                    url: link(route, conn),
+                    route,
+                })
+                .collect()
+        });
+        Page {
+            status: err.status(),
+            code,
+            title,
+            detail,
+            hint,
+            routes,
+            side: err.side(),
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = format!(
+            "{} {}\n{}\n{}\n",
+            self.status.as_u16(),
+            self.title,
+            self.detail,
+            self.hint
+        );
+        if let Some(routes) = &self.routes {
+            out.push_str(if routes.is_empty() {
+                "\nNo routes are configured yet.\n"
+            } else {
+                "\nRoutes:\n"
+            });
+            for link in routes {
+                let r = link.route;
+                out.push_str(&format!(
+                    "  {}{} -> {}{}\n",
+                    r.host,
+                    if r.path.is_root() { "" } else { r.path.as_str() },
+                    r.upstream(),
+                    if r.enabled { "" } else { " (disabled)" }
+                ));
+            }
+        }
+        out
+    }
+
+    fn json(&self) -> String {
+        let mut body = json!({
+            "type": format!("https://portico.localhost/errors/{}", self.code),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "hint": self.hint,
+            "side": self.side,
+        });
+        if let Some(routes) = &self.routes {
+            body["routes"] = routes
+                .iter()
+                .map(|l| {
+                    json!({
+                        "host": l.route.host,
+                        "path": l.route.path,
+                        "upstream": l.route.upstream(),
+                        "enabled": l.route.enabled,
+                        "url": l.url,
+                    })
+                })
+                .collect();
+        }
+        body.to_string()
+    }
+
+    fn html(&self) -> String {
+        let mut list = String::new();
+        if let Some(routes) = &self.routes {
+            if routes.is_empty() {
+                list.push_str("<p>No routes are configured yet.</p>");
+            } else {
+                list.push_str("<h2>Routes</h2><ul>");
+                for link in routes {
+                    let r = link.route;
+                    let name = format!(
+                        "{}{}",
+                        r.host,
+                        if r.path.is_root() { "" } else { r.path.as_str() }
+                    );
+                    let name = match &link.url {
+                        Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(&name)),
+                        None => format!("<code>{}</code>", escape(&name)),
+                    };
+                    list.push_str(&format!(
+                        "<li>{name} &rarr; <code>{}</code>{}</li>",
+                        escape(&r.upstream().to_string()),
+                        if r.enabled { "" } else { " <em>(disabled)</em>" }
+                    ));
+                }
+                list.push_str("</ul>");
+            }
+        }
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{status} {title} · Portico</title><style>\
+body{{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:4rem auto;padding:0 1rem;color:#1f2328}}\
+h1{{font-size:1.5rem;margin:0 0 .5rem}}.status{{color:#8c959f;font-weight:400}}\
+code{{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}}.hint{{background:#fff8c5;padding:.75rem 1rem;border-radius:6px}}\
+footer{{margin-top:3rem;color:#8c959f;font-size:.875rem}}\
+@media (prefers-color-scheme:dark){{body{{background:#0d1117;color:#e6edf3}}code{{background:#161b22}}.hint{{background:#3b2e00}}a{{color:#58a6ff}}}}\
+</style></head><body><h1><span class=\"status\">{status}</span> {title}</h1>\
+<p>{detail}</p><p class=\"hint\">{hint}</p>{list}<footer>Portico</footer></body></html>",
+            status = self.status.as_u16(),
+            title = escape(self.title),
+            detail = escape(&self.detail),
+            hint = escape(&self.hint),
+        )
+    }
+}
+
+/// A clickable URL for an enabled exact-host route, on the port the request came in on.
+fn link(route: &Route, conn: ConnInfo) -> Option<String> {
+    let HostPattern::Exact(host) = &route.host else {
+        return None;
+    };
+    if !route.enabled {
+        return None;
+    }
+    let (scheme, default_port) = if conn.tls { ("https", 443) } else { ("http", 80) };
+    let port = conn.local.port();
+    let port = if port == default_port {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
+    Some(format!("{scheme}://{host}{port}{}", route.path))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Escape text for HTML element content and double-quoted attributes.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_what_the_client_sent() {
+        assert_eq!(escape("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#39;");
+    }
+}

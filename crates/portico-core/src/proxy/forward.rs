@@ -1,0 +1,342 @@
+//! Forwarding one request: match it to a route, rewrite it for the upstream, send it on the
+//! pooled client, and stream the answer back. Bodies are never buffered.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderValue};
+use http::uri::{Authority, Scheme};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::headers::{self, Forwarding};
+use super::route_table::{RouteTable, Target};
+use super::{Error, ProxyBody, error_page, upgrade};
+use crate::config::Route;
+
+/// How long connecting to an upstream may take. Loopback connects are instant; this bounds
+/// upstreams on other hosts that drop packets.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an idle pooled upstream connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Facts about the client connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The Portico listener's address.
+    pub local: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+impl ConnInfo {
+    fn proto(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+}
+
+/// The proxy service: cheap to clone, shared by every connection.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    table: Arc<ArcSwap<RouteTable>>,
+    client: Client<HttpConnector, ProxyBody>,
+    tunnels: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Proxy {
+    /// A proxy that reads routes from `table`. Upgraded connections (WebSockets) end when
+    /// `stop` is cancelled.
+    pub fn new(table: Arc<ArcSwap<RouteTable>>, stop: CancellationToken) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Proxy {
+            inner: Arc::new(Inner {
+                table,
+                client,
+                tunnels: TaskTracker::new(),
+                stop,
+            }),
+        }
+    }
+
+    /// Upgraded connections still open.
+    pub fn tunnels(&self) -> &TaskTracker {
+        &self.inner.tunnels
+    }
+
+    /// Answer one request: the upstream's response, or Portico's own error page.
+    pub async fn handle(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<ProxyBody> {
+        let accept = req.headers().get(header::ACCEPT).cloned();
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let table = self.inner.table.load_full();
+        match self.forward(req, conn, &table).await {
+            Ok(resp) => resp,
+            Err(err) => {
+                match err.side() {
+                    super::Side::Upstream | super::Side::Portico => {
+                        tracing::warn!(%method, %uri, client = %conn.client, "{err}")
+                    }
+                    super::Side::Client => {
+                        tracing::debug!(%method, %uri, client = %conn.client, "{err}")
+                    }
+                }
+                error_page::render(&err, accept.as_ref(), &table, conn)
+            }
+        }
+    }
+
+    async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        conn: ConnInfo,
+        table: &RouteTable,
+    ) -> Result<Response<ProxyBody>, Error> {
+        if req.method() == Method::CONNECT {
+            return Err(Error::BadRequest {
+                reason: "Portico is a reverse proxy, not a forward proxy; CONNECT is not supported",
+            });
+        }
+        let original_host = original_host(&req)?;
+        let host = host_name(&original_host)?;
+        let target = table
+            .find(&host, req.uri().path())
+            .ok_or_else(|| Error::NoRoute {
+                host: host.clone(),
+                path: req.uri().path().to_owned(),
+            })?
+            .clone();
+        let route = &target.route;
+        if target.loops || headers::hops(req.headers()) >= headers::MAX_HOPS {
+            return Err(Error::Loop {
+                route: target.label.clone(),
+                upstream: route.upstream().to_string(),
+            });
+        }
+
+        let upgrade = match req.version() {
+            Version::HTTP_11 => headers::upgrade_request(req.headers()),
+            _ => None,
+        };
+        let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+        let (mut parts, body) = req.into_parts();
+        let version = parts.version;
+        parts.uri = upstream_uri(route, &parts.uri)?;
+        headers::strip_hop_by_hop(&mut parts.headers, upgrade.as_ref());
+        headers::set_forwarding(
+            &mut parts.headers,
+            &Forwarding {
+                client_ip: conn.client.ip(),
+                proto: conn.proto(),
+                original_host: &original_host,
+                version,
+            },
+        );
+        let host_header = if route.upstream_host {
+            authority_value(route.upstream().authority())
+        } else {
+            original_host
+        };
+        parts.headers.insert(header::HOST, host_header);
+        // Upstream dev servers speak HTTP/1.1, whatever the client used.
+        parts.version = Version::HTTP_11;
+        let outgoing = Request::from_parts(parts, body.map_err(Into::into).boxed());
+
+        let sent = tokio::time::timeout(route.timeout(), self.inner.client.request(outgoing));
+        let resp = match sent.await {
+            Err(_elapsed) => {
+                return Err(Error::UpstreamTimeout {
+                    route: target.label.clone(),
+                    upstream: route.upstream().to_string(),
+                    timeout: route.timeout(),
+                });
+            }
+            Ok(Err(err)) => return Err(classify(err, &target)),
+            Ok(Ok(resp)) => resp,
+        };
+
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_upgrade) = client_upgrade
+        {
+            return Ok(upgrade::tunnel(
+                resp,
+                client_upgrade,
+                &self.inner.tunnels,
+                self.inner.stop.clone(),
+                target.label.clone(),
+            ));
+        }
+
+        let (mut parts, body) = resp.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers, None);
+        headers::append_via(&mut parts.headers, parts.version);
+        parts.version = Version::default();
+        Ok(Response::from_parts(parts, body.map_err(Into::into).boxed()))
+    }
+}
+
+/// The host the client asked for, as it sent it (with port): the URI authority for HTTP/2
+/// and absolute-form requests, else the `Host` header.
+fn original_host(req: &Request<Incoming>) -> Result<HeaderValue, Error> {
+    if let Some(authority) = req.uri().authority() {
+        return Ok(authority_value(authority));
+    }
+    req.headers()
+        .get(header::HOST)
+        .cloned()
+        .ok_or(Error::BadRequest {
+            reason: "the request has no Host header; send one naming the route, e.g. Host: app.localhost",
+        })
+}
+
+fn authority_value(authority: &Authority) -> HeaderValue {
+    HeaderValue::from_str(authority.as_str())
+        .expect("an http::uri::Authority is always a valid header value")
+}
+
+/// The lowercase host name without port or trailing dot.
+fn host_name(value: &HeaderValue) -> Result<String, Error> {
+    let bad = Error::BadRequest {
+        reason: "the Host header is not a valid host name",
+    };
+    let text = value.to_str().map_err(|_| Error::BadRequest {
+        reason: "the Host header is not a valid host name",
+    })?;
+    let authority: Authority = text.parse().map_err(|_| bad)?;
+    Ok(authority
+        .host()
+        .trim_end_matches('.')
+        .to_ascii_lowercase())
+}
+
+/// The URI to send upstream: the upstream's authority and base path, then the request path
+/// (without the route's prefix when it strips) and query.
+fn upstream_uri(route: &Route, uri: &Uri) -> Result<Uri, Error> {
+    let upstream = route.upstream();
+    let path = uri.path();
+    let path = if route.strip_prefix {
+        route.path.strip(path)
+    } else {
+        path
+    };
+    let query = uri.query();
+    let mut pq = String::with_capacity(
+        upstream.base_path().len() + path.len() + query.map_or(0, |q| q.len() + 1),
+    );
+    pq.push_str(upstream.base_path());
+    pq.push_str(if path.is_empty() { "/" } else { path });
+    if let Some(q) = query {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(upstream.authority().clone())
+        .path_and_query(pq)
+        .build()
+        .map_err(|_| Error::BadRequest {
+            reason: "the request target cannot be forwarded",
+        })
+}
+
+/// Sort a client error into refused / unreachable / failed, keeping the cause.
+fn classify(err: hyper_util::client::legacy::Error, target: &Target) -> Error {
+    let route = target.label.clone();
+    let upstream = target.route.upstream().to_string();
+    if !err.is_connect() {
+        return Error::UpstreamFailed {
+            route,
+            upstream,
+            source: Box::new(err),
+        };
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut refused = false;
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            refused = io.kind() == std::io::ErrorKind::ConnectionRefused;
+            break;
+        }
+        cause = e.source();
+    }
+    if refused {
+        Error::UpstreamRefused {
+            route,
+            upstream,
+            source: Box::new(err),
+        }
+    } else {
+        Error::UpstreamUnreachable {
+            route,
+            upstream,
+            source: Box::new(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NewRoute;
+
+    fn route(path: &str, upstream: &str, strip: bool) -> Route {
+        NewRoute {
+            host: "app.localhost".into(),
+            path: Some(path.into()),
+            upstreams: vec![upstream.into()],
+            strip_prefix: strip,
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid")
+        .with_id(1)
+    }
+
+    #[test]
+    fn upstream_uri_keeps_or_strips_the_prefix_and_keeps_the_query() {
+        let uri: Uri = "/api/users?id=1".parse().expect("uri");
+        let keep = upstream_uri(&route("/api", "3000", false), &uri).expect("uri");
+        assert_eq!(keep.to_string(), "http://127.0.0.1:3000/api/users?id=1");
+        let strip = upstream_uri(&route("/api", "3000", true), &uri).expect("uri");
+        assert_eq!(strip.to_string(), "http://127.0.0.1:3000/users?id=1");
+        let base = upstream_uri(&route("/api", "http://localhost:3000/v1", true), &uri)
+            .expect("uri");
+        assert_eq!(base.to_string(), "http://localhost:3000/v1/users?id=1");
+        let bare: Uri = "/api".parse().expect("uri");
+        let root = upstream_uri(&route("/api", "3000", true), &bare).expect("uri");
+        assert_eq!(root.to_string(), "http://127.0.0.1:3000/");
+    }
+
+    #[test]
+    fn host_names_lose_port_case_and_trailing_dot() {
+        let name = |v: &'static str| host_name(&HeaderValue::from_static(v)).expect(v);
+        assert_eq!(name("App.Localhost:8080"), "app.localhost");
+        assert_eq!(name("app.localhost."), "app.localhost");
+        assert_eq!(name("[::1]:80"), "[::1]");
+        assert!(host_name(&HeaderValue::from_static("a b")).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! The reverse proxy: listeners, matching a request to a route, forwarding with a pooled
+//! client, protocol upgrades (WebSocket, HMR) and the error pages Portico answers itself.
+//!
+//! It reads routes only from an immutable [`RouteTable`] snapshot; it never touches the store.
+
+mod error_page;
+mod forward;
+mod headers;
+mod listener;
+mod route_table;
+mod upgrade;
+
+pub use forward::{ConnInfo, Proxy};
+pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
+pub use route_table::{RouteTable, Target};
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::combinators::BoxBody;
+
+/// Boxed error carried by bodies and sources.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type of every request forwarded and every response returned.
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// Who caused a failure: shown by error pages and, later, by the inspector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The client sent something Portico cannot serve.
+    Client,
+    /// The upstream dev server refused, failed or was too slow.
+    Upstream,
+    /// Portico's own configuration or state.
+    Portico,
+}
+
+/// A failure on the data path (each becomes a response through [`Error::status`]) or while
+/// binding a listener.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request cannot be forwarded as it is (no usable Host, CONNECT, …).
+    #[error("bad request: {reason}")]
+    BadRequest {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No enabled route matches the host and path.
+    #[error("no route for {host}{path}")]
+    NoRoute {
+        /// Requested host.
+        host: String,
+        /// Requested path.
+        path: String,
+    },
+    /// The upstream is Portico itself, or the request has already passed through Portico
+    /// too many times.
+    #[error("route {route} forwards to {upstream}, which is Portico itself")]
+    Loop {
+        /// The route, as `host/path`.
+        route: String,
+        /// The upstream URL.
+        upstream: String,
+    },
+    /// Nothing listens at the upstream's address.
+    #[error("{upstream} refused the connection")]
+    UpstreamRefused {
+        /// The route, as `host/path`.
+        route: String,
+        /// The upstream URL.
+        upstream: String,
+        /// The connect error.
+        source: BoxError,
+    },
+    /// The upstream's address could not be resolved or reached.
+    #[error("{upstream} could not be reached")]
+    UpstreamUnreachable {
+        /// The route, as `host/path`.
+        route: String,
+        /// The upstream URL.
+        upstream: String,
+        /// The connect error.
+        source: BoxError,
+    },
+    /// The upstream accepted the connection, then closed it or answered with something that
+    /// is not HTTP.
+    #[error("{upstream} closed the connection or sent an invalid response")]
+    UpstreamFailed {
+        /// The route, as `host/path`.
+        route: String,
+        /// The upstream URL.
+        upstream: String,
+        /// The protocol error.
+        source: BoxError,
+    },
+    /// The upstream sent no response headers within the route's timeout.
+    #[error("{upstream} did not answer within {timeout:?}")]
+    UpstreamTimeout {
+        /// The route, as `host/path`.
+        route: String,
+        /// The upstream URL.
+        upstream: String,
+        /// The route's timeout.
+        timeout: Duration,
+    },
+    /// A listener address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The status Portico answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::NoRoute { .. } => StatusCode::NOT_FOUND,
+            Error::Loop { .. } => StatusCode::LOOP_DETECTED,
+            Error::UpstreamRefused { .. }
+            | Error::UpstreamUnreachable { .. }
+            | Error::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            Error::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Who caused it.
+    pub fn side(&self) -> Side {
+        match self {
+            Error::BadRequest { .. } | Error::NoRoute { .. } => Side::Client,
+            Error::UpstreamRefused { .. }
+            | Error::UpstreamUnreachable { .. }
+            | Error::UpstreamFailed { .. }
+            | Error::UpstreamTimeout { .. } => Side::Upstream,
+            Error::Loop { .. } | Error::Bind { .. } => Side::Portico,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream_err(f: fn(String, String, BoxError) -> Error) -> Error {
+        f("app.localhost/".into(), "http://127.0.0.1:1".into(), "boom".into())
+    }
+
+    #[test]
+    fn each_error_maps_to_its_status_and_side() {
+        let cases = [
+            (Error::BadRequest { reason: "no host" }, 400, Side::Client),
+            (
+                Error::NoRoute {
+                    host: "x.localhost".into(),
+                    path: "/".into(),
+                },
+                404,
+                Side::Client,
+            ),
+            (
+                Error::Loop {
+                    route: "a".into(),
+                    upstream: "b".into(),
+                },
+                508,
+                Side::Portico,
+            ),
+            (
+                upstream_err(|route, upstream, source| Error::UpstreamRefused {
+                    route,
+                    upstream,
+                    source,
+                }),
+                502,
+                Side::Upstream,
+            ),
+            (
+                upstream_err(|route, upstream, source| Error::UpstreamUnreachable {
+                    route,
+                    upstream,
+                    source,
+                }),
+                502,
+                Side::Upstream,
+            ),
+            (
+                upstream_err(|route, upstream, source| Error::UpstreamFailed {
+                    route,
+                    upstream,
+                    source,
+                }),
+                502,
+                Side::Upstream,
+            ),
+            (
+                Error::UpstreamTimeout {
+                    route: "a".into(),
+                    upstream: "b".into(),
+                    timeout: Duration::from_secs(1),
+                },
+                504,
+                Side::Upstream,
+            ),
+        ];
+        for (err, status, side) in cases {
+            assert_eq!(err.status().as_u16(), status, "{err}");
+            assert_eq!(err.side(), side, "{err}");
+        }
+    }
+}

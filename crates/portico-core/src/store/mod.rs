@@ -1,0 +1,244 @@
+//! SQLite persistence: opening and migrating `portico.db`, and typed access to routes and
+//! settings. All SQL lives here; other modules call the typed functions.
+//!
+//! The store is synchronous (rusqlite). Async callers run it on the blocking pool; the proxy
+//! never calls it on the request path. It depends only on `config`'s data types.
+
+mod routes;
+mod settings;
+
+pub use routes::{InvalidRoute, RouteRows};
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+
+/// File name of the database inside the data dir.
+pub const DB_FILE: &str = "portico.db";
+
+/// `PRAGMA application_id` of a Portico database ("PRTC").
+const APPLICATION_ID: i64 = 0x5052_5443;
+
+/// Embedded migrations, applied in order. A shipped migration is never edited.
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("migrations/0001_init.sql"))];
+
+/// How long a write waits for another process (the CLI, a running engine) to finish its own.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What went wrong in the store. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The data directory could not be created.
+    #[error(
+        "cannot create the data directory {path}: {source}; choose a writable one with --data-dir or PORTICO_DATA_DIR"
+    )]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The database file could not be opened or set up.
+    #[error(
+        "cannot open the database {path}: {source}; check that the file and its directory are writable, or choose another data directory with --data-dir or PORTICO_DATA_DIR"
+    )]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The file exists but is not a SQLite database.
+    #[error(
+        "{path} is not a SQLite database; Portico left it untouched. Move it aside (or choose another data directory) and start again"
+    )]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is a SQLite database that belongs to another program.
+    #[error(
+        "{path} is a SQLite database that does not belong to Portico; Portico left it untouched. Choose another data directory with --data-dir or PORTICO_DATA_DIR"
+    )]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database was written by a newer Portico.
+    #[error(
+        "{path} has schema version {found}, but this Portico knows only up to {supported}; it was written by a newer Portico. Upgrade Portico, or use another data directory; the file was left untouched"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: usize,
+    },
+    /// A migration failed; the transaction was rolled back.
+    #[error("cannot upgrade the database {path}: {source}; the file was left as it was")]
+    Migrate {
+        /// The file.
+        path: PathBuf,
+        /// The migration error.
+        source: rusqlite_migration::Error,
+    },
+    /// A route with the same host and path already exists.
+    #[error(
+        "a route for {host}{path} already exists; change it instead, or remove it first (portico route rm {host})"
+    )]
+    Duplicate {
+        /// The host pattern.
+        host: String,
+        /// The path prefix.
+        path: String,
+    },
+    /// No route has this id.
+    #[error("no route with id {id}")]
+    NotFound {
+        /// The id asked for.
+        id: i64,
+    },
+    /// Another SQLite error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON value could not be read or written.
+    #[error("stored value {what} is not valid: {source}")]
+    Json {
+        /// Which value.
+        what: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}
+
+/// A handle on `portico.db`. Cheap to clone; calls are serialised on one connection.
+#[derive(Clone, Debug)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `data_dir`, creating the directory with mode 0700.
+    pub fn open_dir(data_dir: &Path) -> Result<Store, Error> {
+        create_private_dir(data_dir).map_err(|source| Error::CreateDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        Store::open(&data_dir.join(DB_FILE))
+    }
+
+    /// Open (creating if needed) the database file at `path` and bring it to the latest schema.
+    /// A file that is not Portico's, or is from a newer Portico, is refused and left untouched.
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let open_err = |source| Error::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        check_ownership(&conn, path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|source| Error::Migrate {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path.to_owned()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// SQLite's `PRAGMA data_version`: changes whenever another connection (another process,
+    /// such as the CLI) commits a change.
+    pub fn data_version(&self) -> Result<i64, Error> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
+
+    /// The schema version of this build: the number of migrations.
+    pub fn schema_version() -> usize {
+        MIGRATIONS.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave the connection inconsistent: every
+        // multi-statement change runs in a transaction that rolls back on drop.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Refuse files that are not SQLite, belong to another program, or come from a newer Portico,
+/// before anything is written to them.
+fn check_ownership(conn: &Connection, path: &Path) -> Result<(), Error> {
+    let classify = |source: rusqlite::Error| match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase {
+            path: path.to_owned(),
+        },
+        _ => Error::Open {
+            path: path.to_owned(),
+            source,
+        },
+    };
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(classify)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(classify)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(classify)?;
+    let foreign = (app_id != 0 && app_id != APPLICATION_ID) || (version == 0 && tables > 0);
+    if foreign {
+        return Err(Error::Foreign {
+            path: path.to_owned(),
+        });
+    }
+    if version > MIGRATIONS.len() as i64 {
+        return Err(Error::TooNew {
+            path: path.to_owned(),
+            found: version,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests;

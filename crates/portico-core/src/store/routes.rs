@@ -1,0 +1,178 @@
+//! The `routes` table.
+
+use rusqlite::{ErrorCode, OptionalExtension, Row, params};
+
+use super::{Error, Store};
+use crate::config::{self, NewRoute, Route, RouteId, ValidRoute};
+
+const COLUMNS: &str =
+    "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled";
+
+/// Every stored route, split into those that validate and those that do not.
+#[derive(Debug, Default)]
+pub struct RouteRows {
+    /// Routes that validate, in id order.
+    pub routes: Vec<Route>,
+    /// Rows that no longer validate (edited by hand, or written by a buggy build). They are
+    /// kept in the database untouched and reported, never silently dropped.
+    pub invalid: Vec<InvalidRoute>,
+}
+
+/// A stored row that does not validate.
+#[derive(Debug)]
+pub struct InvalidRoute {
+    /// Its id.
+    pub id: RouteId,
+    /// Its host, as stored.
+    pub host: String,
+    /// Why it does not validate.
+    pub error: config::Error,
+}
+
+struct RawRoute {
+    id: RouteId,
+    new: NewRoute,
+}
+
+fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
+    let upstreams: String = row.get(3)?;
+    let upstreams: Vec<String> = serde_json::from_str(&upstreams).unwrap_or_else(|_| vec![upstreams]);
+    Ok(RawRoute {
+        id: row.get(0)?,
+        new: NewRoute {
+            host: row.get(1)?,
+            path: Some(row.get(2)?),
+            upstreams,
+            strip_prefix: row.get(4)?,
+            upstream_host: row.get(5)?,
+            timeout_ms: Some(row.get::<_, i64>(6)?.max(0) as u64),
+            enabled: Some(row.get(7)?),
+        },
+    })
+}
+
+impl RawRoute {
+    fn validate(self) -> Result<Route, InvalidRoute> {
+        match self.new.validate() {
+            Ok(valid) => Ok(valid.with_id(self.id)),
+            Err(error) => Err(InvalidRoute {
+                id: self.id,
+                host: self.new.host,
+                error,
+            }),
+        }
+    }
+}
+
+fn upstreams_json(route_upstreams: &[config::Upstream]) -> Result<String, Error> {
+    let urls: Vec<String> = route_upstreams.iter().map(ToString::to_string).collect();
+    serde_json::to_string(&urls).map_err(|source| Error::Json {
+        what: "upstreams".into(),
+        source,
+    })
+}
+
+fn map_unique(err: rusqlite::Error, host: &config::HostPattern, path: &config::PathPrefix) -> Error {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => Error::Duplicate {
+            host: host.to_string(),
+            path: if path.is_root() {
+                String::new()
+            } else {
+                path.to_string()
+            },
+        },
+        _ => Error::Sqlite(err),
+    }
+}
+
+impl Store {
+    /// Every stored route, valid or not, in id order.
+    pub fn list_routes(&self) -> Result<RouteRows, Error> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM routes ORDER BY id"))?;
+        let mut rows = RouteRows::default();
+        for raw in stmt.query_map([], raw_route)? {
+            match raw?.validate() {
+                Ok(route) => rows.routes.push(route),
+                Err(invalid) => rows.invalid.push(invalid),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// One route by id.
+    pub fn route(&self, id: RouteId) -> Result<Route, Error> {
+        let conn = self.lock();
+        let raw = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM routes WHERE id = ?1"),
+                [id],
+                raw_route,
+            )
+            .optional()?
+            .ok_or(Error::NotFound { id })?;
+        raw.validate().map_err(|invalid| Error::Json {
+            what: format!("route {id}"),
+            source: serde::de::Error::custom(invalid.error),
+        })
+    }
+
+    /// Store a new route; refused if its host and path are already taken.
+    pub fn insert_route(&self, route: &ValidRoute) -> Result<Route, Error> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                route.host.to_string(),
+                route.path.as_str(),
+                upstreams_json(&route.upstreams)?,
+                route.strip_prefix,
+                route.upstream_host,
+                route.timeout_ms as i64,
+                route.enabled,
+            ],
+        )
+        .map_err(|e| map_unique(e, &route.host, &route.path))?;
+        Ok(route.clone().with_id(conn.last_insert_rowid()))
+    }
+
+    /// Replace the stored route with the same id.
+    pub fn update_route(&self, route: &Route) -> Result<(), Error> {
+        let conn = self.lock();
+        let changed = conn
+            .execute(
+                "UPDATE routes SET host = ?2, path = ?3, upstreams = ?4, strip_prefix = ?5,
+                     upstream_host = ?6, timeout_ms = ?7, enabled = ?8,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE id = ?1",
+                params![
+                    route.id,
+                    route.host.to_string(),
+                    route.path.as_str(),
+                    upstreams_json(&route.upstreams)?,
+                    route.strip_prefix,
+                    route.upstream_host,
+                    route.timeout_ms as i64,
+                    route.enabled,
+                ],
+            )
+            .map_err(|e| map_unique(e, &route.host, &route.path))?;
+        if changed == 0 {
+            return Err(Error::NotFound { id: route.id });
+        }
+        Ok(())
+    }
+
+    /// Delete a route by id.
+    pub fn delete_route(&self, id: RouteId) -> Result<(), Error> {
+        let changed = self
+            .lock()
+            .execute("DELETE FROM routes WHERE id = ?1", [id])?;
+        if changed == 0 {
+            return Err(Error::NotFound { id });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+use super::*;
+use crate::config::{NewRoute, RoutePatch, Settings};
+
+fn new_route(host: &str, path: &str) -> crate::config::ValidRoute {
+    NewRoute {
+        host: host.into(),
+        path: Some(path.into()),
+        upstreams: vec!["5173".into()],
+        ..Default::default()
+    }
+    .validate()
+    .expect("valid route")
+}
+
+#[test]
+fn an_empty_database_migrates_to_the_latest_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_dir(&dir.path().join("data")).expect("open");
+    let conn = store.lock();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version as usize, Store::schema_version());
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    Store::open_dir(&data).expect("open");
+    let mode = std::fs::metadata(&data).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn routes_round_trip_and_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_dir(dir.path()).expect("open");
+    let a = store.insert_route(&new_route("app.localhost", "/")).expect("insert");
+    let b = store
+        .insert_route(&new_route("app.localhost", "/api"))
+        .expect("insert");
+    let patched = RoutePatch {
+        enabled: Some(false),
+        ..Default::default()
+    }
+    .apply(&b)
+    .expect("patch");
+    store.update_route(&patched).expect("update");
+    drop(store);
+
+    let store = Store::open_dir(dir.path()).expect("reopen");
+    let rows = store.list_routes().expect("list");
+    assert!(rows.invalid.is_empty());
+    assert_eq!(rows.routes, vec![a.clone(), patched]);
+    store.delete_route(a.id).expect("delete");
+    assert!(matches!(store.delete_route(a.id), Err(Error::NotFound { .. })));
+    assert_eq!(store.list_routes().expect("list").routes.len(), 1);
+}
+
+#[test]
+fn a_duplicate_host_and_path_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_dir(dir.path()).expect("open");
+    store.insert_route(&new_route("app.localhost", "/api")).expect("first");
+    let err = store
+        .insert_route(&new_route("APP.localhost", "/api/"))
+        .expect_err("duplicate");
+    assert!(matches!(err, Error::Duplicate { .. }), "{err}");
+    assert!(err.to_string().contains("app.localhost/api"), "{err}");
+}
+
+#[test]
+fn a_hand_edited_bad_row_is_reported_not_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_dir(dir.path()).expect("open");
+    store.insert_route(&new_route("ok.localhost", "/")).expect("insert");
+    store
+        .lock()
+        .execute(
+            "INSERT INTO routes (host, path, upstreams, timeout_ms) VALUES ('bad host', '/', '[\"x\"]', 1000)",
+            [],
+        )
+        .expect("raw insert");
+    let rows = store.list_routes().expect("list");
+    assert_eq!(rows.routes.len(), 1);
+    assert_eq!(rows.invalid.len(), 1);
+    assert_eq!(rows.invalid[0].host, "bad host");
+}
+
+#[test]
+fn settings_default_then_persist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_dir(dir.path()).expect("open");
+    assert_eq!(store.settings().expect("settings"), Settings::default());
+    let changed = Settings {
+        shutdown_grace_ms: 1234,
+        ..Settings::default()
+    };
+    store.put_settings(&changed).expect("put");
+    drop(store);
+    let store = Store::open_dir(dir.path()).expect("reopen");
+    assert_eq!(store.settings().expect("settings"), changed);
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    let junk = b"this is my thesis, not a database\n".repeat(200);
+    std::fs::write(&path, &junk).expect("write");
+    let err = Store::open(&path).expect_err("not sqlite");
+    assert!(matches!(err, Error::NotADatabase { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), junk);
+}
+
+#[test]
+fn another_programs_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+            .expect("create");
+    }
+    let before = std::fs::read(&path).expect("read");
+    let err = Store::open(&path).expect_err("foreign");
+    assert!(matches!(err, Error::Foreign { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn a_database_from_a_newer_portico_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    drop(Store::open(&path).expect("create"));
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+    }
+    let err = Store::open(&path).expect_err("too new");
+    assert!(matches!(err, Error::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer Portico"), "{err}");
+}
+
+#[test]
+fn data_version_moves_when_another_connection_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine_side = Store::open_dir(dir.path()).expect("open");
+    let cli_side = Store::open_dir(dir.path()).expect("open");
+    let before = engine_side.data_version().expect("version");
+    cli_side.insert_route(&new_route("app.localhost", "/")).expect("insert");
+    assert_ne!(engine_side.data_version().expect("version"), before);
+}

@@ -1,1 +1,69 @@
-fn main() {}
+//! The `portico` command: argument parsing and printing only; the engine does the work.
+
+mod route;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Portico maps local dev servers to names: http://app.localhost → http://127.0.0.1:5173.
+#[derive(Debug, Parser)]
+#[command(
+    name = "portico",
+    version,
+    about,
+    after_help = "Examples:
+  portico serve                               run the proxy (port 80, or 8080 if 80 is not allowed)
+  portico route add app.localhost 5173        http://app.localhost → http://127.0.0.1:5173
+  portico route add api.localhost 8000 --path /api --strip-prefix
+  portico route list
+  portico route rm app.localhost"
+)]
+struct Cli {
+    /// Where Portico keeps its database. Default: the platform's data dir
+    /// (~/.local/share/portico on Linux).
+    #[arg(long, global = true, env = "PORTICO_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the engine headless until Ctrl-C.
+    Serve(serve::Args),
+    /// Add, list, remove, enable or disable routes.
+    #[command(subcommand)]
+    Route(route::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = data_dir(cli.data_dir).and_then(|dir| match cli.command {
+        Command::Serve(args) => serve::run(dir, args),
+        Command::Route(cmd) => route::run(&dir, cmd),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    directories::ProjectDirs::from("", "", "portico")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot find a home directory for Portico's data; pass --data-dir DIR or set PORTICO_DATA_DIR"
+            )
+        })
+}

@@ -1,0 +1,115 @@
+//! `portico serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use portico_core::proxy::ListenSpec;
+use portico_core::{Engine, EngineConfig, EngineHandle};
+
+/// Options of `portico serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Plain HTTP address, IP:PORT. Default: port 80 on 127.0.0.1 and ::1, or 8080 when 80
+    /// cannot be bound.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    http: Option<SocketAddr>,
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080 (port 0 picks a free port)")
+    })
+}
+
+pub(crate) fn run(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(data_dir, args))
+}
+
+async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
+    let mut config = EngineConfig::new(&data_dir);
+    if let Some(addr) = args.http {
+        config.http = ListenSpec::Addr(addr);
+    }
+    let engine = Engine::start(config)
+        .await
+        .with_context(|| format!("cannot start Portico (data dir {})", data_dir.display()))?;
+    announce(&engine).await;
+    shutdown_signal().await;
+    println!("Shutting down: finishing requests in flight…");
+    engine.shutdown().await;
+    println!("Stopped.");
+    Ok(())
+}
+
+async fn announce(engine: &EngineHandle) {
+    let addrs: Vec<String> = engine
+        .http_addrs()
+        .iter()
+        .map(|a| format!("http://{a}"))
+        .collect();
+    println!("Portico {} serving HTTP on {}", env!("CARGO_PKG_VERSION"), addrs.join(", "));
+    if let Some(fallback) = engine.http_fallback() {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "portico".into());
+        println!("note: {}", fallback.explain(&exe));
+    }
+    println!("Data: {}", engine.data_dir().display());
+    let port = engine.http_addrs().first().map_or(80, SocketAddr::port);
+    let port = if port == 80 { String::new() } else { format!(":{port}") };
+    match engine.routes().await {
+        Ok(rows) if rows.routes.is_empty() && rows.invalid.is_empty() => {
+            println!("No routes yet. Add one: portico route add app.localhost 5173");
+        }
+        Ok(rows) => {
+            for route in &rows.routes {
+                let path = if route.path.is_root() { "" } else { route.path.as_str() };
+                println!(
+                    "  http://{}{port}{path} → {}{}",
+                    route.host,
+                    route.upstream(),
+                    if route.enabled { "" } else { " (disabled)" }
+                );
+            }
+            for bad in &rows.invalid {
+                println!("  ! route {} ({}) is not valid and is not served: {}", bad.id, bad.host, bad.error);
+            }
+        }
+        Err(err) => eprintln!("warning: cannot list routes: {err}"),
+    }
+    println!("Press Ctrl-C to stop.");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(err) => {
+                    eprintln!("warning: cannot watch SIGTERM: {err}");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,portico=info,portico_core=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

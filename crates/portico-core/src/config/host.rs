@@ -55,7 +55,10 @@ impl HostPattern {
             ));
         }
         check_dns_name(base).map_err(|reason| bad(&reason))?;
-        if base.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) || base.parse::<std::net::IpAddr>().is_ok()
+        if base
+            .split('.')
+            .all(|l| l.bytes().all(|b| b.is_ascii_digit()))
+            || base.parse::<std::net::IpAddr>().is_ok()
         {
             return Err(bad(
                 "an IP address cannot be a route host; use a name such as app.localhost",

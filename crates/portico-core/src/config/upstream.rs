@@ -80,9 +80,11 @@ impl Upstream {
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
         Ok(Upstream {
-            authority: authority.as_str().to_ascii_lowercase().parse().map_err(
-                |e: http::uri::InvalidUri| bad(&e.to_string()),
-            )?,
+            authority: authority
+                .as_str()
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?,
             port,
             base_path,
         })

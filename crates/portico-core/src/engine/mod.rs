@@ -88,6 +88,9 @@ impl Engine {
             own_addrs: http_addrs.clone(),
             rebuild: tokio::sync::Mutex::new(()),
         });
+        // The baseline is taken before the first build, so a write landing in between is
+        // seen as a change rather than lost.
+        let baseline = blocking(&shared.store, Store::data_version).await?;
         shared.rebuild().await?;
 
         let proxy = Proxy::new(table, stop_tunnels.clone());
@@ -99,7 +102,7 @@ impl Engine {
         for socket in listeners.sockets {
             tasks.spawn(proxy::serve(socket, proxy.clone(), opts, stop.clone()));
         }
-        tasks.spawn(watch_store(shared.clone(), stop.clone()));
+        tasks.spawn(watch_store(shared.clone(), baseline, stop.clone()));
 
         Ok(EngineHandle {
             shared,
@@ -135,8 +138,8 @@ impl Shared {
 }
 
 /// Rebuild the table when another process commits to the database.
-async fn watch_store(shared: Arc<Shared>, stop: CancellationToken) {
-    let mut seen = blocking(&shared.store, Store::data_version).await.ok();
+async fn watch_store(shared: Arc<Shared>, baseline: i64, stop: CancellationToken) {
+    let mut seen = baseline;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -149,8 +152,8 @@ async fn watch_store(shared: Arc<Shared>, stop: CancellationToken) {
                 continue;
             }
         };
-        if seen != Some(now) {
-            seen = Some(now);
+        if seen != now {
+            seen = now;
             if let Err(err) = shared.rebuild().await {
                 tracing::warn!("cannot reload routes: {err}");
             }

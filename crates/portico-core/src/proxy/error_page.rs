@@ -28,7 +28,11 @@ pub(crate) fn render(
     } else {
         ("text/plain; charset=utf-8", page.text())
     };
-    let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *resp.status_mut() = page.status;
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -92,6 +96,10 @@ impl<'a> Page<'a> {
             ),
             Error::Bind { .. } => ("internal", "Internal error", String::new()),
         };
+        let hint = match err {
+            Error::NoRoute { host, .. } => disabled_hint(table, host).unwrap_or(hint),
+            _ => hint,
+        };
         let detail = match err {
             Error::UpstreamRefused { route, .. }
             | Error::UpstreamUnreachable { route, .. }
@@ -139,7 +147,11 @@ impl<'a> Page<'a> {
                 out.push_str(&format!(
                     "  {}{} -> {}{}\n",
                     r.host,
-                    if r.path.is_root() { "" } else { r.path.as_str() },
+                    if r.path.is_root() {
+                        ""
+                    } else {
+                        r.path.as_str()
+                    },
                     r.upstream(),
                     if r.enabled { "" } else { " (disabled)" }
                 ));
@@ -186,7 +198,11 @@ impl<'a> Page<'a> {
                     let name = format!(
                         "{}{}",
                         r.host,
-                        if r.path.is_root() { "" } else { r.path.as_str() }
+                        if r.path.is_root() {
+                            ""
+                        } else {
+                            r.path.as_str()
+                        }
                     );
                     let name = match &link.url {
                         Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(&name)),
@@ -195,7 +211,11 @@ impl<'a> Page<'a> {
                     list.push_str(&format!(
                         "<li>{name} &rarr; <code>{}</code>{}</li>",
                         escape(&r.upstream().to_string()),
-                        if r.enabled { "" } else { " <em>(disabled)</em>" }
+                        if r.enabled {
+                            ""
+                        } else {
+                            " <em>(disabled)</em>"
+                        }
                     ));
                 }
                 list.push_str("</ul>");
@@ -220,6 +240,18 @@ footer{{margin-top:3rem;color:#8c959f;font-size:.875rem}}\
     }
 }
 
+/// When the requested host belongs to a disabled route, say so instead of the generic hint.
+fn disabled_hint(table: &RouteTable, host: &str) -> Option<String> {
+    let route = table
+        .routes()
+        .iter()
+        .find(|r| !r.enabled && r.host.matches(host))?;
+    Some(format!(
+        "The route for {} is disabled. Enable it with: portico route enable {}",
+        route.host, route.host
+    ))
+}
+
 /// A clickable URL for an enabled exact-host route, on the port the request came in on.
 fn link(route: &Route, conn: ConnInfo) -> Option<String> {
     let HostPattern::Exact(host) = &route.host else {
@@ -228,7 +260,11 @@ fn link(route: &Route, conn: ConnInfo) -> Option<String> {
     if !route.enabled {
         return None;
     }
-    let (scheme, default_port) = if conn.tls { ("https", 443) } else { ("http", 80) };
+    let (scheme, default_port) = if conn.tls {
+        ("https", 443)
+    } else {
+        ("http", 80)
+    };
     let port = conn.local.port();
     let port = if port == default_port {
         String::new()
@@ -268,6 +304,9 @@ mod tests {
 
     #[test]
     fn html_escapes_what_the_client_sent() {
-        assert_eq!(escape("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#39;");
+        assert_eq!(
+            escape("<script>\"x\"&'"),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;"
+        );
     }
 }

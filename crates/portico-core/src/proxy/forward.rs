@@ -195,7 +195,10 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut parts.headers, None);
         headers::append_via(&mut parts.headers, parts.version);
         parts.version = Version::default();
-        Ok(Response::from_parts(parts, body.map_err(Into::into).boxed()))
+        Ok(Response::from_parts(
+            parts,
+            body.map_err(Into::into).boxed(),
+        ))
     }
 }
 
@@ -227,10 +230,7 @@ fn host_name(value: &HeaderValue) -> Result<String, Error> {
         reason: "the Host header is not a valid host name",
     })?;
     let authority: Authority = text.parse().map_err(|_| bad)?;
-    Ok(authority
-        .host()
-        .trim_end_matches('.')
-        .to_ascii_lowercase())
+    Ok(authority.host().trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// The URI to send upstream: the upstream's authority and base path, then the request path
@@ -323,8 +323,8 @@ mod tests {
         assert_eq!(keep.to_string(), "http://127.0.0.1:3000/api/users?id=1");
         let strip = upstream_uri(&route("/api", "3000", true), &uri).expect("uri");
         assert_eq!(strip.to_string(), "http://127.0.0.1:3000/users?id=1");
-        let base = upstream_uri(&route("/api", "http://localhost:3000/v1", true), &uri)
-            .expect("uri");
+        let base =
+            upstream_uri(&route("/api", "http://localhost:3000/v1", true), &uri).expect("uri");
         assert_eq!(base.to_string(), "http://localhost:3000/v1/users?id=1");
         let bare: Uri = "/api".parse().expect("uri");
         let root = upstream_uri(&route("/api", "3000", true), &bare).expect("uri");

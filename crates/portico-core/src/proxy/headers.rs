@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Version;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Headers that describe one connection, never the message (plus the legacy ones proxies
 /// still see in the wild).
@@ -33,7 +33,11 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 /// The `Upgrade` value if this is an HTTP/1.1 upgrade request (`Connection: upgrade`).
 pub(crate) fn upgrade_request(headers: &HeaderMap) -> Option<HeaderValue> {
     let wants = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
-    if wants { headers.get(header::UPGRADE).cloned() } else { None }
+    if wants {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {

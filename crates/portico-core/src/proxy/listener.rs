@@ -14,8 +14,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::forward::{ConnInfo, Proxy};
 use super::Error;
+use super::forward::{ConnInfo, Proxy};
 
 /// Where to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,6 @@ pub struct Listeners {
     /// Set when the preferred port could not be used.
     pub fallback: Option<Fallback>,
 }
-
 
 impl Listeners {
     /// Bind according to `spec`.
@@ -157,7 +156,12 @@ pub struct ServeOptions {
 
 /// Accept connections on `listener` and serve them with `proxy` until `stop` is cancelled;
 /// then stop accepting, let in-flight requests finish for at most `grace`, and return.
-pub async fn serve(listener: TcpListener, proxy: Proxy, opts: ServeOptions, stop: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    proxy: Proxy,
+    opts: ServeOptions,
+    stop: CancellationToken,
+) {
     let Ok(local) = listener.local_addr() else {
         return;
     };

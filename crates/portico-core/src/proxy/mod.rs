@@ -150,7 +150,11 @@ mod tests {
     use super::*;
 
     fn upstream_err(f: fn(String, String, BoxError) -> Error) -> Error {
-        f("app.localhost/".into(), "http://127.0.0.1:1".into(), "boom".into())
+        f(
+            "app.localhost/".into(),
+            "http://127.0.0.1:1".into(),
+            "boom".into(),
+        )
     }
 
     #[test]

@@ -45,7 +45,13 @@ impl RouteTable {
             bucket.push(target);
         }
         let by_longest_path = |v: &mut Vec<Arc<Target>>| {
-            v.sort_by(|a, b| b.route.path.as_str().len().cmp(&a.route.path.as_str().len()));
+            v.sort_by(|a, b| {
+                b.route
+                    .path
+                    .as_str()
+                    .len()
+                    .cmp(&a.route.path.as_str().len())
+            });
         };
         exact.values_mut().for_each(by_longest_path);
         let mut wildcards: Vec<_> = wildcards.into_iter().collect();
@@ -92,7 +98,10 @@ impl RouteTable {
 /// through them is caught by the hop count instead.
 fn points_at_self(route: &Route, own: &[SocketAddr]) -> bool {
     let upstream = route.upstream();
-    let host = upstream.host().trim_start_matches('[').trim_end_matches(']');
+    let host = upstream
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let ip: Option<IpAddr> = host.parse().ok();
     let loopback_name = host == "localhost" || host.ends_with(".localhost");
     own.iter().any(|addr| {
@@ -158,7 +167,10 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(table.find("app.localhost", "/").map(|t| t.route.id), Some(2));
+        assert_eq!(
+            table.find("app.localhost", "/").map(|t| t.route.id),
+            Some(2)
+        );
     }
 
     #[test]

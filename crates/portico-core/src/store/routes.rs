@@ -5,8 +5,7 @@ use rusqlite::{ErrorCode, OptionalExtension, Row, params};
 use super::{Error, Store};
 use crate::config::{self, NewRoute, Route, RouteId, ValidRoute};
 
-const COLUMNS: &str =
-    "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled";
+const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled";
 
 /// Every stored route, split into those that validate and those that do not.
 #[derive(Debug, Default)]
@@ -36,7 +35,8 @@ struct RawRoute {
 
 fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
     let upstreams: String = row.get(3)?;
-    let upstreams: Vec<String> = serde_json::from_str(&upstreams).unwrap_or_else(|_| vec![upstreams]);
+    let upstreams: Vec<String> =
+        serde_json::from_str(&upstreams).unwrap_or_else(|_| vec![upstreams]);
     Ok(RawRoute {
         id: row.get(0)?,
         new: NewRoute {
@@ -72,7 +72,11 @@ fn upstreams_json(route_upstreams: &[config::Upstream]) -> Result<String, Error>
     })
 }
 
-fn map_unique(err: rusqlite::Error, host: &config::HostPattern, path: &config::PathPrefix) -> Error {
+fn map_unique(
+    err: rusqlite::Error,
+    host: &config::HostPattern,
+    path: &config::PathPrefix,
+) -> Error {
     match err.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => Error::Duplicate {
             host: host.to_string(),

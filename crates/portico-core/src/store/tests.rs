@@ -42,7 +42,9 @@ fn the_data_dir_is_private() {
 fn routes_round_trip_and_survive_reopening() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_dir(dir.path()).expect("open");
-    let a = store.insert_route(&new_route("app.localhost", "/")).expect("insert");
+    let a = store
+        .insert_route(&new_route("app.localhost", "/"))
+        .expect("insert");
     let b = store
         .insert_route(&new_route("app.localhost", "/api"))
         .expect("insert");
@@ -60,7 +62,10 @@ fn routes_round_trip_and_survive_reopening() {
     assert!(rows.invalid.is_empty());
     assert_eq!(rows.routes, vec![a.clone(), patched]);
     store.delete_route(a.id).expect("delete");
-    assert!(matches!(store.delete_route(a.id), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        store.delete_route(a.id),
+        Err(Error::NotFound { .. })
+    ));
     assert_eq!(store.list_routes().expect("list").routes.len(), 1);
 }
 
@@ -68,7 +73,9 @@ fn routes_round_trip_and_survive_reopening() {
 fn a_duplicate_host_and_path_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_dir(dir.path()).expect("open");
-    store.insert_route(&new_route("app.localhost", "/api")).expect("first");
+    store
+        .insert_route(&new_route("app.localhost", "/api"))
+        .expect("first");
     let err = store
         .insert_route(&new_route("APP.localhost", "/api/"))
         .expect_err("duplicate");
@@ -80,7 +87,9 @@ fn a_duplicate_host_and_path_is_refused() {
 fn a_hand_edited_bad_row_is_reported_not_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_dir(dir.path()).expect("open");
-    store.insert_route(&new_route("ok.localhost", "/")).expect("insert");
+    store
+        .insert_route(&new_route("ok.localhost", "/"))
+        .expect("insert");
     store
         .lock()
         .execute(
@@ -155,6 +164,8 @@ fn data_version_moves_when_another_connection_writes() {
     let engine_side = Store::open_dir(dir.path()).expect("open");
     let cli_side = Store::open_dir(dir.path()).expect("open");
     let before = engine_side.data_version().expect("version");
-    cli_side.insert_route(&new_route("app.localhost", "/")).expect("insert");
+    cli_side
+        .insert_route(&new_route("app.localhost", "/"))
+        .expect("insert");
     assert_ne!(engine_side.data_version().expect("version"), before);
 }

@@ -1,0 +1,221 @@
+//! Shared test fixtures: an engine on an ephemeral port with its own data dir, upstream
+//! servers that stop on drop, and a plain HTTP client that sets `Host` itself.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use portico_core::config::{NewRoute, Route};
+use portico_core::proxy::ListenSpec;
+use portico_core::{Engine, EngineConfig, EngineHandle};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// An engine on 127.0.0.1:0 with its own temporary data dir.
+pub struct TestEngine {
+    pub handle: Option<EngineHandle>,
+    pub dir: TempDir,
+}
+
+impl TestEngine {
+    pub async fn start() -> TestEngine {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let handle = start_in(dir.path()).await;
+        TestEngine {
+            handle: Some(handle),
+            dir,
+        }
+    }
+
+    pub fn engine(&self) -> &EngineHandle {
+        self.handle.as_ref().expect("engine running")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.engine().http_addrs()[0]
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr().port()
+    }
+
+    /// Add `host` (+ `path`) → `upstream` with the defaults.
+    pub async fn route(&self, host: &str, path: &str, upstream: SocketAddr) -> Route {
+        self.add(NewRoute {
+            host: host.into(),
+            path: Some(path.into()),
+            upstreams: vec![format!("http://{upstream}")],
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn add(&self, route: NewRoute) -> Route {
+        self.engine().add_route(route).await.expect("route added")
+    }
+
+    /// GET `path` with `Host: host`.
+    pub async fn get(&self, host: &str, path: &str) -> Reply {
+        send(self.addr(), host, Request::get(path), Bytes::new()).await
+    }
+
+    pub async fn get_accept(&self, host: &str, path: &str, accept: &str) -> Reply {
+        send(
+            self.addr(),
+            host,
+            Request::get(path).header("accept", accept),
+            Bytes::new(),
+        )
+        .await
+    }
+}
+
+pub async fn start_in(dir: &std::path::Path) -> EngineHandle {
+    let mut config = EngineConfig::new(dir);
+    config.http = ListenSpec::Addr("127.0.0.1:0".parse().expect("addr"));
+    Engine::start(config).await.expect("engine starts")
+}
+
+/// A finished response with its whole body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("JSON body")
+    }
+}
+
+/// Send one request to `addr` with `Host: host` and read the whole answer.
+pub async fn send(
+    addr: SocketAddr,
+    host: &str,
+    builder: http::request::Builder,
+    body: Bytes,
+) -> Reply {
+    send_from(None, addr, host, builder, body).await
+}
+
+/// As [`send`], from a chosen local address (e.g. 127.0.0.2).
+pub async fn send_from(
+    local: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    host: &str,
+    builder: http::request::Builder,
+    body: Bytes,
+) -> Reply {
+    let mut connector = HttpConnector::new();
+    connector.set_local_address(local);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let path = builder.uri_ref().map(|u| u.to_string()).unwrap_or_default();
+    let req = builder
+        .uri(format!("http://{addr}{path}"))
+        .header("host", format!("{host}:{}", addr.port()))
+        .body(Full::new(body))
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+        .await
+        .expect("answer within 30 s")
+        .expect("response");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// An upstream server on 127.0.0.1:0; stops when dropped.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn spawn_upstream(router: Router) -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Upstream { addr, task }
+}
+
+/// An upstream that answers every request with JSON describing what it received.
+pub async fn spawn_echo(name: &'static str) -> Upstream {
+    spawn_upstream(
+        Router::new().fallback(move |req: axum::extract::Request| async move {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let headers: serde_json::Map<String, serde_json::Value> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        serde_json::Value::String(v.to_str().unwrap_or("?").to_owned()),
+                    )
+                })
+                .collect();
+            axum::Json(serde_json::json!({
+                "upstream": name,
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "query": parts.uri.query(),
+                "version": format!("{:?}", parts.version),
+                "headers": headers,
+                "body": String::from_utf8_lossy(&body),
+            }))
+        }),
+    )
+    .await
+}
+
+/// A port where nothing listens (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Poll `check` until it is true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,253 @@
+//! Long-lived traffic through the proxy: WebSocket upgrades, Server-Sent Events, streamed
+//! bodies, graceful shutdown.
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message as AxumMessage, WebSocketUpgrade};
+use axum::response::sse::{Event, Sse};
+use axum::routing::get;
+use bytes::Bytes;
+use common::{TestEngine, send, spawn_echo, spawn_upstream};
+use futures_util::{SinkExt, StreamExt};
+use http::{Request, StatusCode};
+use portico_core::config::RoutePatch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// An upstream whose `/ws` echoes every WebSocket message, prefixed with `name`.
+async fn spawn_ws_echo(name: &'static str) -> common::Upstream {
+    spawn_upstream(Router::new().route(
+        "/ws",
+        get(move |ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(move |mut socket| async move {
+                while let Some(Ok(msg)) = socket.recv().await {
+                    if let AxumMessage::Text(text) = msg {
+                        let reply = format!("{name}: {}", text.as_str());
+                        if socket.send(AxumMessage::Text(reply.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            })
+        }),
+    ))
+    .await
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn connect_ws(engine: &TestEngine, host: &str) -> Ws {
+    let stream = tokio::net::TcpStream::connect(engine.addr())
+        .await
+        .expect("connect");
+    let request = format!("ws://{host}:{}/ws", engine.port())
+        .into_client_request()
+        .expect("request");
+    let (ws, response) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("WebSocket handshake through the proxy");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    ws
+}
+
+async fn echo(ws: &mut Ws, text: &str) -> String {
+    ws.send(Message::text(text)).await.expect("send");
+    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("reply within 5 s")
+        .expect("stream open")
+        .expect("message");
+    reply.into_text().expect("text").as_str().to_owned()
+}
+
+#[tokio::test]
+async fn websocket_messages_echo_through_the_proxy() {
+    let engine = TestEngine::start().await;
+    let upstream = spawn_ws_echo("up").await;
+    engine.route("app.localhost", "/", upstream.addr).await;
+    let mut ws = connect_ws(&engine, "app.localhost").await;
+    for i in 0..20 {
+        assert_eq!(
+            echo(&mut ws, &format!("hello {i}")).await,
+            format!("up: hello {i}")
+        );
+    }
+    let big = "x".repeat(1 << 20);
+    assert_eq!(echo(&mut ws, &big).await.len(), big.len() + 4);
+    ws.close(None).await.expect("close");
+}
+
+#[tokio::test]
+async fn an_open_websocket_survives_route_edits_while_new_requests_see_them() {
+    let engine = TestEngine::start().await;
+    let first = spawn_ws_echo("first").await;
+    let second = spawn_ws_echo("second").await;
+    let other = spawn_echo("other").await;
+    let route = engine.route("app.localhost", "/", first.addr).await;
+    let mut ws = connect_ws(&engine, "app.localhost").await;
+    assert_eq!(echo(&mut ws, "before").await, "first: before");
+
+    let patch = RoutePatch {
+        upstreams: Some(vec![format!("http://{}", second.addr)]),
+        ..Default::default()
+    };
+    engine
+        .engine()
+        .update_route(route.id, patch)
+        .await
+        .expect("edit");
+    let extra = engine.route("other.localhost", "/", other.addr).await;
+    engine
+        .engine()
+        .remove_route(extra.id)
+        .await
+        .expect("remove");
+
+    assert_eq!(echo(&mut ws, "after").await, "first: after");
+    let mut fresh = connect_ws(&engine, "app.localhost").await;
+    assert_eq!(echo(&mut fresh, "new").await, "second: new");
+}
+
+#[tokio::test]
+async fn the_first_sse_event_arrives_before_the_stream_ends() {
+    let engine = TestEngine::start().await;
+    let upstream = spawn_upstream(Router::new().route(
+        "/events",
+        get(|| async {
+            let first = futures_util::stream::once(async {
+                Ok::<_, Infallible>(Event::default().data("first"))
+            });
+            // After the first event the stream stays open for a long time.
+            let later = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, Infallible>(Event::default().data("late"))
+            });
+            Sse::new(first.chain(later))
+        }),
+    ))
+    .await;
+    engine.route("app.localhost", "/", upstream.addr).await;
+
+    let stream = tokio::net::TcpStream::connect(engine.addr())
+        .await
+        .expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let req = Request::get("/events")
+        .header("host", "app.localhost")
+        .header("accept", "text/event-stream")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req))
+        .await
+        .expect("headers within 5 s")
+        .expect("response");
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.into_body();
+    let frame = tokio::time::timeout(
+        Duration::from_secs(5),
+        http_body_util::BodyExt::frame(&mut body),
+    )
+    .await
+    .expect("first event within 5 s, long before the stream ends")
+    .expect("a frame")
+    .expect("data");
+    let data = frame.into_data().expect("data frame");
+    assert!(
+        String::from_utf8_lossy(&data).contains("data: first"),
+        "{data:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_response_flushes_each_chunk_as_it_arrives() {
+    let engine = TestEngine::start().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(4);
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(Some(rx)));
+    let upstream = spawn_upstream(Router::new().route(
+        "/stream",
+        get(move || {
+            let rx = rx.clone();
+            async move {
+                let rx = rx.lock().await.take().expect("one request");
+                axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+            }
+        }),
+    ))
+    .await;
+    engine.route("app.localhost", "/", upstream.addr).await;
+
+    let stream = tokio::net::TcpStream::connect(engine.addr())
+        .await
+        .expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let req = Request::get("/stream")
+        .header("host", "app.localhost")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("response");
+    let mut body = resp.into_body();
+    for i in 0..3 {
+        let chunk = format!("chunk {i}\n");
+        tx.send(Ok(Bytes::from(chunk.clone()))).await.expect("send");
+        let frame = tokio::time::timeout(
+            Duration::from_secs(5),
+            http_body_util::BodyExt::frame(&mut body),
+        )
+        .await
+        .expect("chunk relayed while the upstream is still sending")
+        .expect("frame")
+        .expect("data");
+        assert_eq!(frame.into_data().expect("data"), Bytes::from(chunk));
+    }
+    drop(tx);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_requests_in_flight_finish() {
+    let mut engine = TestEngine::start().await;
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let started_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(started_tx)));
+    let upstream = spawn_upstream(Router::new().route(
+        "/slow",
+        get(move || {
+            let started = started_tx.lock().expect("lock").take();
+            async move {
+                if let Some(tx) = started {
+                    let _ = tx.send(());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "finished"
+            }
+        }),
+    ))
+    .await;
+    engine.route("app.localhost", "/", upstream.addr).await;
+    let addr = engine.addr();
+    let in_flight = tokio::spawn(async move {
+        send(addr, "app.localhost", Request::get("/slow"), Bytes::new()).await
+    });
+    started_rx.await.expect("request reached the upstream");
+    let handle = engine.handle.take().expect("running");
+    tokio::time::timeout(Duration::from_secs(15), handle.shutdown())
+        .await
+        .expect("shutdown within the grace period");
+    let reply = in_flight.await.expect("request task");
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "finished");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
+}

@@ -366,3 +366,48 @@ async fn the_preferred_port_falls_back_with_an_explanation() {
     );
     assert!(line.contains("ip_unprivileged_port_start=80"), "{line}");
 }
+
+/// Serve `name` on `ip`:0 and return the port.
+async fn spawn_echo_on(ip: &str, name: &'static str) -> Option<(u16, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.ok()?;
+    let port = listener.local_addr().ok()?.port();
+    let app = axum::Router::new().fallback(move || async move { name });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Some((port, task))
+}
+
+#[tokio::test]
+async fn a_bare_port_reaches_dev_servers_on_either_loopback_family() {
+    let engine = TestEngine::start().await;
+    let (v4_port, v4) = spawn_echo_on("127.0.0.1", "v4")
+        .await
+        .expect("IPv4 loopback");
+    engine
+        .add(NewRoute {
+            host: "four.localhost".into(),
+            upstreams: vec![v4_port.to_string()],
+            ..Default::default()
+        })
+        .await;
+    let reply = engine.get("four.localhost", "/").await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "v4"));
+    v4.abort();
+
+    // Node dev servers often bind ::1 only; skip where the machine has no IPv6 loopback.
+    let Some((v6_port, v6)) = spawn_echo_on("::1", "v6").await else {
+        eprintln!("no IPv6 loopback here; IPv6 half not run");
+        return;
+    };
+    engine
+        .add(NewRoute {
+            host: "six.localhost".into(),
+            upstreams: vec![v6_port.to_string()],
+            ..Default::default()
+        })
+        .await;
+    let reply = engine.get("six.localhost", "/").await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "v6"));
+    v6.abort();
+}

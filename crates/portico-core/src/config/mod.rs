@@ -404,7 +404,7 @@ mod tests {
         .expect("valid");
         assert_eq!(route.host.to_string(), "app.localhost");
         assert!(route.path.is_root());
-        assert_eq!(route.upstreams[0].to_string(), "http://127.0.0.1:5173");
+        assert_eq!(route.upstreams[0].to_string(), "http://localhost:5173");
         assert!(route.enabled);
         assert_eq!(route.timeout_ms, 60_000);
     }

@@ -17,7 +17,9 @@ pub struct Upstream {
 
 impl Upstream {
     /// Parse a target: `http://host:port[/base]`, `host:port`, or a bare port (`5173`,
-    /// meaning `http://127.0.0.1:5173`).
+    /// meaning `http://localhost:5173`). A bare port names `localhost` rather than
+    /// `127.0.0.1` because Node-based dev servers (Vite, Next.js) often listen on `::1` only;
+    /// the connector tries every address `localhost` resolves to.
     pub fn parse(input: &str) -> Result<Self, Error> {
         let bad = |reason: &str| Error::InvalidUpstream {
             upstream: input.to_owned(),
@@ -31,7 +33,7 @@ impl Upstream {
         }
         if text.bytes().all(|b| b.is_ascii_digit()) {
             let port = parse_port(text).map_err(|r| bad(&r))?;
-            return Self::parse(&format!("http://127.0.0.1:{port}"));
+            return Self::parse(&format!("http://localhost:{port}"));
         }
         let with_scheme = if text.contains("://") {
             text.to_owned()
@@ -138,7 +140,7 @@ mod tests {
     #[test]
     fn shorthand_targets_expand_to_http_urls() {
         let cases = [
-            ("5173", "http://127.0.0.1:5173"),
+            ("5173", "http://localhost:5173"),
             ("localhost:3000", "http://localhost:3000"),
             ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
             ("http://[::1]:8000/v1/", "http://[::1]:8000/v1"),

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::headers::{self, Forwarding};
+use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
 use super::{Error, ProxyBody, error_page, upgrade};
 use crate::config::Route;
@@ -55,7 +56,7 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Inner {
     table: Arc<ArcSwap<RouteTable>>,
-    client: Client<HttpConnector, ProxyBody>,
+    client: Client<HttpConnector<Resolver>, ProxyBody>,
     tunnels: TaskTracker,
     stop: CancellationToken,
 }
@@ -64,7 +65,7 @@ impl Proxy {
     /// A proxy that reads routes from `table`. Upgraded connections (WebSockets) end when
     /// `stop` is cancelled.
     pub fn new(table: Arc<ArcSwap<RouteTable>>, stop: CancellationToken) -> Self {
-        let mut connector = HttpConnector::new();
+        let mut connector = HttpConnector::new_with_resolver(Resolver::new());
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new())
@@ -320,15 +321,15 @@ mod tests {
     fn upstream_uri_keeps_or_strips_the_prefix_and_keeps_the_query() {
         let uri: Uri = "/api/users?id=1".parse().expect("uri");
         let keep = upstream_uri(&route("/api", "3000", false), &uri).expect("uri");
-        assert_eq!(keep.to_string(), "http://127.0.0.1:3000/api/users?id=1");
+        assert_eq!(keep.to_string(), "http://localhost:3000/api/users?id=1");
         let strip = upstream_uri(&route("/api", "3000", true), &uri).expect("uri");
-        assert_eq!(strip.to_string(), "http://127.0.0.1:3000/users?id=1");
+        assert_eq!(strip.to_string(), "http://localhost:3000/users?id=1");
         let base =
             upstream_uri(&route("/api", "http://localhost:3000/v1", true), &uri).expect("uri");
         assert_eq!(base.to_string(), "http://localhost:3000/v1/users?id=1");
         let bare: Uri = "/api".parse().expect("uri");
         let root = upstream_uri(&route("/api", "3000", true), &bare).expect("uri");
-        assert_eq!(root.to_string(), "http://127.0.0.1:3000/");
+        assert_eq!(root.to_string(), "http://localhost:3000/");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod error_page;
 mod forward;
 mod headers;
 mod listener;
+mod resolve;
 mod route_table;
 mod upgrade;
 

@@ -103,7 +103,7 @@ fn points_at_self(route: &Route, own: &[SocketAddr]) -> bool {
         .trim_start_matches('[')
         .trim_end_matches(']');
     let ip: Option<IpAddr> = host.parse().ok();
-    let loopback_name = host == "localhost" || host.ends_with(".localhost");
+    let loopback_name = super::resolve::is_localhost(host);
     own.iter().any(|addr| {
         if addr.port() != upstream.port() {
             return false;

@@ -1,4 +1,7 @@
-//! The crate's error: one variant per domain.
+//! The crate's error: one variant per domain, plus the few failures of wiring them together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Any error from the engine.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +15,22 @@ pub enum Error {
     /// A listener could not be bound.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::Error),
+    /// The admin API was asked to listen beyond this machine.
+    #[error(
+        "refusing to serve the admin API on {addr}: it is not a loopback address, and the admin API controls Portico. Use 127.0.0.1:PORT, or pass --admin-allow-remote if you really mean it"
+    )]
+    AdminNotLoopback {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The admin token could not be created or written.
+    #[error("cannot write the admin token {path}: {source}")]
+    AdminToken {
+        /// The token file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A background task panicked or was cancelled.
     #[error("an internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

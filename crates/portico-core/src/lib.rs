@@ -1,15 +1,16 @@
 //! Portico's engine: a reverse proxy for local development that maps names such as
 //! `app.localhost` to dev servers, with routes and settings persisted in SQLite.
 //!
-//! [`Engine::start`] is the one place that wires the domains together; the CLI and (later)
-//! the desktop shell only call it. The crate has no GUI dependency and reads no environment:
+//! [`Engine::start`] is the one place that wires the domains together; the CLI, the admin API
+//! and (later) the desktop shell only call it. The crate has no GUI dependency and reads no environment:
 //! paths and options come in through [`EngineConfig`].
 
+pub mod admin;
 pub mod config;
 mod engine;
 mod error;
 pub mod proxy;
 pub mod store;
 
-pub use engine::{Engine, EngineConfig, EngineHandle};
+pub use engine::{AdminListen, Engine, EngineConfig, EngineHandle};
 pub use error::Error;

@@ -347,6 +347,7 @@ async fn the_preferred_port_falls_back_with_an_explanation() {
         preferred: wanted,
         fallback: 0,
     };
+    config.admin = None;
     let engine = portico_core::Engine::start(config).await.expect("start");
     let fallback = engine.http_fallback().expect("fell back");
     assert_eq!(fallback.wanted, wanted);

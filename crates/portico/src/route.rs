@@ -144,7 +144,11 @@ impl Select {
 }
 
 fn describe(route: &Route) -> String {
-    let path = if route.path.is_root() { "" } else { route.path.as_str() };
+    let path = if route.path.is_root() {
+        ""
+    } else {
+        route.path.as_str()
+    };
     let mut flags = Vec::new();
     if route.strip_prefix {
         flags.push("strip prefix");

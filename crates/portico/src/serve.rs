@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use portico_core::proxy::ListenSpec;
-use portico_core::{Engine, EngineConfig, EngineHandle};
+use portico_core::{AdminListen, Engine, EngineConfig, EngineHandle};
 
 /// Options of `portico serve`.
 #[derive(Debug, clap::Args)]
@@ -14,6 +14,14 @@ pub(crate) struct Args {
     /// cannot be bound.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     http: Option<SocketAddr>,
+    /// Admin API address, IP:PORT (loopback only). Default: 127.0.0.1:7080, or a free port
+    /// when 7080 is taken.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    admin: Option<SocketAddr>,
+    /// Allow a non-loopback --admin address. The API is still token-protected, but anyone
+    /// who can reach it can try; only for trusted networks.
+    #[arg(long, requires = "admin")]
+    admin_allow_remote: bool,
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -33,6 +41,17 @@ async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
     if let Some(addr) = args.http {
         config.http = ListenSpec::Addr(addr);
     }
+    if let Some(addr) = args.admin {
+        if args.admin_allow_remote && !addr.ip().is_loopback() {
+            eprintln!(
+                "warning: the admin API will listen on {addr}, beyond this machine; anyone who can reach it and has the token controls Portico"
+            );
+        }
+        config.admin = Some(AdminListen {
+            listen: ListenSpec::Addr(addr),
+            allow_remote: args.admin_allow_remote,
+        });
+    }
     let engine = Engine::start(config)
         .await
         .with_context(|| format!("cannot start Portico (data dir {})", data_dir.display()))?;
@@ -50,21 +69,49 @@ async fn announce(engine: &EngineHandle) {
         .iter()
         .map(|a| format!("http://{a}"))
         .collect();
-    println!("Portico {} serving HTTP on {}", env!("CARGO_PKG_VERSION"), addrs.join(", "));
+    println!(
+        "Portico {} serving HTTP on {}",
+        env!("CARGO_PKG_VERSION"),
+        addrs.join(", ")
+    );
     if let Some(fallback) = engine.http_fallback() {
         let exe = std::env::current_exe().unwrap_or_else(|_| "portico".into());
         println!("note: {}", fallback.explain(&exe));
     }
+    if let Some(admin) = engine.admin_addrs().first() {
+        println!(
+            "Admin API on http://{admin}/api/v1 (bearer token in {})",
+            engine
+                .data_dir()
+                .join(portico_core::admin::TOKEN_FILE)
+                .display()
+        );
+        if let Some(fallback) = engine.admin_fallback() {
+            println!(
+                "note: admin port {} is taken (another Portico?), so the admin API uses {} instead",
+                fallback.wanted,
+                admin.port()
+            );
+        }
+    }
     println!("Data: {}", engine.data_dir().display());
     let port = engine.http_addrs().first().map_or(80, SocketAddr::port);
-    let port = if port == 80 { String::new() } else { format!(":{port}") };
+    let port = if port == 80 {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
     match engine.routes().await {
         Ok(rows) if rows.routes.is_empty() && rows.invalid.is_empty() => {
             println!("No routes yet. Add one: portico route add app.localhost 5173");
         }
         Ok(rows) => {
             for route in &rows.routes {
-                let path = if route.path.is_root() { "" } else { route.path.as_str() };
+                let path = if route.path.is_root() {
+                    ""
+                } else {
+                    route.path.as_str()
+                };
                 println!(
                     "  http://{}{port}{path} → {}{}",
                     route.host,
@@ -73,7 +120,10 @@ async fn announce(engine: &EngineHandle) {
                 );
             }
             for bad in &rows.invalid {
-                println!("  ! route {} ({}) is not valid and is not served: {}", bad.id, bad.host, bad.error);
+                println!(
+                    "  ! route {} ({}) is not valid and is not served: {}",
+                    bad.id, bad.host, bad.error
+                );
             }
         }
         Err(err) => eprintln!("warning: cannot list routes: {err}"),
@@ -106,8 +156,9 @@ async fn shutdown_signal() {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,portico=info,portico_core=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,portico=info,portico_core=info")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -110,6 +110,7 @@ impl Route {
 
 /// A route as a user writes it, before validation.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewRoute {
     /// Host, e.g. `app.localhost` or `*.app.localhost`.
     pub host: String,
@@ -188,6 +189,7 @@ impl NewRoute {
 
 /// A partial change to a stored route; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RoutePatch {
     /// New host.
     pub host: Option<String>,

@@ -1,17 +1,21 @@
-//! Starting and stopping everything: opens the store, binds listeners, builds the route
-//! table and swaps a new one in atomically whenever routes change (through this handle, or
-//! by another process writing the same database, such as the CLI).
+//! Starting and stopping everything: opens the store, binds listeners, serves the proxy and
+//! the admin API, and rebuilds the route table and swaps it in atomically whenever routes
+//! change (through the admin API, this handle, or another process writing the same
+//! database, such as the CLI).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Error;
+use crate::admin::{self, AdminState, Control, ListenerStatus, RouteCounts, Status, Token};
 use crate::config::{NewRoute, Route, RouteId, RoutePatch};
 use crate::proxy::{self, Fallback, ListenSpec, Listeners, Proxy, RouteTable, ServeOptions};
 use crate::store::{self, RouteRows, Store};
@@ -22,10 +26,22 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// What the engine needs to start.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Holds `portico.db`. Created (mode 0700) if missing.
+    /// Holds `portico.db` and `admin-token`. Created (mode 0700) if missing.
     pub data_dir: PathBuf,
     /// Where plain HTTP listens. Default: port 80 on loopback, else 8080.
     pub http: ListenSpec,
+    /// Where the admin API listens; `None` serves no admin API.
+    /// Default: port 7080 on loopback, else a free port.
+    pub admin: Option<AdminListen>,
+}
+
+/// Where the admin API listens.
+#[derive(Debug, Clone)]
+pub struct AdminListen {
+    /// The address.
+    pub listen: ListenSpec,
+    /// Serve on a non-loopback address. Default: false (such an address is refused).
+    pub allow_remote: bool,
 }
 
 impl EngineConfig {
@@ -37,6 +53,13 @@ impl EngineConfig {
                 preferred: 80,
                 fallback: 8080,
             },
+            admin: Some(AdminListen {
+                listen: ListenSpec::Default {
+                    preferred: 7080,
+                    fallback: 0,
+                },
+                allow_remote: false,
+            }),
         }
     }
 }
@@ -49,10 +72,10 @@ pub struct Engine;
 /// gracefully.
 #[derive(Debug)]
 pub struct EngineHandle {
-    shared: Arc<Shared>,
-    data_dir: PathBuf,
-    http_addrs: Vec<SocketAddr>,
+    core: Arc<Core>,
     http_fallback: Option<Fallback>,
+    admin_fallback: Option<Fallback>,
+    admin_token: Option<Token>,
     proxy: Proxy,
     /// Stops accepting and starts the graceful drain.
     stop: CancellationToken,
@@ -61,11 +84,15 @@ pub struct EngineHandle {
     tasks: TaskTracker,
 }
 
+/// The engine's shared state and the operations every front end uses.
 #[derive(Debug)]
-struct Shared {
+struct Core {
     store: Store,
     table: Arc<ArcSwap<RouteTable>>,
-    own_addrs: Vec<SocketAddr>,
+    data_dir: PathBuf,
+    http_addrs: Vec<SocketAddr>,
+    admin_addrs: Vec<SocketAddr>,
+    started: Instant,
     /// Serialises rebuilds so an older snapshot never replaces a newer one.
     rebuild: tokio::sync::Mutex<()>,
 }
@@ -73,25 +100,38 @@ struct Shared {
 impl Engine {
     /// Open the store, bind the listeners and start serving.
     pub async fn start(config: EngineConfig) -> Result<EngineHandle, Error> {
+        if let Some(admin) = &config.admin
+            && let ListenSpec::Addr(addr) = admin.listen
+            && !admin.allow_remote
+            && !admin::is_local(&addr)
+        {
+            return Err(Error::AdminNotLoopback { addr });
+        }
         let dir = config.data_dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open_dir(&dir)).await??;
         let settings = blocking(&store, Store::settings).await?;
 
-        let listeners = Listeners::bind(&config.http).await?;
-        let http_addrs = listeners.addrs();
+        let http = Listeners::bind(&config.http).await?;
+        let admin = match &config.admin {
+            Some(admin) => Some(Listeners::bind(&admin.listen).await?),
+            None => None,
+        };
         let stop = CancellationToken::new();
         let stop_tunnels = CancellationToken::new();
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-        let shared = Arc::new(Shared {
+        let core = Arc::new(Core {
             store,
             table: table.clone(),
-            own_addrs: http_addrs.clone(),
+            data_dir: config.data_dir.clone(),
+            http_addrs: http.addrs(),
+            admin_addrs: admin.as_ref().map(Listeners::addrs).unwrap_or_default(),
+            started: Instant::now(),
             rebuild: tokio::sync::Mutex::new(()),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
-        let baseline = blocking(&shared.store, Store::data_version).await?;
-        shared.rebuild().await?;
+        let baseline = blocking(&core.store, Store::data_version).await?;
+        core.rebuild().await?;
 
         let proxy = Proxy::new(table, stop_tunnels.clone());
         let tasks = TaskTracker::new();
@@ -99,16 +139,44 @@ impl Engine {
             header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
             grace: Duration::from_millis(settings.shutdown_grace_ms),
         };
-        for socket in listeners.sockets {
+        let http_fallback = http.fallback.clone();
+        for socket in http.sockets {
             tasks.spawn(proxy::serve(socket, proxy.clone(), opts, stop.clone()));
         }
-        tasks.spawn(watch_store(shared.clone(), baseline, stop.clone()));
+
+        let mut admin_token = None;
+        let mut admin_fallback = None;
+        if let (Some(listeners), Some(admin_config)) = (admin, &config.admin) {
+            let token = Token::generate().map_err(|source| Error::AdminToken {
+                path: config.data_dir.join(admin::TOKEN_FILE),
+                source,
+            })?;
+            token
+                .write_to(&config.data_dir)
+                .map_err(|source| Error::AdminToken {
+                    path: config.data_dir.join(admin::TOKEN_FILE),
+                    source,
+                })?;
+            let state = AdminState::new(
+                core.clone(),
+                token.clone(),
+                &core.admin_addrs,
+                admin_config.allow_remote,
+            );
+            let router = admin::router(state);
+            admin_fallback = listeners.fallback.clone();
+            for socket in listeners.sockets {
+                tasks.spawn(admin::serve(socket, router.clone(), stop.clone()));
+            }
+            admin_token = Some(token);
+        }
+        tasks.spawn(watch_store(core.clone(), baseline, stop.clone()));
 
         Ok(EngineHandle {
-            shared,
-            data_dir: config.data_dir,
-            http_addrs,
-            http_fallback: listeners.fallback,
+            core,
+            http_fallback,
+            admin_fallback,
+            admin_token,
             proxy,
             stop,
             stop_tunnels,
@@ -117,7 +185,7 @@ impl Engine {
     }
 }
 
-impl Shared {
+impl Core {
     /// Read every route and swap in a new table.
     async fn rebuild(&self) -> Result<(), Error> {
         let _one_at_a_time = self.rebuild.lock().await;
@@ -132,20 +200,83 @@ impl Shared {
             );
         }
         self.table
-            .store(Arc::new(RouteTable::new(routes, &self.own_addrs)));
+            .store(Arc::new(RouteTable::new(routes, &self.http_addrs)));
         Ok(())
+    }
+
+    async fn add_route(&self, route: NewRoute) -> Result<Route, Error> {
+        let valid = route.validate()?;
+        let stored = blocking(&self.store, move |s| s.insert_route(&valid)).await?;
+        self.rebuild().await?;
+        Ok(stored)
+    }
+
+    async fn update_route(&self, id: RouteId, patch: RoutePatch) -> Result<Route, Error> {
+        let store = self.store.clone();
+        let updated = tokio::task::spawn_blocking(move || -> Result<Route, Error> {
+            let next = patch.apply(&store.route(id)?)?;
+            store.update_route(&next)?;
+            Ok(next)
+        })
+        .await??;
+        self.rebuild().await?;
+        Ok(updated)
+    }
+
+    async fn remove_route(&self, id: RouteId) -> Result<(), Error> {
+        blocking(&self.store, move |s| s.delete_route(id)).await?;
+        self.rebuild().await
+    }
+
+    async fn status(&self) -> Result<Status, Error> {
+        let rows = blocking(&self.store, Store::list_routes).await?;
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_secs: self.started.elapsed().as_secs(),
+            data_dir: self.data_dir.clone(),
+            listeners: ListenerStatus {
+                http: self.http_addrs.clone(),
+                admin: self.admin_addrs.clone(),
+            },
+            routes: RouteCounts {
+                total: rows.routes.len(),
+                enabled: rows.routes.iter().filter(|r| r.enabled).count(),
+                invalid: rows.invalid.len(),
+            },
+        })
+    }
+}
+
+impl Control for Core {
+    fn routes(&self) -> BoxFuture<'_, Result<RouteRows, Error>> {
+        blocking(&self.store, Store::list_routes).boxed()
+    }
+    fn add_route(&self, route: NewRoute) -> BoxFuture<'_, Result<Route, Error>> {
+        Core::add_route(self, route).boxed()
+    }
+    fn route(&self, id: RouteId) -> BoxFuture<'_, Result<Route, Error>> {
+        blocking(&self.store, move |s| s.route(id)).boxed()
+    }
+    fn update_route(&self, id: RouteId, patch: RoutePatch) -> BoxFuture<'_, Result<Route, Error>> {
+        Core::update_route(self, id, patch).boxed()
+    }
+    fn remove_route(&self, id: RouteId) -> BoxFuture<'_, Result<(), Error>> {
+        Core::remove_route(self, id).boxed()
+    }
+    fn status(&self) -> BoxFuture<'_, Result<Status, Error>> {
+        Core::status(self).boxed()
     }
 }
 
 /// Rebuild the table when another process commits to the database.
-async fn watch_store(shared: Arc<Shared>, baseline: i64, stop: CancellationToken) {
+async fn watch_store(core: Arc<Core>, baseline: i64, stop: CancellationToken) {
     let mut seen = baseline;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
-        let now = match blocking(&shared.store, Store::data_version).await {
+        let now = match blocking(&core.store, Store::data_version).await {
             Ok(v) => v,
             Err(err) => {
                 tracing::warn!("cannot check the database for changes: {err}");
@@ -154,7 +285,7 @@ async fn watch_store(shared: Arc<Shared>, baseline: i64, stop: CancellationToken
         };
         if seen != now {
             seen = now;
-            if let Err(err) = shared.rebuild().await {
+            if let Err(err) = core.rebuild().await {
                 tracing::warn!("cannot reload routes: {err}");
             }
         }
@@ -174,7 +305,7 @@ where
 impl EngineHandle {
     /// The addresses plain HTTP listens on.
     pub fn http_addrs(&self) -> &[SocketAddr] {
-        &self.http_addrs
+        &self.core.http_addrs
     }
 
     /// Set when the preferred HTTP port could not be used.
@@ -182,41 +313,44 @@ impl EngineHandle {
         self.http_fallback.as_ref()
     }
 
+    /// The addresses the admin API listens on (empty when it is off).
+    pub fn admin_addrs(&self) -> &[SocketAddr] {
+        &self.core.admin_addrs
+    }
+
+    /// Set when the preferred admin port could not be used.
+    pub fn admin_fallback(&self) -> Option<&Fallback> {
+        self.admin_fallback.as_ref()
+    }
+
+    /// The admin API's bearer token (also in `<data-dir>/admin-token`).
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_ref().map(Token::as_str)
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.core.data_dir
     }
 
     /// Every stored route.
     pub async fn routes(&self) -> Result<RouteRows, Error> {
-        blocking(&self.shared.store, Store::list_routes).await
+        blocking(&self.core.store, Store::list_routes).await
     }
 
     /// Validate and store a route; it serves from the next request on.
     pub async fn add_route(&self, route: NewRoute) -> Result<Route, Error> {
-        let valid = route.validate()?;
-        let stored = blocking(&self.shared.store, move |s| s.insert_route(&valid)).await?;
-        self.shared.rebuild().await?;
-        Ok(stored)
+        self.core.add_route(route).await
     }
 
     /// Change a route; requests already in flight finish on the old one.
     pub async fn update_route(&self, id: RouteId, patch: RoutePatch) -> Result<Route, Error> {
-        let store = self.shared.store.clone();
-        let updated = tokio::task::spawn_blocking(move || -> Result<Route, Error> {
-            let next = patch.apply(&store.route(id)?)?;
-            store.update_route(&next)?;
-            Ok(next)
-        })
-        .await??;
-        self.shared.rebuild().await?;
-        Ok(updated)
+        self.core.update_route(id, patch).await
     }
 
     /// Remove a route.
     pub async fn remove_route(&self, id: RouteId) -> Result<(), Error> {
-        blocking(&self.shared.store, move |s| s.delete_route(id)).await?;
-        self.shared.rebuild().await
+        self.core.remove_route(id).await
     }
 
     /// Stop accepting, let in-flight requests finish (bounded by the shutdown grace

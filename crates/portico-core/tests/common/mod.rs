@@ -82,6 +82,10 @@ impl TestEngine {
 pub async fn start_in(dir: &std::path::Path) -> EngineHandle {
     let mut config = EngineConfig::new(dir);
     config.http = ListenSpec::Addr("127.0.0.1:0".parse().expect("addr"));
+    config.admin = Some(portico_core::AdminListen {
+        listen: ListenSpec::Addr("127.0.0.1:0".parse().expect("addr")),
+        allow_remote: false,
+    });
     Engine::start(config).await.expect("engine starts")
 }
 

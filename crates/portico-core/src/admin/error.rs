@@ -1,0 +1,123 @@
+//! RFC 9457 problem details: every admin error is `application/problem+json` with a readable
+//! `detail` and, for validation, the offending `field`. Internals go to the log, not the client.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use crate::{Error, config, store};
+
+/// An error answer of the admin API.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    #[serde(serialize_with = "status_code")]
+    status: StatusCode,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+fn status_code<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(status.as_u16())
+}
+
+impl Problem {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: "about:blank",
+            title,
+            status,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub(super) fn unauthorized() -> Self {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "send Authorization: Bearer <token>; the token is in the admin-token file in Portico's data directory",
+        )
+    }
+
+    pub(super) fn forbidden(detail: &str) -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "Forbidden", detail)
+    }
+
+    pub(super) fn bad_body(rejection: JsonRejection) -> Self {
+        Problem::new(
+            rejection.status(),
+            "Invalid request body",
+            rejection.body_text(),
+        )
+    }
+}
+
+impl From<Error> for Problem {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::Config(e) => Problem {
+                field: Some(e.field()),
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid route",
+                    e.to_string(),
+                )
+            },
+            Error::Store(store::Error::Duplicate { .. }) => {
+                Problem::new(StatusCode::CONFLICT, "Route exists", err.to_string())
+            }
+            Error::Store(store::Error::NotFound { .. }) => {
+                Problem::new(StatusCode::NOT_FOUND, "No such route", err.to_string())
+            }
+            _ => {
+                tracing::error!("admin request failed: {err}");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    "Portico could not complete the request; its log says why",
+                )
+            }
+        }
+    }
+}
+
+impl From<config::Error> for Problem {
+    fn from(err: config::Error) -> Self {
+        Error::Config(err).into()
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let unauthorized = status == StatusCode::UNAUTHORIZED;
+        let mut resp = (status, Json(self)).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if unauthorized {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portico\""),
+            );
+        }
+        resp
+    }
+}
+
+/// Answer for paths the API does not have.
+pub(super) async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "no such admin API path; the API lives under /api/v1",
+    )
+}

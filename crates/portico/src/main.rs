@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::FAILURE
         }
     }
@@ -66,4 +66,21 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
                 "cannot find a home directory for Portico's data; pass --data-dir DIR or set PORTICO_DATA_DIR"
             )
         })
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message already
+/// includes (the engine's errors name their cause in their own message).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

@@ -26,7 +26,7 @@ pub(crate) struct Args {
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
-        format!("expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080 (port 0 picks a free port)")
+        "expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080 (port 0 picks a free port)".to_owned()
     })
 }
 
@@ -52,11 +52,12 @@ async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
             allow_remote: args.admin_allow_remote,
         });
     }
+    let signals = ShutdownSignals::install()?;
     let engine = Engine::start(config)
         .await
-        .with_context(|| format!("cannot start Portico (data dir {})", data_dir.display()))?;
+        .context("cannot start Portico")?;
     announce(&engine).await;
-    shutdown_signal().await;
+    signals.recv().await;
     println!("Shutting down: finishing requests in flight…");
     engine.shutdown().await;
     println!("Stopped.");
@@ -131,27 +132,41 @@ async fn announce(engine: &EngineHandle) {
     println!("Press Ctrl-C to stop.");
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C and SIGTERM, registered when created: a signal that arrives any time after this
+/// (even before anything awaits it) starts a graceful shutdown instead of killing the process.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(err) => {
-                    eprintln!("warning: cannot watch SIGTERM: {err}");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot watch Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ShutdownSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

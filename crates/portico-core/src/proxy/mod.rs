@@ -109,7 +109,9 @@ pub enum Error {
         timeout: Duration,
     },
     /// A listener address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error(
+        "cannot listen on {addr}: {source}; if another program (or another Portico) has it, stop that one or choose another address"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,

@@ -89,7 +89,8 @@ pub enum Error {
     },
     /// A route with the same host and path already exists.
     #[error(
-        "a route for {host}{path} already exists; change it instead, or remove it first (portico route rm {host})"
+        "a route for {host}{path} already exists; change it instead, or remove it first (portico route rm {host}{})",
+        if path.is_empty() { String::new() } else { format!(" --path {path}") }
     )]
     Duplicate {
         /// The host pattern.

@@ -11,6 +11,7 @@ mod engine;
 mod error;
 pub mod proxy;
 pub mod store;
+pub mod tls;
 
 pub use engine::{AdminListen, Engine, EngineConfig, EngineHandle};
 pub use error::Error;

@@ -1,0 +1,1 @@
+//! Trust stores (placeholder while being written).

@@ -93,6 +93,9 @@ pub struct Route {
     pub timeout_ms: u64,
     /// Disabled routes stay stored but match nothing. Default: true.
     pub enabled: bool,
+    /// Answer plain-HTTP requests with a 308 to the same URL over HTTPS (when the HTTPS
+    /// listener is on). Default: true.
+    pub https_redirect: bool,
 }
 
 impl Route {
@@ -131,6 +134,9 @@ pub struct NewRoute {
     /// Default: true.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Default: true.
+    #[serde(default)]
+    pub https_redirect: Option<bool>,
 }
 
 /// A validated route that has no id yet.
@@ -150,6 +156,8 @@ pub struct ValidRoute {
     pub timeout_ms: u64,
     /// See [`Route::enabled`].
     pub enabled: bool,
+    /// See [`Route::https_redirect`].
+    pub https_redirect: bool,
 }
 
 impl ValidRoute {
@@ -164,6 +172,7 @@ impl ValidRoute {
             upstream_host: self.upstream_host,
             timeout_ms: self.timeout_ms,
             enabled: self.enabled,
+            https_redirect: self.https_redirect,
         }
     }
 }
@@ -183,6 +192,7 @@ impl NewRoute {
             upstream_host: self.upstream_host,
             timeout_ms,
             enabled: self.enabled.unwrap_or(true),
+            https_redirect: self.https_redirect.unwrap_or(true),
         })
     }
 }
@@ -205,6 +215,8 @@ pub struct RoutePatch {
     pub timeout_ms: Option<u64>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// Redirect plain HTTP to HTTPS, or not.
+    pub https_redirect: Option<bool>,
 }
 
 impl RoutePatch {
@@ -231,6 +243,9 @@ impl RoutePatch {
         }
         if let Some(enabled) = self.enabled {
             next.enabled = enabled;
+        }
+        if let Some(redirect) = self.https_redirect {
+            next.https_redirect = redirect;
         }
         Ok(next)
     }
@@ -359,6 +374,9 @@ pub struct Settings {
     /// How long an HTTP/1 client may take to send its request headers, in milliseconds.
     /// Default: 30000.
     pub header_read_timeout_ms: u64,
+    /// Suffixes Portico's CA may sign for, besides `localhost`, `test`, `internal` and
+    /// `home.arpa`. Default: none.
+    pub local_suffixes: Vec<String>,
 }
 
 impl Default for Settings {
@@ -366,6 +384,7 @@ impl Default for Settings {
         Settings {
             shutdown_grace_ms: 10_000,
             header_read_timeout_ms: 30_000,
+            local_suffixes: Vec::new(),
         }
     }
 }

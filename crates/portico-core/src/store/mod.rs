@@ -4,9 +4,11 @@
 //! The store is synchronous (rusqlite). Async callers run it on the blocking pool; the proxy
 //! never calls it on the request path. It depends only on `config`'s data types.
 
+mod certificates;
 mod routes;
 mod settings;
 
+pub use certificates::StoredCertificate;
 pub use routes::{InvalidRoute, RouteRows};
 
 use std::path::{Path, PathBuf};
@@ -23,7 +25,10 @@ pub const DB_FILE: &str = "portico.db";
 const APPLICATION_ID: i64 = 0x5052_5443;
 
 /// Embedded migrations, applied in order. A shipped migration is never edited.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("migrations/0001_init.sql")),
+    M::up(include_str!("migrations/0002_https.sql")),
+];
 
 /// How long a write waits for another process (the CLI, a running engine) to finish its own.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

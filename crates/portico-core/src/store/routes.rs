@@ -5,7 +5,8 @@ use rusqlite::{ErrorCode, OptionalExtension, Row, params};
 use super::{Error, Store};
 use crate::config::{self, NewRoute, Route, RouteId, ValidRoute};
 
-const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled";
+const COLUMNS: &str =
+    "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect";
 
 /// Every stored route, split into those that validate and those that do not.
 #[derive(Debug, Default)]
@@ -47,6 +48,7 @@ fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
             upstream_host: row.get(5)?,
             timeout_ms: Some(row.get::<_, i64>(6)?.max(0) as u64),
             enabled: Some(row.get(7)?),
+            https_redirect: Some(row.get(8)?),
         },
     })
 }
@@ -126,8 +128,8 @@ impl Store {
     pub fn insert_route(&self, route: &ValidRoute) -> Result<Route, Error> {
         let conn = self.lock();
         conn.execute(
-            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 route.host.to_string(),
                 route.path.as_str(),
@@ -136,6 +138,7 @@ impl Store {
                 route.upstream_host,
                 route.timeout_ms as i64,
                 route.enabled,
+                route.https_redirect,
             ],
         )
         .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -148,7 +151,7 @@ impl Store {
         let changed = conn
             .execute(
                 "UPDATE routes SET host = ?2, path = ?3, upstreams = ?4, strip_prefix = ?5,
-                     upstream_host = ?6, timeout_ms = ?7, enabled = ?8,
+                     upstream_host = ?6, timeout_ms = ?7, enabled = ?8, https_redirect = ?9,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
                 params![
@@ -160,6 +163,7 @@ impl Store {
                     route.upstream_host,
                     route.timeout_ms as i64,
                     route.enabled,
+                    route.https_redirect,
                 ],
             )
             .map_err(|e| map_unique(e, &route.host, &route.path))?;

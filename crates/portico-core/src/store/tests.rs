@@ -169,3 +169,60 @@ fn data_version_moves_when_another_connection_writes() {
         .expect("insert");
     assert_ne!(engine_side.data_version().expect("version"), before);
 }
+
+#[test]
+fn a_database_of_the_previous_schema_moves_forward_with_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    {
+        let mut conn = Connection::open(&path).expect("open");
+        Migrations::from_slice(&MIGRATIONS[..1])
+            .to_latest(&mut conn)
+            .expect("schema 1");
+        conn.execute(
+            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled)
+             VALUES ('app.localhost', '/api', '[\"http://localhost:5173\"]', 1, 0, 5000, 0)",
+            [],
+        )
+        .expect("a route of release 1");
+    }
+    let store = Store::open(&path).expect("migrate");
+    let rows = store.list_routes().expect("list");
+    assert!(rows.invalid.is_empty());
+    let route = &rows.routes[0];
+    assert_eq!(route.host.to_string(), "app.localhost");
+    assert_eq!(route.path.as_str(), "/api");
+    assert_eq!(route.upstream().to_string(), "http://localhost:5173");
+    assert!(route.strip_prefix);
+    assert_eq!(route.timeout_ms, 5000);
+    assert!(!route.enabled);
+    assert!(route.https_redirect, "new column takes its default");
+}
+
+#[test]
+fn certificates_are_kept_per_host_and_only_for_the_current_issuer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_dir(dir.path()).expect("open");
+    let cert = |host: &str, issuer: &str| StoredCertificate {
+        host: host.into(),
+        cert_pem: format!("cert {host}"),
+        key_pem: format!("key {host}"),
+        not_after: 1_900_000_000,
+        issuer: issuer.into(),
+    };
+    store
+        .put_certificate(&cert("a.localhost", "old"))
+        .expect("put");
+    store
+        .put_certificate(&cert("b.localhost", "old"))
+        .expect("put");
+    assert_eq!(store.certificates("old").expect("list").len(), 2);
+    store
+        .put_certificate(&cert("a.localhost", "new"))
+        .expect("put");
+    assert!(store.certificates("old").expect("list").is_empty());
+    assert_eq!(
+        store.certificates("new").expect("list"),
+        vec![cert("a.localhost", "new")]
+    );
+}

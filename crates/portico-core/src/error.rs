@@ -15,6 +15,9 @@ pub enum Error {
     /// A listener could not be bound.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::Error),
+    /// The CA could not be loaded or created.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::Error),
     /// The admin API was asked to listen beyond this machine.
     #[error(
         "refusing to serve the admin API on {addr}: it is not a loopback address, and the admin API controls Portico. Use 127.0.0.1:PORT, or pass --admin-allow-remote if you really mean it"

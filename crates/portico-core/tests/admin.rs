@@ -277,6 +277,7 @@ async fn a_non_loopback_admin_address_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().expect("dir");
     let mut config = portico_core::EngineConfig::new(dir.path());
     config.http = ListenSpec::Addr("127.0.0.1:0".parse().expect("addr"));
+    config.https = None;
     config.admin = Some(portico_core::AdminListen {
         listen: ListenSpec::Addr("0.0.0.0:0".parse().expect("addr")),
         allow_remote: false,

@@ -348,6 +348,7 @@ async fn the_preferred_port_falls_back_with_an_explanation() {
         fallback: 0,
     };
     config.admin = None;
+    config.https = None;
     let engine = portico_core::Engine::start(config).await.expect("start");
     let fallback = engine.http_fallback().expect("fell back");
     assert_eq!(fallback.wanted, wanted);

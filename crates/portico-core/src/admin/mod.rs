@@ -46,6 +46,8 @@ pub trait Control: Send + Sync + 'static {
     fn remove_route(&self, id: RouteId) -> BoxFuture<'_, Result<(), crate::Error>>;
     /// Engine status.
     fn status(&self) -> BoxFuture<'_, Result<Status, crate::Error>>;
+    /// The CA's root certificate, PEM.
+    fn ca_pem(&self) -> String;
 }
 
 /// Shared state of the admin handlers.
@@ -76,6 +78,7 @@ pub fn router(state: AdminState) -> Router {
     use axum::routing::get;
     let api = Router::new()
         .route("/status", get(status::get))
+        .route("/ca.pem", get(ca_pem))
         .route("/routes", get(routes::list).post(routes::create))
         .route(
             "/routes/{id}",
@@ -91,6 +94,15 @@ pub fn router(state: AdminState) -> Router {
             auth::check,
         ))
         .with_state(state)
+}
+
+async fn ca_pem(
+    axum::extract::State(state): axum::extract::State<AdminState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/x-pem-file")],
+        state.control.ca_pem(),
+    )
 }
 
 /// Serve `router` on `listener` until `stop` is cancelled; requests in flight finish.

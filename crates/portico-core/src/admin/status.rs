@@ -30,6 +30,8 @@ pub struct Status {
 pub struct ListenerStatus {
     /// Plain HTTP.
     pub http: Vec<SocketAddr>,
+    /// HTTPS.
+    pub https: Vec<SocketAddr>,
     /// The admin API.
     pub admin: Vec<SocketAddr>,
 }

@@ -17,8 +17,14 @@ use tokio_util::task::TaskTracker;
 use crate::Error;
 use crate::admin::{self, AdminState, Control, ListenerStatus, RouteCounts, Status, Token};
 use crate::config::{NewRoute, Route, RouteId, RoutePatch};
-use crate::proxy::{self, Fallback, ListenSpec, Listeners, Proxy, RouteTable, ServeOptions};
-use crate::store::{self, RouteRows, Store};
+use crate::proxy::{
+    self, Fallback, ListenSpec, Listeners, Proxy, ProxyOptions, RouteTable, ServeOptions,
+};
+use crate::store::{self, RouteRows, Store, StoredCertificate};
+use crate::tls::{Ca, CaEvent, IssuedLeaf, LeafPolicy, Tls};
+
+/// Sends each newly issued leaf to the task that stores it.
+type IssuedTx = tokio::sync::mpsc::UnboundedSender<IssuedLeaf>;
 
 /// How often the engine checks whether another process changed the database.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
@@ -30,6 +36,13 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     /// Where plain HTTP listens. Default: port 80 on loopback, else 8080.
     pub http: ListenSpec,
+    /// Where HTTPS listens; `None` serves no HTTPS. Default: port 443 on loopback, else 8443.
+    pub https: Option<ListenSpec>,
+    /// Who the CA belongs to, e.g. `alice@laptop`: shown in its name in trust stores.
+    /// Default: `portico`.
+    pub owner: String,
+    /// Leaf certificate lifetime and renewal. Default: [`LeafPolicy::default`].
+    pub leaf_policy: LeafPolicy,
     /// Where the admin API listens; `None` serves no admin API.
     /// Default: port 7080 on loopback, else a free port.
     pub admin: Option<AdminListen>,
@@ -53,6 +66,12 @@ impl EngineConfig {
                 preferred: 80,
                 fallback: 8080,
             },
+            https: Some(ListenSpec::Default {
+                preferred: 443,
+                fallback: 8443,
+            }),
+            owner: "portico".to_owned(),
+            leaf_policy: LeafPolicy::default(),
             admin: Some(AdminListen {
                 listen: ListenSpec::Default {
                     preferred: 7080,
@@ -74,6 +93,7 @@ pub struct Engine;
 pub struct EngineHandle {
     core: Arc<Core>,
     http_fallback: Option<Fallback>,
+    https_fallback: Option<Fallback>,
     admin_fallback: Option<Fallback>,
     admin_token: Option<Token>,
     proxy: Proxy,
@@ -91,11 +111,29 @@ struct Core {
     table: Arc<ArcSwap<RouteTable>>,
     data_dir: PathBuf,
     http_addrs: Vec<SocketAddr>,
+    https_addrs: Vec<SocketAddr>,
     admin_addrs: Vec<SocketAddr>,
     started: Instant,
     /// Serialises rebuilds so an older snapshot never replaces a newer one.
     rebuild: tokio::sync::Mutex<()>,
+    tls: Tls,
+    ca: CaSource,
 }
+
+/// Where the CA comes from, to reload it when its files or the local suffixes change.
+#[derive(Debug)]
+struct CaSource {
+    dir: PathBuf,
+    owner: String,
+    policy: LeafPolicy,
+    issued: IssuedTx,
+    /// The suffixes and file stamps the loaded CA was built from.
+    loaded: std::sync::Mutex<(Vec<String>, CaStamp)>,
+}
+
+/// Modification time and length of the CA files: a change means another process (such as
+/// `portico ca rotate`) replaced the CA.
+type CaStamp = Vec<Option<(std::time::SystemTime, u64)>>;
 
 impl Engine {
     /// Open the store, bind the listeners and start serving.
@@ -111,7 +149,20 @@ impl Engine {
         let store = tokio::task::spawn_blocking(move || Store::open_dir(&dir)).await??;
         let settings = blocking(&store, Store::settings).await?;
 
+        let ca_dir = config.data_dir.join("ca");
+        let (issued_tx, issued_rx) = tokio::sync::mpsc::unbounded_channel();
+        let ca = load_ca(&ca_dir, &config.owner, &settings.local_suffixes).await?;
+        let tls = Tls::new(ca, config.leaf_policy, Some(issued_tx.clone()))?;
+        let issuer = tls.authority().ca().intermediate_fingerprint();
+        let stored = blocking(&store, move |s| s.certificates(&issuer)).await?;
+        tls.authority()
+            .preload(stored.into_iter().map(to_issued).collect());
+
         let http = Listeners::bind(&config.http).await?;
+        let https = match &config.https {
+            Some(spec) => Some(Listeners::bind(spec).await?),
+            None => None,
+        };
         let admin = match &config.admin {
             Some(admin) => Some(Listeners::bind(&admin.listen).await?),
             None => None,
@@ -119,21 +170,35 @@ impl Engine {
         let stop = CancellationToken::new();
         let stop_tunnels = CancellationToken::new();
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let stamp = ca_stamp(&ca_dir).await;
         let core = Arc::new(Core {
             store,
             table: table.clone(),
             data_dir: config.data_dir.clone(),
             http_addrs: http.addrs(),
+            https_addrs: https.as_ref().map(Listeners::addrs).unwrap_or_default(),
             admin_addrs: admin.as_ref().map(Listeners::addrs).unwrap_or_default(),
             started: Instant::now(),
             rebuild: tokio::sync::Mutex::new(()),
+            tls: tls.clone(),
+            ca: CaSource {
+                dir: ca_dir,
+                owner: config.owner.clone(),
+                policy: config.leaf_policy,
+                issued: issued_tx,
+                loaded: std::sync::Mutex::new((settings.local_suffixes.clone(), stamp)),
+            },
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
         let baseline = blocking(&core.store, Store::data_version).await?;
         core.rebuild().await?;
 
-        let proxy = Proxy::new(table, stop_tunnels.clone());
+        let options = ProxyOptions {
+            https_port: core.https_addrs.first().map(SocketAddr::port),
+            tls: Some(tls.clone()),
+        };
+        let proxy = Proxy::new(table, stop_tunnels.clone(), options);
         let tasks = TaskTracker::new();
         let opts = ServeOptions {
             header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
@@ -141,8 +206,30 @@ impl Engine {
         };
         let http_fallback = http.fallback.clone();
         for socket in http.sockets {
-            tasks.spawn(proxy::serve(socket, proxy.clone(), opts, stop.clone()));
+            tasks.spawn(proxy::serve(
+                socket,
+                proxy.clone(),
+                opts,
+                None,
+                stop.clone(),
+            ));
         }
+        let mut https_fallback = None;
+        if let Some(https) = https {
+            https_fallback = https.fallback.clone();
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
+            for socket in https.sockets {
+                let acceptor = Some(acceptor.clone());
+                tasks.spawn(proxy::serve(
+                    socket,
+                    proxy.clone(),
+                    opts,
+                    acceptor,
+                    stop.clone(),
+                ));
+            }
+        }
+        tasks.spawn(store_leaves(core.store.clone(), issued_rx, stop.clone()));
 
         let mut admin_token = None;
         let mut admin_fallback = None;
@@ -175,6 +262,7 @@ impl Engine {
         Ok(EngineHandle {
             core,
             http_fallback,
+            https_fallback,
             admin_fallback,
             admin_token,
             proxy,
@@ -182,6 +270,76 @@ impl Engine {
             stop_tunnels,
             tasks,
         })
+    }
+}
+
+/// Load (or create) the CA on the blocking pool, logging what happened.
+async fn load_ca(dir: &Path, owner: &str, suffixes: &[String]) -> Result<Ca, Error> {
+    let (dir, owner, suffixes) = (dir.to_owned(), owner.to_owned(), suffixes.to_vec());
+    let (ca, event) =
+        tokio::task::spawn_blocking(move || Ca::load_or_create(&dir, &owner, &suffixes)).await??;
+    match event {
+        CaEvent::CreatedRoot => tracing::info!(
+            fingerprint = %ca.root_fingerprint(),
+            "created a new local CA: {}; run `portico ca trust` so browsers trust it",
+            ca.root_name()
+        ),
+        CaEvent::IssuedIntermediate => tracing::info!(
+            "issued a new intermediate certificate for {:?} (the trusted root is unchanged)",
+            ca.suffixes()
+        ),
+        CaEvent::Loaded => {}
+    }
+    Ok(ca)
+}
+
+async fn ca_stamp(dir: &Path) -> CaStamp {
+    let mut stamp = Vec::new();
+    for name in ["root.pem", "intermediate.pem"] {
+        let meta = tokio::fs::metadata(dir.join(name)).await.ok();
+        stamp.push(meta.and_then(|m| Some((m.modified().ok()?, m.len()))));
+    }
+    stamp
+}
+
+fn to_issued(cert: StoredCertificate) -> IssuedLeaf {
+    IssuedLeaf {
+        host: cert.host,
+        cert_pem: cert.cert_pem,
+        key_pem: cert.key_pem,
+        not_after: std::time::SystemTime::UNIX_EPOCH
+            + Duration::from_secs(cert.not_after.max(0) as u64),
+        issuer: cert.issuer,
+    }
+}
+
+/// Store each issued leaf, off the handshake path. Leaves still queued at shutdown are
+/// written before the task ends; a lost one is only re-issued at the next start.
+async fn store_leaves(
+    store: Store,
+    mut issued: tokio::sync::mpsc::UnboundedReceiver<IssuedLeaf>,
+    stop: CancellationToken,
+) {
+    loop {
+        let leaf = tokio::select! {
+            leaf = issued.recv() => leaf,
+            () = stop.cancelled() => issued.try_recv().ok(),
+        };
+        let Some(leaf) = leaf else { return };
+        let cert = StoredCertificate {
+            not_after: leaf
+                .not_after
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default(),
+            host: leaf.host,
+            cert_pem: leaf.cert_pem,
+            key_pem: leaf.key_pem,
+            issuer: leaf.issuer,
+        };
+        if let Err(err) = blocking(&store, move |s| s.put_certificate(&cert)).await {
+            tracing::warn!("cannot store an issued certificate: {err}");
+        }
     }
 }
 
@@ -199,9 +357,56 @@ impl Core {
                 bad.host
             );
         }
-        self.table
-            .store(Arc::new(RouteTable::new(routes, &self.http_addrs)));
+        let own: Vec<SocketAddr> = self
+            .http_addrs
+            .iter()
+            .chain(&self.https_addrs)
+            .copied()
+            .collect();
+        self.table.store(Arc::new(RouteTable::new(routes, &own)));
         Ok(())
+    }
+
+    /// Reload the CA when the local suffixes in settings or the CA files changed (rotation
+    /// by another process). The old CA stays in use if the new one cannot be loaded.
+    async fn refresh_ca(&self, settings_changed: bool) {
+        let suffixes = if settings_changed {
+            match blocking(&self.store, Store::settings).await {
+                Ok(s) => Some(s.local_suffixes),
+                Err(err) => {
+                    tracing::warn!("cannot read settings: {err}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let stamp = ca_stamp(&self.ca.dir).await;
+        let (wanted, changed) = {
+            let loaded = self.ca.loaded.lock().unwrap_or_else(|p| p.into_inner());
+            let wanted = suffixes.unwrap_or_else(|| loaded.0.clone());
+            let changed = wanted != loaded.0 || stamp != loaded.1;
+            (wanted, changed)
+        };
+        if !changed {
+            return;
+        }
+        match load_ca(&self.ca.dir, &self.ca.owner, &wanted).await {
+            Ok(ca) => {
+                tracing::info!(root = %ca.root_name(), "CA reloaded");
+                self.tls
+                    .replace_ca(ca, self.ca.policy, Some(self.ca.issued.clone()));
+                let stamp = ca_stamp(&self.ca.dir).await;
+                *self.ca.loaded.lock().unwrap_or_else(|p| p.into_inner()) = (wanted, stamp);
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "CA files changed but cannot be loaded, keeping the current CA: {err}"
+                );
+                // Remember the stamp so the same broken state is not retried every tick.
+                self.ca.loaded.lock().unwrap_or_else(|p| p.into_inner()).1 = stamp;
+            }
+        }
     }
 
     async fn add_route(&self, route: NewRoute) -> Result<Route, Error> {
@@ -236,6 +441,7 @@ impl Core {
             data_dir: self.data_dir.clone(),
             listeners: ListenerStatus {
                 http: self.http_addrs.clone(),
+                https: self.https_addrs.clone(),
                 admin: self.admin_addrs.clone(),
             },
             routes: RouteCounts {
@@ -266,6 +472,9 @@ impl Control for Core {
     fn status(&self) -> BoxFuture<'_, Result<Status, Error>> {
         Core::status(self).boxed()
     }
+    fn ca_pem(&self) -> String {
+        self.tls.authority().ca().root_pem().to_owned()
+    }
 }
 
 /// Rebuild the table when another process commits to the database.
@@ -283,12 +492,14 @@ async fn watch_store(core: Arc<Core>, baseline: i64, stop: CancellationToken) {
                 continue;
             }
         };
-        if seen != now {
+        let changed = seen != now;
+        if changed {
             seen = now;
             if let Err(err) = core.rebuild().await {
                 tracing::warn!("cannot reload routes: {err}");
             }
         }
+        core.refresh_ca(changed).await;
     }
 }
 
@@ -311,6 +522,21 @@ impl EngineHandle {
     /// Set when the preferred HTTP port could not be used.
     pub fn http_fallback(&self) -> Option<&Fallback> {
         self.http_fallback.as_ref()
+    }
+
+    /// The addresses HTTPS listens on (empty when it is off).
+    pub fn https_addrs(&self) -> &[SocketAddr] {
+        &self.core.https_addrs
+    }
+
+    /// Set when the preferred HTTPS port could not be used.
+    pub fn https_fallback(&self) -> Option<&Fallback> {
+        self.https_fallback.as_ref()
+    }
+
+    /// The TLS side: the CA and its leaves.
+    pub fn tls(&self) -> &Tls {
+        &self.core.tls
     }
 
     /// The addresses the admin API listens on (empty when it is off).

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -22,6 +23,7 @@ use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
 use super::{Error, ProxyBody, error_page, upgrade};
 use crate::config::Route;
+use crate::tls::Tls;
 
 /// How long connecting to an upstream may take. Loopback connects are instant; this bounds
 /// upstreams on other hosts that drop packets.
@@ -59,12 +61,30 @@ struct Inner {
     client: Client<HttpConnector<Resolver>, ProxyBody>,
     tunnels: TaskTracker,
     stop: CancellationToken,
+    options: ProxyOptions,
 }
+
+/// What the proxy knows beyond its routes.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyOptions {
+    /// The HTTPS listener's port, when HTTPS is on: plain-HTTP requests for routes with
+    /// `https_redirect` are sent there.
+    pub https_port: Option<u16>,
+    /// The CA, served at `http(s)://portico.localhost/ca.pem` and `/ca.crt`.
+    pub tls: Option<Tls>,
+}
+
+/// The built-in host that serves Portico's own pages (the CA certificate).
+const PORTICO_HOST: &str = "portico.localhost";
 
 impl Proxy {
     /// A proxy that reads routes from `table`. Upgraded connections (WebSockets) end when
     /// `stop` is cancelled.
-    pub fn new(table: Arc<ArcSwap<RouteTable>>, stop: CancellationToken) -> Self {
+    pub fn new(
+        table: Arc<ArcSwap<RouteTable>>,
+        stop: CancellationToken,
+        options: ProxyOptions,
+    ) -> Self {
         let mut connector = HttpConnector::new_with_resolver(Resolver::new());
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -79,6 +99,7 @@ impl Proxy {
                 client,
                 tunnels: TaskTracker::new(),
                 stop,
+                options,
             }),
         }
     }
@@ -123,6 +144,11 @@ impl Proxy {
         }
         let original_host = original_host(&req)?;
         let host = host_name(&original_host)?;
+        if host == PORTICO_HOST
+            && let Some(resp) = self.builtin(&req)
+        {
+            return Ok(resp);
+        }
         let target = table
             .find(&host, req.uri().path())
             .ok_or_else(|| Error::NoRoute {
@@ -136,6 +162,13 @@ impl Proxy {
                 route: target.label.clone(),
                 upstream: route.upstream().to_string(),
             });
+        }
+
+        if !conn.tls
+            && route.https_redirect
+            && let Some(port) = self.inner.options.https_port
+        {
+            return Ok(redirect_to_https(&host, port, req.uri()));
         }
 
         let upgrade = match req.version() {
@@ -201,6 +234,67 @@ impl Proxy {
             body.map_err(Into::into).boxed(),
         ))
     }
+}
+
+impl Proxy {
+    /// Portico's own pages on `portico.localhost`: the CA certificate for phones and tools.
+    fn builtin(&self, req: &Request<Incoming>) -> Option<Response<ProxyBody>> {
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return None;
+        }
+        let tls = self.inner.options.tls.as_ref()?;
+        let authority = tls.authority();
+        let (body, content_type, name) = match req.uri().path() {
+            "/ca.pem" => (
+                Bytes::from(authority.ca().root_pem().to_owned()),
+                "application/x-pem-file",
+                "portico-ca.pem",
+            ),
+            // DER with this type makes phones offer to install the certificate.
+            "/ca.crt" => (
+                Bytes::from(authority.ca().root_der().to_vec()),
+                "application/x-x509-ca-cert",
+                "portico-ca.crt",
+            ),
+            _ => return None,
+        };
+        let mut resp = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Ok(value) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        Some(resp)
+    }
+}
+
+/// 308 to the same URL on the HTTPS listener. Not cacheable, so switching the redirect off
+/// takes effect in the browser at once.
+fn redirect_to_https(host: &str, https_port: u16, uri: &Uri) -> Response<ProxyBody> {
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = format!("https://{host}{port}{pq}");
+    let mut resp = Response::new(
+        Full::new(Bytes::from(format!("Redirecting to {location}\n")))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    let headers = resp.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }
 
 /// The host the client asked for, as it sent it (with port): the URI authority for HTTP/2

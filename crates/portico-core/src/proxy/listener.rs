@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
@@ -154,12 +155,17 @@ pub struct ServeOptions {
     pub grace: Duration,
 }
 
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accept connections on `listener` and serve them with `proxy` until `stop` is cancelled;
 /// then stop accepting, let in-flight requests finish for at most `grace`, and return.
+/// With `tls`, every connection is a TLS connection (HTTP/2 or HTTP/1.1 by ALPN).
 pub async fn serve(
     listener: TcpListener,
     proxy: Proxy,
     opts: ServeOptions,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) {
     let Ok(local) = listener.local_addr() else {
@@ -192,22 +198,52 @@ pub async fn serve(
         let info = ConnInfo {
             client,
             local,
-            tls: false,
+            tls: tls.is_some(),
         };
         let proxy = proxy.clone();
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
             async move { Ok::<_, Infallible>(proxy.handle(req, info).await) }
         });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%client, "connection ended: {err}");
+        match &tls {
+            None => {
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(err) = conn.await {
+                        tracing::debug!(%client, "connection ended: {err}");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    let stream = match handshake {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(err)) => {
+                            tracing::debug!(%client, "TLS handshake failed: {err}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%client, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    if let Err(err) = watcher.watch(conn).await {
+                        tracing::debug!(%client, "connection ended: {err}");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(opts.grace, graceful.shutdown())

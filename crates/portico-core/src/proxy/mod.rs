@@ -11,7 +11,7 @@ mod resolve;
 mod route_table;
 mod upgrade;
 
-pub use forward::{ConnInfo, Proxy};
+pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
 pub use route_table::{RouteTable, Target};
 

@@ -27,6 +27,7 @@ pub struct TestEngine {
 }
 
 impl TestEngine {
+    /// Plain HTTP only.
     pub async fn start() -> TestEngine {
         let dir = tempfile::tempdir().expect("temp dir");
         let handle = start_in(dir.path()).await;
@@ -34,6 +35,22 @@ impl TestEngine {
             handle: Some(handle),
             dir,
         }
+    }
+
+    /// HTTP and HTTPS, both on ephemeral loopback ports.
+    pub async fn start_tls() -> TestEngine {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let handle = Engine::start(tls_config(dir.path()))
+            .await
+            .expect("engine starts");
+        TestEngine {
+            handle: Some(handle),
+            dir,
+        }
+    }
+
+    pub fn https_addr(&self) -> SocketAddr {
+        self.engine().https_addrs()[0]
     }
 
     pub fn engine(&self) -> &EngineHandle {
@@ -80,13 +97,22 @@ impl TestEngine {
 }
 
 pub async fn start_in(dir: &std::path::Path) -> EngineHandle {
+    let mut config = tls_config(dir);
+    config.https = None;
+    Engine::start(config).await.expect("engine starts")
+}
+
+/// Every listener on an ephemeral loopback port.
+pub fn tls_config(dir: &std::path::Path) -> EngineConfig {
     let mut config = EngineConfig::new(dir);
+    config.owner = "tester@testhost".into();
     config.http = ListenSpec::Addr("127.0.0.1:0".parse().expect("addr"));
+    config.https = Some(ListenSpec::Addr("127.0.0.1:0".parse().expect("addr")));
     config.admin = Some(portico_core::AdminListen {
         listen: ListenSpec::Addr("127.0.0.1:0".parse().expect("addr")),
         allow_remote: false,
     });
-    Engine::start(config).await.expect("engine starts")
+    config
 }
 
 /// A finished response with its whole body.

@@ -353,7 +353,7 @@ async fn the_preferred_port_falls_back_with_an_explanation() {
     let fallback = engine.http_fallback().expect("fell back");
     assert_eq!(fallback.wanted, wanted);
     assert_ne!(engine.http_addrs()[0].port(), wanted);
-    let line = fallback.explain(std::path::Path::new("/usr/bin/portico"));
+    let line = fallback.explain(std::path::Path::new("/usr/bin/portico"), "http");
     assert!(line.contains("in use"), "{line}");
 
     let denied = portico_core::proxy::Fallback {
@@ -361,7 +361,7 @@ async fn the_preferred_port_falls_back_with_an_explanation() {
         used: 8080,
         reason: std::io::ErrorKind::PermissionDenied,
     };
-    let line = denied.explain(std::path::Path::new("/usr/bin/portico"));
+    let line = denied.explain(std::path::Path::new("/usr/bin/portico"), "https");
     assert!(
         line.contains("setcap cap_net_bind_service=+ep /usr/bin/portico"),
         "{line}"

@@ -35,6 +35,9 @@ pub(crate) enum Command {
         /// Store the route disabled.
         #[arg(long)]
         disabled: bool,
+        /// Serve plain http:// too, instead of redirecting it to https://.
+        #[arg(long)]
+        no_https_redirect: bool,
     },
     /// List routes.
     List {
@@ -72,6 +75,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             upstream_host,
             timeout,
             disabled,
+            no_https_redirect,
         } => {
             let valid = NewRoute {
                 host,
@@ -81,6 +85,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
                 upstream_host,
                 timeout_ms: timeout.map(|s| s * 1000),
                 enabled: Some(!disabled),
+                https_redirect: Some(!no_https_redirect),
             }
             .validate()?;
             let route = store.insert_route(&valid)?;
@@ -159,6 +164,9 @@ fn describe(route: &Route) -> String {
     if !route.enabled {
         flags.push("disabled");
     }
+    if !route.https_redirect {
+        flags.push("no https redirect");
+    }
     let flags = if flags.is_empty() {
         String::new()
     } else {
@@ -197,6 +205,9 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
             }
             if r.upstream_host {
                 opts.push("upstream-host".to_owned());
+            }
+            if !r.https_redirect {
+                opts.push("no-https-redirect".to_owned());
             }
             if r.timeout_ms != portico_core::config::DEFAULT_TIMEOUT.as_millis() as u64 {
                 opts.push(format!("timeout={}s", r.timeout_ms as f64 / 1000.0));

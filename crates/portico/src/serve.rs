@@ -14,6 +14,13 @@ pub(crate) struct Args {
     /// cannot be bound.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     http: Option<SocketAddr>,
+    /// HTTPS address, IP:PORT. Default: port 443 on 127.0.0.1 and ::1, or 8443 when 443
+    /// cannot be bound.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr, conflicts_with = "no_https")]
+    https: Option<SocketAddr>,
+    /// Serve plain HTTP only (no HTTPS listener, no redirects to HTTPS).
+    #[arg(long)]
+    no_https: bool,
     /// Admin API address, IP:PORT (loopback only). Default: 127.0.0.1:7080, or a free port
     /// when 7080 is taken.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
@@ -38,8 +45,14 @@ pub(crate) fn run(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
 
 async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
     let mut config = EngineConfig::new(&data_dir);
+    config.owner = crate::owner();
     if let Some(addr) = args.http {
         config.http = ListenSpec::Addr(addr);
+    }
+    if args.no_https {
+        config.https = None;
+    } else if let Some(addr) = args.https {
+        config.https = Some(ListenSpec::Addr(addr));
     }
     if let Some(addr) = args.admin {
         if args.admin_allow_remote && !addr.ip().is_loopback() {
@@ -75,9 +88,26 @@ async fn announce(engine: &EngineHandle) {
         env!("CARGO_PKG_VERSION"),
         addrs.join(", ")
     );
+    let exe = std::env::current_exe().unwrap_or_else(|_| "portico".into());
     if let Some(fallback) = engine.http_fallback() {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "portico".into());
-        println!("note: {}", fallback.explain(&exe));
+        println!("note: {}", fallback.explain(&exe, "http"));
+    }
+    if !engine.https_addrs().is_empty() {
+        let addrs: Vec<String> = engine
+            .https_addrs()
+            .iter()
+            .map(|a| format!("https://{a}"))
+            .collect();
+        println!("HTTPS on {}", addrs.join(", "));
+        if let Some(fallback) = engine.https_fallback() {
+            println!("note: {}", fallback.explain(&exe, "https"));
+        }
+        let authority = engine.tls().authority();
+        println!(
+            "CA: {} ({}). Browsers trust it after `portico ca trust`.",
+            authority.ca().root_name(),
+            authority.ca().root_path().display()
+        );
     }
     if let Some(admin) = engine.admin_addrs().first() {
         println!(
@@ -96,8 +126,15 @@ async fn announce(engine: &EngineHandle) {
         }
     }
     println!("Data: {}", engine.data_dir().display());
-    let port = engine.http_addrs().first().map_or(80, SocketAddr::port);
-    let port = if port == 80 {
+    let (scheme, default_port, port) = match engine.https_addrs().first() {
+        Some(addr) => ("https", 443, addr.port()),
+        None => (
+            "http",
+            80,
+            engine.http_addrs().first().map_or(80, SocketAddr::port),
+        ),
+    };
+    let port = if port == default_port {
         String::new()
     } else {
         format!(":{port}")
@@ -114,7 +151,7 @@ async fn announce(engine: &EngineHandle) {
                     route.path.as_str()
                 };
                 println!(
-                    "  http://{}{port}{path} → {}{}",
+                    "  {scheme}://{}{port}{path} → {}{}",
                     route.host,
                     route.upstream(),
                     if route.enabled { "" } else { " (disabled)" }

@@ -64,6 +64,7 @@ fn plain_route(host: &str, upstream: &str) -> serde_json::Value {
         "upstreams": [upstream],
         "strip_prefix": false,
         "upstream_host": false,
+        "https_redirect": true,
         "timeout_ms": 60000,
         "enabled": true,
     })
@@ -118,6 +119,7 @@ fn route_add_stores_path_strip_prefix_and_upstream_host_and_list_shows_them_as_t
                 "upstreams": ["http://localhost:8000"],
                 "strip_prefix": true,
                 "upstream_host": true,
+                "https_redirect": true,
                 "timeout_ms": 60000,
                 "enabled": true,
             }),
@@ -202,6 +204,7 @@ fn route_add_disabled_stores_the_route_switched_off() {
             "upstreams": [expanded("5173")],
             "strip_prefix": false,
             "upstream_host": false,
+            "https_redirect": true,
             "timeout_ms": 60000,
             "enabled": false,
         })]
@@ -519,7 +522,14 @@ fn serve_refuses_an_http_address_without_an_ip_and_says_ip_port() {
     for bad in ["8080", "localhost:8080", "127.0.0.1"] {
         let out = portico(
             dir.path(),
-            &["serve", "--http", bad, "--admin", "127.0.0.1:0"],
+            &[
+                "serve",
+                "--http",
+                bad,
+                "--admin",
+                "127.0.0.1:0",
+                "--no-https",
+            ],
         );
         assert_eq!(
             out.status.code(),
@@ -557,6 +567,7 @@ fn serve_on_an_address_already_in_use_exits_non_zero_naming_the_address() {
             &addr.to_string(),
             "--admin",
             "127.0.0.1:0",
+            "--no-https",
         ],
     )
     .assert_refused(

@@ -149,15 +149,6 @@ impl Engine {
         let store = tokio::task::spawn_blocking(move || Store::open_dir(&dir)).await??;
         let settings = blocking(&store, Store::settings).await?;
 
-        let ca_dir = config.data_dir.join("ca");
-        let (issued_tx, issued_rx) = tokio::sync::mpsc::unbounded_channel();
-        let ca = load_ca(&ca_dir, &config.owner, &settings.local_suffixes).await?;
-        let tls = Tls::new(ca, config.leaf_policy, Some(issued_tx.clone()))?;
-        let issuer = tls.authority().ca().intermediate_fingerprint();
-        let stored = blocking(&store, move |s| s.certificates(&issuer)).await?;
-        tls.authority()
-            .preload(stored.into_iter().map(to_issued).collect());
-
         let http = Listeners::bind(&config.http).await?;
         let https = match &config.https {
             Some(spec) => Some(Listeners::bind(spec).await?),
@@ -167,6 +158,16 @@ impl Engine {
             Some(admin) => Some(Listeners::bind(&admin.listen).await?),
             None => None,
         };
+        // Listeners first: a start that fails on a busy port leaves nothing behind.
+        let ca_dir = config.data_dir.join("ca");
+        let (issued_tx, issued_rx) = tokio::sync::mpsc::unbounded_channel();
+        let ca = load_ca(&ca_dir, &config.owner, &settings.local_suffixes).await?;
+        let tls = Tls::new(ca, config.leaf_policy, Some(issued_tx.clone()))?;
+        let issuer = tls.authority().ca().intermediate_fingerprint();
+        let stored = blocking(&store, move |s| s.certificates(&issuer)).await?;
+        tls.authority()
+            .preload(stored.into_iter().map(to_issued).collect());
+
         let stop = CancellationToken::new();
         let stop_tunnels = CancellationToken::new();
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));

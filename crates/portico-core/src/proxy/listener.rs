@@ -46,17 +46,17 @@ pub struct Fallback {
 
 impl Fallback {
     /// One clear line for the user: what happened and how to get the preferred port.
-    /// `exe` is the program to name in the `setcap` command.
-    pub fn explain(&self, exe: &Path) -> String {
+    /// `exe` is the program to name in the `setcap` command; `scheme` is `http` or `https`.
+    pub fn explain(&self, exe: &Path, scheme: &str) -> String {
         let Fallback { wanted, used, .. } = self;
         if self.reason == io::ErrorKind::AddrInUse {
             return format!(
                 "port {wanted} is in use by another program, so Portico listens on {used} instead \
-                 (http://app.localhost:{used}). Stop that program (see: sudo ss -ltnp 'sport = :{wanted}') to use port {wanted}."
+                 ({scheme}://app.localhost:{used}). Stop that program (see: sudo ss -ltnp 'sport = :{wanted}') to use port {wanted}."
             );
         }
         format!(
-            "port {wanted} needs privileges, so Portico listens on {used} instead (http://app.localhost:{used}). \
+            "port {wanted} needs privileges, so Portico listens on {used} instead ({scheme}://app.localhost:{used}). \
              To use port {wanted}, run once: sudo setcap cap_net_bind_service=+ep {exe} \
              (or allow low ports for everyone: sudo sysctl net.ipv4.ip_unprivileged_port_start={wanted})",
             exe = exe.display()

@@ -38,9 +38,16 @@ const POLL_EVERY: Duration = Duration::from_millis(10);
 const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// `portico serve` on free loopback ports only: plain HTTP and the admin API (whose
-/// default, 7080, would make parallel tests compete for one port).
-pub(crate) const SERVE_ON_FREE_PORTS: [&str; 5] =
-    ["serve", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+/// default, 7080, would make parallel tests compete for one port), without HTTPS (whose
+/// default redirect would turn these plain-HTTP checks into 308s).
+pub(crate) const SERVE_ON_FREE_PORTS: [&str; 6] = [
+    "serve",
+    "--http",
+    "127.0.0.1:0",
+    "--admin",
+    "127.0.0.1:0",
+    "--no-https",
+];
 
 /// The binary under test, with nothing inherited that could point it at a real data dir or
 /// change its logging.

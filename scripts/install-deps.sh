@@ -26,6 +26,10 @@ apt_install() {
 command -v cc >/dev/null && command -v make >/dev/null || apt_install build-essential
 command -v pkg-config >/dev/null || apt_install pkg-config
 
+# The tests drive real clients: curl and openssl (TLS), NSS certutil (trust stores) and
+# Debian's Chromium (the browser test).
+apt_install curl openssl ca-certificates libnss3-tools chromium
+
 # Rust, through rustup (Debian's own rustc is too old for edition 2024).
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 if ! command -v cargo >/dev/null; then

@@ -1,5 +1,6 @@
 //! The `portico` command: argument parsing and printing only; the engine does the work.
 
+mod ca;
 mod route;
 mod serve;
 
@@ -19,7 +20,9 @@ use clap::{Parser, Subcommand};
   portico route add app.localhost 5173        http://app.localhost → http://127.0.0.1:5173
   portico route add api.localhost 8000 --path /api --strip-prefix
   portico route list
-  portico route rm app.localhost"
+  portico route rm app.localhost
+  portico ca trust                            trust Portico's CA (system, Chromium, Firefox)
+  portico ca status                           where the CA is trusted"
 )]
 struct Cli {
     /// Where Portico keeps its database. Default: the platform's data dir
@@ -38,6 +41,9 @@ enum Command {
     /// Add, list, remove, enable or disable routes.
     #[command(subcommand)]
     Route(route::Command),
+    /// The local certificate authority: status, trust, untrust, export, rotate.
+    #[command(subcommand)]
+    Ca(ca::Command),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
     let result = data_dir(cli.data_dir).and_then(|dir| match cli.command {
         Command::Serve(args) => serve::run(dir, args),
         Command::Route(cmd) => route::run(&dir, cmd),
+        Command::Ca(cmd) => ca::run(&dir, cmd),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,7 +63,7 @@ fn main() -> ExitCode {
 }
 
 /// Who the CA belongs to, `user@machine`, so it is recognisable in a trust store.
-fn owner() -> String {
+pub(crate) fn owner() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "user".to_owned());

@@ -199,6 +199,13 @@ impl Ca {
         &self.root_name
     }
 
+    /// When the root expires.
+    pub fn root_not_after(&self) -> SystemTime {
+        X509Certificate::from_der(&self.root_der)
+            .map(|(_, c)| unix_time(c.validity().not_after.timestamp()))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
     /// Path of `root.pem`.
     pub fn root_path(&self) -> PathBuf {
         self.dir.join(ROOT_CERT)

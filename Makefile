@@ -14,7 +14,7 @@ ARGS ?=
 CARGO := cargo
 PORTICO := $(CARGO_TARGET_DIR)/release/portico
 
-.PHONY: run test deps build install lint fmt unit
+.PHONY: run test deps build install lint fmt unit bench
 
 ## run: build (release) and run `portico serve`; pass options with ARGS="--http 127.0.0.1:8080"
 run: deps
@@ -47,3 +47,9 @@ fmt:
 
 deps:
 	@scripts/install-deps.sh
+
+## bench: performance against nginx on this machine (installs nginx and tools when missing)
+bench: deps
+	@scripts/install-deps.sh --bench
+	$(CARGO) build --release --locked -p portico
+	bench/tls.sh

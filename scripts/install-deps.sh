@@ -26,9 +26,10 @@ apt_install() {
 command -v cc >/dev/null && command -v make >/dev/null || apt_install build-essential
 command -v pkg-config >/dev/null || apt_install pkg-config
 
-# The tests drive real clients: curl and openssl (TLS), NSS certutil (trust stores) and
-# Debian's Chromium (the browser test).
+# The tests drive real clients: curl and openssl (TLS), NSS certutil (trust stores),
+# Debian's Chromium (the browser test) and Java's keytool (the Java trust report).
 apt_install curl openssl ca-certificates libnss3-tools chromium
+command -v keytool >/dev/null || apt_install default-jre-headless
 
 # Rust, through rustup (Debian's own rustc is too old for edition 2024).
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -45,6 +46,12 @@ if command -v rustup >/dev/null; then
       rustup component add "$component" >/dev/null 2>&1
     }
   done
+fi
+
+# The benchmarks compare against nginx and use bc for arithmetic.
+if [ "${1:-}" = "--bench" ]; then
+  apt_install nginx-light bc python3
+  exit 0
 fi
 
 # cargo-nextest runs the tests.

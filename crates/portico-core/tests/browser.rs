@@ -37,7 +37,10 @@ async fn spawn_app(seen: Arc<Seen>) -> common::Upstream {
         move |headers: http::HeaderMap| {
             let seen = seen.clone();
             async move {
-                if headers.get("x-forwarded-proto").is_some_and(|v| v == "https") {
+                if headers
+                    .get("x-forwarded-proto")
+                    .is_some_and(|v| v == "https")
+                {
                     seen.page_over_https.store(true, Ordering::SeqCst);
                 }
                 axum::response::Html(
@@ -175,13 +178,22 @@ async fn chromium_trusting_the_ca_via_nss_loads_the_page_and_opens_a_websocket_o
     let anchors = tempfile::tempdir().expect("anchors");
     let env = trust_env(home.path(), anchors.path());
     let ca = engine.engine().tls().authority();
-    let cert = CaCert::from_pem_file(&ca.ca().root_path(), format!("{} test", ca.ca().root_name()))
-        .expect("CA cert");
+    let cert = CaCert::from_pem_file(
+        &ca.ca().root_path(),
+        format!("{} test", ca.ca().root_name()),
+    )
+    .expect("CA cert");
 
     // Control: before trust, Chromium must refuse the certificate and reach nothing.
     let (dom, _) = chromium(home.path(), url.clone()).await;
-    assert!(!dom.contains("ws:pong"), "loaded without trusting the CA: {dom}");
-    assert!(!seen.page_over_https.load(Ordering::SeqCst), "the untrusted load reached the app");
+    assert!(
+        !dom.contains("ws:pong"),
+        "loaded without trusting the CA: {dom}"
+    );
+    assert!(
+        !seen.page_over_https.load(Ordering::SeqCst),
+        "the untrusted load reached the app"
+    );
 
     for outcome in trust::trust(&env, &cert) {
         match outcome.result {
@@ -212,7 +224,15 @@ async fn chromium_trusting_the_ca_via_nss_loads_the_page_and_opens_a_websocket_o
             assert_eq!(outcome.result.ok(), Some(Change::Removed));
         }
     }
-    assert!(!nss_listing(home.path()).contains("Portico"), "NSS still lists the CA");
-    let left: Vec<_> = std::fs::read_dir(anchors.path()).expect("anchors").collect();
-    assert!(left.is_empty(), "the system anchor dir is not as it was: {left:?}");
+    assert!(
+        !nss_listing(home.path()).contains("Portico"),
+        "NSS still lists the CA"
+    );
+    let left: Vec<_> = std::fs::read_dir(anchors.path())
+        .expect("anchors")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the system anchor dir is not as it was: {left:?}"
+    );
 }

@@ -83,7 +83,10 @@ fn env() -> TrustEnv {
     let home = directories::BaseDirs::new()
         .map(|d| d.home_dir().to_owned())
         .unwrap_or_else(|| PathBuf::from("/"));
-    let mut env = TrustEnv::detect(home, std::env::var_os("NODE_EXTRA_CA_CERTS").map(PathBuf::from));
+    let mut env = TrustEnv::detect(
+        home,
+        std::env::var_os("NODE_EXTRA_CA_CERTS").map(PathBuf::from),
+    );
     env.path_var = std::env::var_os("PATH");
     env
 }
@@ -144,16 +147,18 @@ fn status(ca: &Ca, json: bool) -> anyhow::Result<()> {
             [s.store.to_string(), state.to_owned(), location]
         })
         .collect();
-    let w0 = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(5).max(5);
+    let w0 = rows
+        .iter()
+        .map(|r| r[0].chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(5).max(5);
     println!("{:<w0$}  {:<w1$}  WHERE", "STORE", "STATE");
     for [store, state, location] in rows {
         println!("{store:<w0$}  {state:<w1$}  {location}");
     }
-    if stores
-        .iter()
-        .any(|s| s.state == TrustState::NotTrusted)
-    {
+    if stores.iter().any(|s| s.state == TrustState::NotTrusted) {
         println!("\nRun `portico ca trust` to trust the CA where it is not yet trusted.");
     }
     Ok(())
@@ -177,10 +182,16 @@ fn report(verb: &str, outcomes: &[Outcome]) -> anyhow::Result<()> {
             .as_ref()
             .map(|n| format!(" — {n}"))
             .unwrap_or_default();
-        println!("{:<20} {what}  [{}]{note}", outcome.store.to_string(), outcome.location);
+        println!(
+            "{:<20} {what}  [{}]{note}",
+            outcome.store.to_string(),
+            outcome.location
+        );
     }
     if failed > 0 {
-        anyhow::bail!("{failed} store(s) could not be changed; see the lines above for the command to run by hand");
+        anyhow::bail!(
+            "{failed} store(s) could not be changed; see the lines above for the command to run by hand"
+        );
     }
     println!("{verb}. Restart browsers that were open so they reload their trust stores.");
     Ok(())
@@ -197,10 +208,16 @@ fn rotate(data_dir: &Path, old: Ca) -> anyhow::Result<()> {
     let retired = Ca::retire(&dir)?;
     let old_cert = CaCert::from_pem_file(&retired.join("root.pem"), old_cert.name.clone())?;
     let new = load(data_dir)?;
-    println!("New CA: {} (SHA-256 {})", new.root_name(), new.root_fingerprint());
+    println!(
+        "New CA: {} (SHA-256 {})",
+        new.root_name(),
+        new.root_fingerprint()
+    );
     println!("The old CA was moved to {}.", retired.display());
     if was_trusted.is_empty() {
-        println!("The old CA was not trusted anywhere; run `portico ca trust` to trust the new one.");
+        println!(
+            "The old CA was not trusted anywhere; run `portico ca trust` to trust the new one."
+        );
         return Ok(());
     }
     let removed = trust::untrust(&env, &old_cert);

@@ -90,6 +90,22 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             .validate()?;
             let route = store.insert_route(&valid)?;
             println!("Added {}", describe(&route));
+            let extra = store.settings()?.local_suffixes;
+            if !portico_core::tls::is_local_name(&route.host.to_string(), &extra) {
+                println!(
+                    "note: {} is not under a local suffix ({}), so Portico's CA cannot give it a certificate: \
+                     it is served over http:// only (never redirected to https://). Prefer a name such as {}.localhost.",
+                    route.host,
+                    portico_core::tls::DEFAULT_SUFFIXES.join(", "),
+                    route
+                        .host
+                        .to_string()
+                        .trim_start_matches("*.")
+                        .split('.')
+                        .next()
+                        .unwrap_or("app")
+                );
+            }
             println!("A running `portico serve` picks it up within a second.");
         }
         Command::List { json } => list(&store, json)?,

@@ -167,6 +167,7 @@ impl Proxy {
         if !conn.tls
             && route.https_redirect
             && let Some(port) = self.inner.options.https_port
+            && self.can_serve_https(&host)
         {
             return Ok(redirect_to_https(&host, port, req.uri()));
         }
@@ -237,6 +238,16 @@ impl Proxy {
 }
 
 impl Proxy {
+    /// Whether the CA can vouch for `host`: redirecting a name it cannot sign would only
+    /// trade a working http:// page for a certificate error.
+    fn can_serve_https(&self, host: &str) -> bool {
+        self.inner
+            .options
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.authority().ca().permits(host))
+    }
+
     /// Portico's own pages on `portico.localhost`: the CA certificate for phones and tools.
     fn builtin(&self, req: &Request<Incoming>) -> Option<Response<ProxyBody>> {
         if !matches!(*req.method(), Method::GET | Method::HEAD) {

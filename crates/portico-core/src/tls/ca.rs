@@ -251,6 +251,29 @@ impl Ca {
     }
 }
 
+/// Whether `host` (a name, or a wildcard's base) is under [`DEFAULT_SUFFIXES`] or one of
+/// `extra_suffixes`: only such names can get a certificate from Portico's CA.
+pub fn is_local_name(host: &str, extra_suffixes: &[String]) -> bool {
+    let host = host
+        .trim_start_matches("*.")
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    DEFAULT_SUFFIXES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(
+            extra_suffixes
+                .iter()
+                .map(|s| s.trim_matches('.').to_ascii_lowercase()),
+        )
+        .any(|s| {
+            host == s
+                || host
+                    .strip_suffix(s.as_str())
+                    .is_some_and(|h| h.ends_with('.'))
+        })
+}
+
 /// Uppercase hex SHA-256 of a DER certificate.
 pub fn fingerprint(der: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, der)

@@ -9,7 +9,7 @@ mod leaf;
 mod resolver;
 pub mod trust;
 
-pub use ca::{Ca, CaEvent, DEFAULT_SUFFIXES, fingerprint};
+pub use ca::{Ca, CaEvent, DEFAULT_SUFFIXES, fingerprint, is_local_name};
 pub use leaf::{Authority, IssuedLeaf, LeafPolicy};
 
 use std::path::PathBuf;

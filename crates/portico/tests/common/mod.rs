@@ -4,6 +4,9 @@
 //!
 //! Every child gets its own data dir through `--data-dir`; nothing here touches the user's.
 
+// Each test binary uses a different part of these fixtures.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -187,7 +190,12 @@ impl Serve {
     /// Start serving `data_dir` on a free port and wait until startup has been announced in
     /// full (the address line, the route list and the closing "Press Ctrl-C" line).
     pub(crate) fn start(data_dir: &Path) -> Serve {
-        let mut serve = Serve::spawn(data_dir);
+        Serve::start_with(data_dir, &SERVE_ON_FREE_PORTS)
+    }
+
+    /// As [`Serve::start`], with these arguments instead of [`SERVE_ON_FREE_PORTS`].
+    pub(crate) fn start_with(data_dir: &Path, args: &[&str]) -> Serve {
+        let mut serve = Serve::spawn_with(data_dir, args);
         let deadline = Instant::now() + START_DEADLINE;
         serve.read_line_until(deadline, |l| l == "Press Ctrl-C to stop.");
         serve
@@ -196,9 +204,13 @@ impl Serve {
     /// Start serving `data_dir` on a free port and return as soon as the address line
     /// (`Portico VERSION serving HTTP on http://IP:PORT`) is printed.
     pub(crate) fn spawn(data_dir: &Path) -> Serve {
+        Serve::spawn_with(data_dir, &SERVE_ON_FREE_PORTS)
+    }
+
+    fn spawn_with(data_dir: &Path, args: &[&str]) -> Serve {
         let mut child = KillOnDrop(
             portico_command(data_dir)
-                .args(SERVE_ON_FREE_PORTS)
+                .args(args)
                 .spawn()
                 .expect("the portico binary starts"),
         );

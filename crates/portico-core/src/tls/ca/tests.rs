@@ -124,3 +124,12 @@ fn a_suffix_that_is_not_a_name_is_refused() {
     let err = load(dir.path(), &["bad suffix"]).expect_err("invalid");
     assert!(matches!(err, Error::InvalidSuffix { .. }), "{err}");
 }
+
+#[test]
+fn local_names_are_recognised_without_a_ca() {
+    assert!(is_local_name("app.localhost", &[]));
+    assert!(is_local_name("*.shop.test", &[]));
+    assert!(!is_local_name("app.dev", &[]));
+    assert!(is_local_name("app.dev", &["dev".to_owned()]));
+    assert!(!is_local_name("xlocalhost", &[]));
+}

@@ -32,30 +32,36 @@ pub(crate) enum Command {
 }
 
 pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
-    let ca = load(data_dir)?;
     match cmd {
-        Command::Status { json } => status(&ca, json),
+        Command::Status { json } => status(&load(data_dir)?, json),
         Command::Trust => {
-            let outcomes = trust::trust(&env(), &ca_cert(&ca)?);
+            let outcomes = trust::trust(&env(), &ca_cert(&load(data_dir)?)?);
             report("Trusted", &outcomes)
         }
         Command::Untrust => {
-            let outcomes = trust::untrust(&env(), &ca_cert(&ca)?);
+            let outcomes = trust::untrust(&env(), &ca_cert(&load(data_dir)?)?);
             report("Untrusted", &outcomes)
         }
-        Command::Export { out } => match out {
-            Some(path) => {
-                std::fs::write(&path, ca.root_pem())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("Wrote {} to {}", ca.root_name(), path.display());
-                Ok(())
-            }
-            None => {
-                print!("{}", ca.root_pem());
-                Ok(())
-            }
-        },
-        Command::Rotate => rotate(data_dir, ca),
+        Command::Export { out } => {
+            let ca = load(data_dir)?;
+            export(&ca, out)
+        }
+        Command::Rotate => rotate(data_dir),
+    }
+}
+
+fn export(ca: &Ca, out: Option<PathBuf>) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(&path, ca.root_pem())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("Wrote {} to {}", ca.root_name(), path.display());
+            Ok(())
+        }
+        None => {
+            print!("{}", ca.root_pem());
+            Ok(())
+        }
     }
 }
 
@@ -72,11 +78,7 @@ fn load(data_dir: &Path) -> anyhow::Result<Ca> {
 }
 
 fn ca_cert(ca: &Ca) -> anyhow::Result<CaCert> {
-    let short: String = ca.root_fingerprint().chars().take(8).collect();
-    Ok(CaCert::from_pem_file(
-        &ca.root_path(),
-        format!("{} {short}", ca.root_name()),
-    )?)
+    Ok(ca.trust_cert()?)
 }
 
 fn env() -> TrustEnv {
@@ -197,33 +199,29 @@ fn report(verb: &str, outcomes: &[Outcome]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rotate(data_dir: &Path, old: Ca) -> anyhow::Result<()> {
-    let env = env();
-    let old_cert = ca_cert(&old)?;
-    let was_trusted: Vec<_> = trust::status(&env, &old_cert)
-        .into_iter()
-        .filter(|s| s.state == TrustState::Trusted)
-        .collect();
-    let dir = ca_dir(data_dir);
-    let retired = Ca::retire(&dir)?;
-    let old_cert = CaCert::from_pem_file(&retired.join("root.pem"), old_cert.name.clone())?;
-    let new = load(data_dir)?;
+fn rotate(data_dir: &Path) -> anyhow::Result<()> {
+    let settings = Store::open_dir(data_dir)?.settings()?;
+    let rotation = portico_core::tls::rotate(
+        &ca_dir(data_dir),
+        &crate::owner(),
+        &settings.local_suffixes,
+        &env(),
+    )?;
+    let new = &rotation.ca;
     println!(
         "New CA: {} (SHA-256 {})",
         new.root_name(),
         new.root_fingerprint()
     );
-    println!("The old CA was moved to {}.", retired.display());
-    if was_trusted.is_empty() {
+    println!("The old CA was moved to {}.", rotation.retired.display());
+    if rotation.untrusted.is_empty() {
         println!(
             "The old CA was not trusted anywhere; run `portico ca trust` to trust the new one."
         );
-        return Ok(());
+    } else {
+        report("Removed the old CA", &rotation.untrusted)?;
+        report("Trusted the new CA", &rotation.trusted)?;
     }
-    let removed = trust::untrust(&env, &old_cert);
-    report("Removed the old CA", &removed)?;
-    let added = trust::trust(&env, &ca_cert(&new)?);
-    report("Trusted the new CA", &added)?;
     println!("A running `portico serve` switches to the new CA within a second.");
     Ok(())
 }

@@ -7,10 +7,12 @@
 mod ca;
 mod leaf;
 mod resolver;
+mod rotate;
 pub mod trust;
 
 pub use ca::{Ca, CaEvent, DEFAULT_SUFFIXES, fingerprint, is_local_name};
 pub use leaf::{Authority, IssuedLeaf, LeafPolicy};
+pub use rotate::{Rotation, rotate};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +79,9 @@ pub enum Error {
     /// The OS random source failed.
     #[error("the system random source failed: {0}")]
     Random(String),
+    /// Reading the CA for a trust store failed.
+    #[error(transparent)]
+    Trust(trust::Error),
     /// rustls refused a key or configuration.
     #[error("TLS setup failed: {0}")]
     Rustls(#[source] rustls::Error),

@@ -101,3 +101,60 @@ fn rotating_an_untrusted_ca_touches_no_store() {
         0
     );
 }
+
+#[test]
+fn untrust_on_debian_also_removes_the_copy_ca_certificates_java_made() {
+    let data = tempfile::tempdir().expect("data");
+    let home = tempfile::tempdir().expect("home");
+    let anchors = tempfile::tempdir().expect("anchors");
+    let keystore = data.path().join("cacerts");
+    let mut env = env(home.path(), anchors.path());
+    env.java_keystore = Some(keystore.clone());
+    let (ca, _) = Ca::load_or_create(&data.path().join("ca"), "tester@host", &[]).expect("CA");
+    let cert = ca.trust_cert().expect("cert");
+    let keytool = |args: &[&str]| {
+        Command::new("keytool")
+            .args(args)
+            .args(["-storepass", "changeit", "-keystore"])
+            .arg(&keystore)
+            .stdin(Stdio::null())
+            .output()
+            .expect("keytool runs (install default-jre-headless)")
+    };
+    // An unrelated entry, and the copy Debian's hook would make of Portico's anchor.
+    let other = tempfile::tempdir().expect("other");
+    let (other_ca, _) = Ca::load_or_create(other.path(), "someone@else", &[]).expect("other CA");
+    let debian_alias = format!("debian:portico-{}.pem", cert.short_id());
+    for (alias, file) in [
+        ("unrelated", other_ca.root_path()),
+        (debian_alias.as_str(), ca.root_path()),
+    ] {
+        let out = keytool(&[
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            alias,
+            "-file",
+            file.to_str().expect("utf-8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    trust::trust(&env, &cert);
+    let outcomes = trust::untrust(&env, &cert);
+    let system = outcomes
+        .iter()
+        .find(|o| o.store.to_string() == "system")
+        .expect("system");
+    assert!(
+        system.note.as_deref().unwrap_or("").contains(&debian_alias),
+        "{:?}",
+        system.note
+    );
+    let listing = String::from_utf8_lossy(&keytool(&["-list"]).stdout).into_owned();
+    assert!(!listing.contains("debian:portico"), "{listing}");
+    assert!(listing.contains("unrelated"), "{listing}");
+}

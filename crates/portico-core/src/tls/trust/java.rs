@@ -46,6 +46,47 @@ pub(crate) fn import_cmd(env: &TrustEnv, ca: &CaCert) -> Cmd {
     keystore_args(env, cmd)
 }
 
+/// The alias Debian's ca-certificates-java gives the copy of Portico's system anchor that its
+/// hook puts into Java's `cacerts`: `debian:portico-<sha256 first 16>.pem`.
+pub(crate) fn debian_alias(ca: &CaCert) -> String {
+    format!("debian:portico-{}.pem", ca.short_id())
+}
+
+/// After Portico's anchor left a Debian system store, remove the copy ca-certificates-java
+/// made of it in Java's keystore (its hook adds such copies but does not remove them). The
+/// alias carries the CA's fingerprint, so nothing else can match. `None` when there is no
+/// such copy (or no keytool); otherwise a note saying what was removed, or the error.
+pub(crate) fn forget_debian_copy(env: &TrustEnv, ca: &CaCert) -> Option<Result<String, Error>> {
+    let alias = debian_alias(ca);
+    let list = keystore_args(
+        env,
+        Cmd::new(&env.keytool).args(["-list", "-storepass", STOREPASS, "-alias", &alias]),
+    );
+    command::run_ok(env, &list, QUICK).ok()?;
+    let delete = keystore_args(
+        env,
+        Cmd::new(&env.keytool).args([
+            "-delete",
+            "-noprompt",
+            "-storepass",
+            STOREPASS,
+            "-alias",
+            &alias,
+        ]),
+    );
+    let removed = match command::run_ok(env, &delete, QUICK) {
+        Ok(_) => Ok(()),
+        Err(e @ (Error::ToolMissing { .. } | Error::Timeout { .. })) => Err(e),
+        Err(cause) => command::elevate(env, &[delete], cause),
+    };
+    Some(removed.map(|()| {
+        format!(
+            "also removed {alias}, the copy Debian's ca-certificates-java had put in {}",
+            location(env)
+        )
+    }))
+}
+
 /// The SHA-256 fingerprints in `keytool -list` output (`AB:CD:…`, 32 bytes), as uppercase hex
 /// without colons. The label around them is localized; the fingerprint is not.
 pub(crate) fn parse_sha256s(text: &str) -> Vec<String> {

@@ -68,17 +68,27 @@ pub fn trust(env: &TrustEnv, ca: &CaCert) -> Vec<Outcome> {
     outcomes
 }
 
-/// Remove from every store exactly what [`trust`] added: Portico's anchor file, the
-/// certificate under Portico's NSS nickname, the keychain or Windows entry with the CA's
-/// SHA-1. Other certificates stay, and so does a Chromium database `trust` created (empty, it
+/// Remove from every store exactly what [`trust`] added: Portico's anchor file (and on
+/// Debian the copy ca-certificates-java made of it in Java's keystore), the certificate
+/// under Portico's NSS nickname, the keychain or Windows entry with the CA's SHA-1. Other certificates stay, and so does a Chromium database `trust` created (empty, it
 /// is harmless). Removing what is not there changes nothing.
 pub fn untrust(env: &TrustEnv, ca: &CaCert) -> Vec<Outcome> {
-    let mut outcomes = vec![match system(env) {
+    let mut system_outcome = match system(env) {
         System::Anchors(anchors) => anchors.untrust(env, ca),
         System::Keychain(keychain) => macos::untrust(env, ca, keychain),
         System::Windows => windows::untrust(env, ca),
         System::None => no_system_store(),
-    }];
+    };
+    if matches!(env.system, SystemStore::Debian { .. })
+        && system_outcome.result.is_ok()
+        && let Some(forgot) = java::forget_debian_copy(env, ca)
+    {
+        system_outcome.note = Some(match forgot {
+            Ok(note) => note,
+            Err(err) => format!("Java's keystore still holds a copy: {err}"),
+        });
+    }
+    let mut outcomes = vec![system_outcome];
     outcomes.extend(
         nss::databases(env)
             .iter()

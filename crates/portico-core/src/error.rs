@@ -34,6 +34,12 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// An import or project file has problems; nothing was changed.
+    #[error("{} problem(s) in the import: {}", .0.len(), .0.iter().map(|p| format!("{}: {}", p.at, p.message)).collect::<Vec<_>>().join("; "))]
+    Import(Vec<crate::config::ImportProblem>),
+    /// The engine was started without access to trust stores.
+    #[error("this engine was started without trust-store access; run `portico ca trust` instead")]
+    TrustUnavailable,
     /// A background task panicked or was cancelled.
     #[error("an internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -13,5 +13,5 @@ pub mod proxy;
 pub mod store;
 pub mod tls;
 
-pub use engine::{AdminListen, Engine, EngineConfig, EngineHandle};
+pub use engine::{ADMIN_FILE, AdminListen, Engine, EngineConfig, EngineHandle};
 pub use error::Error;

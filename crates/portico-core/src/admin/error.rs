@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
+use crate::config::ImportProblem;
 use crate::{Error, config, store};
 
 /// An error answer of the admin API.
@@ -20,6 +21,9 @@ pub struct Problem {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'static str>,
+    /// Every problem, for imports and projects (each with where it is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ImportProblem>,
 }
 
 fn status_code<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
@@ -34,6 +38,7 @@ impl Problem {
             status,
             detail: detail.into(),
             field: None,
+            errors: Vec::new(),
         }
     }
 
@@ -75,6 +80,24 @@ impl From<Error> for Problem {
             Error::Store(store::Error::NotFound { .. }) => {
                 Problem::new(StatusCode::NOT_FOUND, "No such route", err.to_string())
             }
+            Error::Store(store::Error::ProjectConflict { .. }) => Problem::new(
+                StatusCode::CONFLICT,
+                "Route owned elsewhere",
+                err.to_string(),
+            ),
+            Error::Import(problems) => Problem {
+                errors: problems.clone(),
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid import",
+                    format!("{err}; nothing was changed"),
+                )
+            },
+            Error::TrustUnavailable => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Trust stores unavailable",
+                err.to_string(),
+            ),
             _ => {
                 tracing::error!("admin request failed: {err}");
                 Problem::new(

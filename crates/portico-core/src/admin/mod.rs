@@ -2,30 +2,46 @@
 //! web UI and scripts. It only adapts: parse the request, call the engine through [`Control`],
 //! map the result to JSON or to an `application/problem+json` error.
 //!
-//! Every call needs `Authorization: Bearer <token>` (the token is written to
-//! `<data-dir>/admin-token`, mode 0600, at each start), and requests whose `Host` or `Origin`
-//! is not the admin listener itself are refused, so a web page the user visits can neither
-//! use the API (CSRF) nor read it through DNS rebinding.
+//! Every request must name the admin listener itself (or `portico.localhost`) in `Host`, and
+//! any `Origin` must be that same place, so a web page the user visits can neither use the
+//! API (CSRF) nor read it through DNS rebinding. Every `/api/v1` call also needs
+//! credentials: `Authorization: Bearer <token>` (the token is written to
+//! `<data-dir>/admin-token`, mode 0600, at each start), or the `HttpOnly; SameSite=Strict`
+//! session cookie a browser gets from a one-time login link.
 
 mod auth;
+mod ca;
 mod error;
+mod events;
 mod routes;
+mod settings;
 mod status;
+mod transfer;
+mod ui;
 
-pub use auth::{TOKEN_FILE, Token};
+pub use auth::{LOGIN_CODE_LIFETIME, TOKEN_FILE, Token};
+pub use ca::{CaReport, RotationReport, StoreChange};
 pub use error::Problem;
+pub use events::Event;
 pub use status::{ListenerStatus, RouteCounts, Status};
+pub use transfer::ProjectRoutes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{NewRoute, Route, RouteId, RoutePatch};
-use crate::store::RouteRows;
+use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
+use crate::store::{ImportSummary, RouteRows};
+
+/// The largest request body any admin endpoint accepts (an import of thousands of routes
+/// fits easily).
+pub const BODY_LIMIT: usize = 1 << 20;
 
 /// What the admin API needs from the engine. The engine implements it; the admin module
 /// never imports the engine.
@@ -48,6 +64,32 @@ pub trait Control: Send + Sync + 'static {
     fn status(&self) -> BoxFuture<'_, Result<Status, crate::Error>>;
     /// The CA's root certificate, PEM.
     fn ca_pem(&self) -> String;
+    /// The stored settings.
+    fn settings(&self) -> BoxFuture<'_, Result<Settings, crate::Error>>;
+    /// Validate, store and apply a change to the settings.
+    fn update_settings(
+        &self,
+        patch: SettingsPatch,
+    ) -> BoxFuture<'_, Result<Settings, crate::Error>>;
+    /// The CA and, per trust store, whether it is trusted.
+    fn ca_status(&self) -> BoxFuture<'_, Result<CaReport, crate::Error>>;
+    /// Install the CA in every trust store (`trust`), or remove it (`!trust`).
+    fn ca_trust(&self, trust: bool) -> BoxFuture<'_, Result<Vec<StoreChange>, crate::Error>>;
+    /// Replace the CA and move trust to the new one.
+    fn ca_rotate(&self) -> BoxFuture<'_, Result<RotationReport, crate::Error>>;
+    /// Live engine events.
+    fn events(&self) -> broadcast::Receiver<Event>;
+    /// Routes (without project routes) and settings as a portable document.
+    fn export(&self) -> BoxFuture<'_, Result<Export, crate::Error>>;
+    /// Apply a document from [`Control::export`]: all of it or nothing.
+    fn import(&self, export: Export) -> BoxFuture<'_, Result<ImportSummary, crate::Error>>;
+    /// Make a project's routes exactly these (`portico up`).
+    fn sync_project(
+        &self,
+        project: ProjectRoutes,
+    ) -> BoxFuture<'_, Result<ImportSummary, crate::Error>>;
+    /// Remove a project's routes (`portico down`).
+    fn remove_project(&self, project: String) -> BoxFuture<'_, Result<usize, crate::Error>>;
 }
 
 /// Shared state of the admin handlers.
@@ -57,9 +99,15 @@ pub struct AdminState {
     guard: Arc<auth::Guard>,
 }
 
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState").finish_non_exhaustive()
+    }
+}
+
 impl AdminState {
     /// State for a router served on `addrs`. With `allow_remote`, requests may name any
-    /// host (the listener is not loopback); the token is still required.
+    /// host (the listener is not loopback); credentials are still required.
     pub fn new(
         control: Arc<dyn Control>,
         token: Token,
@@ -71,38 +119,56 @@ impl AdminState {
             guard: Arc::new(auth::Guard::new(token, addrs, allow_remote)),
         }
     }
+
+    /// A one-time link that logs a browser in (valid for [`LOGIN_CODE_LIFETIME`], once).
+    pub fn login_url(&self, base: &str) -> String {
+        format!("{base}/login?code={}", self.guard.new_login_code())
+    }
 }
 
-/// The admin router: `/api/v1/...`, every route behind the guard.
+/// The admin router: the UI page and `/login` behind the Host/Origin check, `/api/v1/...`
+/// behind the credentials check too.
 pub fn router(state: AdminState) -> Router {
-    use axum::routing::get;
+    use axum::routing::{get, post};
     let api = Router::new()
         .route("/status", get(status::get))
-        .route("/ca.pem", get(ca_pem))
+        .route("/events", get(events::stream))
+        .route("/settings", get(settings::get).patch(settings::update))
+        .route("/ca", get(ca::status))
+        .route("/ca.pem", get(ca::pem))
+        .route("/ca/trust", post(ca::trust))
+        .route("/ca/untrust", post(ca::untrust))
+        .route("/ca/rotate", post(ca::rotate))
         .route("/routes", get(routes::list).post(routes::create))
         .route(
             "/routes/{id}",
             get(routes::get)
                 .patch(routes::update)
                 .delete(routes::remove),
-        );
+        )
+        .route("/routes/{id}/enable", post(routes::enable))
+        .route("/routes/{id}/disable", post(routes::disable))
+        .route("/export", get(transfer::export))
+        .route("/import", post(transfer::import))
+        .route("/projects/up", post(transfer::project_up))
+        .route("/projects/down", post(transfer::project_down))
+        .route("/login-codes", post(auth::create_login_code))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_credentials,
+        ));
     Router::new()
+        .route("/", get(ui::index))
+        .route("/login", get(auth::login))
         .nest("/api/v1", api)
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::check,
+            auth::check_host_and_origin,
         ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
-}
-
-async fn ca_pem(
-    axum::extract::State(state): axum::extract::State<AdminState>,
-) -> impl axum::response::IntoResponse {
-    (
-        [(http::header::CONTENT_TYPE, "application/x-pem-file")],
-        state.control.ca_pem(),
-    )
 }
 
 /// Serve `router` on `listener` until `stop` is cancelled; requests in flight finish.

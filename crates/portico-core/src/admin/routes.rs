@@ -52,3 +52,29 @@ pub(super) async fn remove(
     state.control.remove_route(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub(super) async fn enable(
+    State(state): State<AdminState>,
+    Path(id): Path<RouteId>,
+) -> Result<Json<Route>, Problem> {
+    set_enabled(state, id, true).await
+}
+
+pub(super) async fn disable(
+    State(state): State<AdminState>,
+    Path(id): Path<RouteId>,
+) -> Result<Json<Route>, Problem> {
+    set_enabled(state, id, false).await
+}
+
+async fn set_enabled(
+    state: AdminState,
+    id: RouteId,
+    enabled: bool,
+) -> Result<Json<Route>, Problem> {
+    let patch = RoutePatch {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
+    Ok(Json(state.control.update_route(id, patch).await?))
+}

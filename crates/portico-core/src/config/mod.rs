@@ -41,6 +41,14 @@ pub enum Error {
         /// What is wrong and what to write instead.
         reason: String,
     },
+    /// A setting is out of range or malformed.
+    #[error("invalid setting {field}: {reason}")]
+    InvalidSetting {
+        /// The setting's name.
+        field: &'static str,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
     /// The timeout is zero or absurdly long.
     #[error("invalid timeout {timeout_ms} ms: {reason}")]
     InvalidTimeout {
@@ -59,6 +67,7 @@ impl Error {
             Error::InvalidPath { .. } => "path",
             Error::InvalidUpstream { .. } => "upstreams",
             Error::InvalidTimeout { .. } => "timeout_ms",
+            Error::InvalidSetting { field, .. } => field,
         }
     }
 }
@@ -96,6 +105,9 @@ pub struct Route {
     /// Answer plain-HTTP requests with a 308 to the same URL over HTTPS (when the HTTPS
     /// listener is on). Default: true.
     pub https_redirect: bool,
+    /// The project folder whose `portico.json` added this route (`portico up`), if any.
+    /// Default: none.
+    pub project: Option<String>,
 }
 
 impl Route {
@@ -158,6 +170,8 @@ pub struct ValidRoute {
     pub enabled: bool,
     /// See [`Route::https_redirect`].
     pub https_redirect: bool,
+    /// See [`Route::project`].
+    pub project: Option<String>,
 }
 
 impl ValidRoute {
@@ -173,6 +187,7 @@ impl ValidRoute {
             timeout_ms: self.timeout_ms,
             enabled: self.enabled,
             https_redirect: self.https_redirect,
+            project: self.project,
         }
     }
 }
@@ -193,6 +208,7 @@ impl NewRoute {
             timeout_ms,
             enabled: self.enabled.unwrap_or(true),
             https_redirect: self.https_redirect.unwrap_or(true),
+            project: None,
         })
     }
 }
@@ -364,27 +380,303 @@ impl std::fmt::Display for PathPrefix {
     }
 }
 
+/// A local suffix in canonical form (lowercase, no dots at the ends), or `None` when it is not
+/// a DNS name.
+pub fn normalize_suffix(suffix: &str) -> Option<String> {
+    let clean = suffix.trim().trim_matches('.').to_ascii_lowercase();
+    let valid = !clean.is_empty()
+        && clean.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    valid.then_some(clean)
+}
+
 /// Engine-wide settings, stored in the `settings` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    /// How long in-flight requests may take to finish at shutdown, in milliseconds.
-    /// Default: 10000.
+    /// Where plain HTTP listens when `serve` is given no `--http`, as `IP:PORT`. Applies at
+    /// the next start. Default: none (port 80 on loopback, else 8080).
+    pub http_listen: Option<String>,
+    /// Where HTTPS listens when `serve` is given no `--https`, as `IP:PORT`. Applies at the
+    /// next start. Default: none (port 443 on loopback, else 8443).
+    pub https_listen: Option<String>,
+    /// Where the admin API listens when `serve` is given no `--admin`, as a loopback
+    /// `IP:PORT`. Applies at the next start. Default: none (127.0.0.1:7080, else a free port).
+    pub admin_listen: Option<String>,
+    /// Suffixes Portico's CA may sign for, besides `localhost`, `test`, `internal` and
+    /// `home.arpa`. Applies at once (the intermediate is re-issued under the same root).
+    /// Default: none.
+    pub local_suffixes: Vec<String>,
+    /// How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
+    /// at the next start. Default: 10000.
     pub shutdown_grace_ms: u64,
     /// How long an HTTP/1 client may take to send its request headers, in milliseconds.
-    /// Default: 30000.
+    /// Applies at the next start. Default: 30000.
     pub header_read_timeout_ms: u64,
-    /// Suffixes Portico's CA may sign for, besides `localhost`, `test`, `internal` and
-    /// `home.arpa`. Default: none.
-    pub local_suffixes: Vec<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            http_listen: None,
+            https_listen: None,
+            admin_listen: None,
+            local_suffixes: Vec::new(),
             shutdown_grace_ms: 10_000,
             header_read_timeout_ms: 30_000,
-            local_suffixes: Vec::new(),
+        }
+    }
+}
+
+/// A partial change to the settings; absent fields stay as they are. `null` clears an
+/// optional address.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// See [`Settings::http_listen`].
+    #[serde(default, with = "double_option")]
+    pub http_listen: Option<Option<String>>,
+    /// See [`Settings::https_listen`].
+    #[serde(default, with = "double_option")]
+    pub https_listen: Option<Option<String>>,
+    /// See [`Settings::admin_listen`].
+    #[serde(default, with = "double_option")]
+    pub admin_listen: Option<Option<String>>,
+    /// See [`Settings::local_suffixes`].
+    pub local_suffixes: Option<Vec<String>>,
+    /// See [`Settings::shutdown_grace_ms`].
+    pub shutdown_grace_ms: Option<u64>,
+    /// See [`Settings::header_read_timeout_ms`].
+    pub header_read_timeout_ms: Option<u64>,
+}
+
+/// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::deserialize(d)?))
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Option<String>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.as_ref().and_then(Option::as_ref).serialize(s)
+    }
+}
+
+impl SettingsPatch {
+    /// `settings` with this patch applied and validated; `settings` itself is untouched.
+    pub fn apply(&self, settings: &Settings) -> Result<Settings, Error> {
+        let mut next = settings.clone();
+        if let Some(v) = &self.http_listen {
+            next.http_listen = v.clone();
+        }
+        if let Some(v) = &self.https_listen {
+            next.https_listen = v.clone();
+        }
+        if let Some(v) = &self.admin_listen {
+            next.admin_listen = v.clone();
+        }
+        if let Some(v) = &self.local_suffixes {
+            next.local_suffixes = v.clone();
+        }
+        if let Some(v) = self.shutdown_grace_ms {
+            next.shutdown_grace_ms = v;
+        }
+        if let Some(v) = self.header_read_timeout_ms {
+            next.header_read_timeout_ms = v;
+        }
+        next.validate()?;
+        Ok(next)
+    }
+}
+
+impl Settings {
+    /// Check every field; suffixes are normalised (lowercase, no dots at the ends).
+    pub fn validate(&mut self) -> Result<(), Error> {
+        let bad = |field: &'static str, reason: String| Error::InvalidSetting { field, reason };
+        for (field, value) in [
+            ("http_listen", &self.http_listen),
+            ("https_listen", &self.https_listen),
+            ("admin_listen", &self.admin_listen),
+        ] {
+            if let Some(text) = value
+                && text.parse::<std::net::SocketAddr>().is_err()
+            {
+                return Err(bad(
+                    field,
+                    format!("{text:?} is not IP:PORT, e.g. 127.0.0.1:8080"),
+                ));
+            }
+        }
+        if let Some(admin) = &self.admin_listen
+            && let Ok(addr) = admin.parse::<std::net::SocketAddr>()
+            && !addr.ip().is_loopback()
+        {
+            return Err(bad(
+                "admin_listen",
+                format!("{admin} is not a loopback address; the admin API stays on this machine"),
+            ));
+        }
+        let mut suffixes = Vec::new();
+        for suffix in &self.local_suffixes {
+            let Some(clean) = normalize_suffix(suffix) else {
+                return Err(bad(
+                    "local_suffixes",
+                    format!("{suffix:?} is not a DNS name (e.g. lan or dev.internal)"),
+                ));
+            };
+            if !suffixes.contains(&clean) {
+                suffixes.push(clean);
+            }
+        }
+        self.local_suffixes = suffixes;
+        if !(100..=600_000).contains(&self.shutdown_grace_ms) {
+            return Err(bad(
+                "shutdown_grace_ms",
+                "must be between 100 and 600000 (10 minutes)".into(),
+            ));
+        }
+        if !(1_000..=600_000).contains(&self.header_read_timeout_ms) {
+            return Err(bad(
+                "header_read_timeout_ms",
+                "must be between 1000 and 600000".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The version of the export format this build writes and reads.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// Routes and settings as a portable JSON document (`portico export`, `GET /api/v1/export`).
+/// Routes that came from a project's `portico.json` are not included: they belong to that
+/// file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    /// Format version; this build reads and writes [`EXPORT_VERSION`].
+    pub portico: u32,
+    /// The routes, without ids.
+    pub routes: Vec<NewRoute>,
+    /// The settings; absent means "leave the settings as they are" on import.
+    #[serde(default)]
+    pub settings: Option<Settings>,
+}
+
+/// One thing wrong in an import, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportProblem {
+    /// Where, e.g. `routes[2].host`.
+    pub at: String,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl Export {
+    /// The export of `routes` (project routes left out) and `settings`.
+    pub fn new(routes: &[Route], settings: Settings) -> Export {
+        Export {
+            portico: EXPORT_VERSION,
+            routes: routes
+                .iter()
+                .filter(|r| r.project.is_none())
+                .map(NewRoute::from)
+                .collect(),
+            settings: Some(settings),
+        }
+    }
+
+    /// Validate everything, collecting every problem rather than stopping at the first.
+    pub fn validate(&self) -> Result<(Vec<ValidRoute>, Option<Settings>), Vec<ImportProblem>> {
+        let mut problems = Vec::new();
+        if self.portico != EXPORT_VERSION {
+            problems.push(ImportProblem {
+                at: "portico".into(),
+                message: format!(
+                    "format version {} is not supported; this Portico reads version {EXPORT_VERSION}",
+                    self.portico
+                ),
+            });
+        }
+        let routes = validate_all(&self.routes, "routes", &mut problems);
+        let settings = match &self.settings {
+            Some(settings) => {
+                let mut settings = settings.clone();
+                match settings.validate() {
+                    Ok(()) => Some(settings),
+                    Err(err) => {
+                        problems.push(ImportProblem {
+                            at: format!("settings.{}", err.field()),
+                            message: err.to_string(),
+                        });
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        if problems.is_empty() {
+            Ok((routes, settings))
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// Validate a list of routes (an import, or a project's `portico.json`), reporting every
+/// problem with its place, including the same host and path given twice.
+pub fn validate_all(
+    routes: &[NewRoute],
+    what: &str,
+    problems: &mut Vec<ImportProblem>,
+) -> Vec<ValidRoute> {
+    let mut valid: Vec<ValidRoute> = Vec::new();
+    for (i, route) in routes.iter().enumerate() {
+        match route.validate() {
+            Ok(route) => {
+                if valid
+                    .iter()
+                    .any(|v| v.host == route.host && v.path == route.path)
+                {
+                    problems.push(ImportProblem {
+                        at: format!("{what}[{i}]"),
+                        message: format!("{}{} appears twice", route.host, route.path),
+                    });
+                } else {
+                    valid.push(route);
+                }
+            }
+            Err(err) => problems.push(ImportProblem {
+                at: format!("{what}[{i}].{}", err.field()),
+                message: err.to_string(),
+            }),
+        }
+    }
+    valid
+}
+
+impl From<&Route> for NewRoute {
+    fn from(route: &Route) -> Self {
+        NewRoute {
+            host: route.host.to_string(),
+            path: Some(route.path.to_string()),
+            upstreams: route.upstreams.iter().map(ToString::to_string).collect(),
+            strip_prefix: route.strip_prefix,
+            upstream_host: route.upstream_host,
+            timeout_ms: Some(route.timeout_ms),
+            enabled: Some(route.enabled),
+            https_redirect: Some(route.https_redirect),
         }
     }
 }

@@ -15,13 +15,21 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Error;
-use crate::admin::{self, AdminState, Control, ListenerStatus, RouteCounts, Status, Token};
-use crate::config::{NewRoute, Route, RouteId, RoutePatch};
+use crate::admin::{
+    self, AdminState, CaReport, Control, Event, ListenerStatus, ProjectRoutes, RotationReport,
+    RouteCounts, Status, StoreChange, Token,
+};
+use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
 use crate::proxy::{
     self, Fallback, ListenSpec, Listeners, Proxy, ProxyOptions, RouteTable, ServeOptions,
 };
-use crate::store::{self, RouteRows, Store, StoredCertificate};
+use crate::store::{self, ImportSummary, RouteRows, Store, StoredCertificate};
+use crate::tls::trust::{self, TrustEnv};
 use crate::tls::{Ca, CaEvent, IssuedLeaf, LeafPolicy, Tls};
+
+/// File in the data dir that tells other processes (the CLI) where this engine's admin API
+/// is, while it runs.
+pub const ADMIN_FILE: &str = "admin.json";
 
 /// Sends each newly issued leaf to the task that stores it.
 type IssuedTx = tokio::sync::mpsc::UnboundedSender<IssuedLeaf>;
@@ -43,6 +51,9 @@ pub struct EngineConfig {
     pub owner: String,
     /// Leaf certificate lifetime and renewal. Default: [`LeafPolicy::default`].
     pub leaf_policy: LeafPolicy,
+    /// Where the trust stores are, for the admin API's trust, untrust and rotate. Default:
+    /// none (those calls answer 503; the CLI passes the real machine's).
+    pub trust: Option<TrustEnv>,
     /// Where the admin API listens; `None` serves no admin API.
     /// Default: port 7080 on loopback, else a free port.
     pub admin: Option<AdminListen>,
@@ -72,6 +83,7 @@ impl EngineConfig {
             }),
             owner: "portico".to_owned(),
             leaf_policy: LeafPolicy::default(),
+            trust: None,
             admin: Some(AdminListen {
                 listen: ListenSpec::Default {
                     preferred: 7080,
@@ -96,6 +108,7 @@ pub struct EngineHandle {
     https_fallback: Option<Fallback>,
     admin_fallback: Option<Fallback>,
     admin_token: Option<Token>,
+    admin_state: Option<AdminState>,
     proxy: Proxy,
     /// Stops accepting and starts the graceful drain.
     stop: CancellationToken,
@@ -118,6 +131,8 @@ struct Core {
     rebuild: tokio::sync::Mutex<()>,
     tls: Tls,
     ca: CaSource,
+    trust: Option<TrustEnv>,
+    events: tokio::sync::broadcast::Sender<Event>,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -189,6 +204,8 @@ impl Engine {
                 issued: issued_tx,
                 loaded: std::sync::Mutex::new((settings.local_suffixes.clone(), stamp)),
             },
+            trust: config.trust.clone(),
+            events: tokio::sync::broadcast::channel(64).0,
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -234,6 +251,7 @@ impl Engine {
 
         let mut admin_token = None;
         let mut admin_fallback = None;
+        let mut admin_state = None;
         if let (Some(listeners), Some(admin_config)) = (admin, &config.admin) {
             let token = Token::generate().map_err(|source| Error::AdminToken {
                 path: config.data_dir.join(admin::TOKEN_FILE),
@@ -251,12 +269,16 @@ impl Engine {
                 &core.admin_addrs,
                 admin_config.allow_remote,
             );
-            let router = admin::router(state);
+            let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {
                 tasks.spawn(admin::serve(socket, router.clone(), stop.clone()));
             }
+            if let Some(addr) = core.admin_addrs.first() {
+                write_admin_file(&config.data_dir, *addr);
+            }
             admin_token = Some(token);
+            admin_state = Some(state);
         }
         tasks.spawn(watch_store(core.clone(), baseline, stop.clone()));
 
@@ -266,6 +288,7 @@ impl Engine {
             https_fallback,
             admin_fallback,
             admin_token,
+            admin_state,
             proxy,
             stop,
             stop_tunnels,
@@ -364,7 +387,9 @@ impl Core {
             .chain(&self.https_addrs)
             .copied()
             .collect();
-        self.table.store(Arc::new(RouteTable::new(routes, &own)));
+        let table = RouteTable::new(routes, &own).with_admin(self.admin_addrs.first().copied());
+        self.table.store(Arc::new(table));
+        let _ = self.events.send(Event::RoutesChanged);
         Ok(())
     }
 
@@ -395,6 +420,9 @@ impl Core {
         match load_ca(&self.ca.dir, &self.ca.owner, &wanted).await {
             Ok(ca) => {
                 tracing::info!(root = %ca.root_name(), "CA reloaded");
+                let _ = self.events.send(Event::CaChanged {
+                    fingerprint: ca.root_fingerprint(),
+                });
                 self.tls
                     .replace_ca(ca, self.ca.policy, Some(self.ca.issued.clone()));
                 let stamp = ca_stamp(&self.ca.dir).await;
@@ -476,6 +504,205 @@ impl Control for Core {
     fn ca_pem(&self) -> String {
         self.tls.authority().ca().root_pem().to_owned()
     }
+    fn settings(&self) -> BoxFuture<'_, Result<Settings, Error>> {
+        blocking(&self.store, Store::settings).boxed()
+    }
+    fn update_settings(&self, patch: SettingsPatch) -> BoxFuture<'_, Result<Settings, Error>> {
+        Core::update_settings(self, patch).boxed()
+    }
+    fn ca_status(&self) -> BoxFuture<'_, Result<CaReport, Error>> {
+        Core::ca_status(self).boxed()
+    }
+    fn ca_trust(&self, add: bool) -> BoxFuture<'_, Result<Vec<StoreChange>, Error>> {
+        Core::ca_trust(self, add).boxed()
+    }
+    fn ca_rotate(&self) -> BoxFuture<'_, Result<RotationReport, Error>> {
+        Core::ca_rotate(self).boxed()
+    }
+    fn events(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+    fn export(&self) -> BoxFuture<'_, Result<Export, Error>> {
+        Core::export(self).boxed()
+    }
+    fn import(&self, export: Export) -> BoxFuture<'_, Result<ImportSummary, Error>> {
+        Core::import(self, export).boxed()
+    }
+    fn sync_project(&self, project: ProjectRoutes) -> BoxFuture<'_, Result<ImportSummary, Error>> {
+        Core::sync_project(self, project).boxed()
+    }
+    fn remove_project(&self, project: String) -> BoxFuture<'_, Result<usize, Error>> {
+        Core::remove_project(self, project).boxed()
+    }
+}
+
+impl Core {
+    async fn update_settings(&self, patch: SettingsPatch) -> Result<Settings, Error> {
+        let store = self.store.clone();
+        let settings = tokio::task::spawn_blocking(move || -> Result<Settings, Error> {
+            let next = patch.apply(&store.settings()?)?;
+            store.put_settings(&next)?;
+            Ok(next)
+        })
+        .await??;
+        self.refresh_ca(true).await;
+        let _ = self.events.send(Event::SettingsChanged);
+        Ok(settings)
+    }
+
+    fn ca_report(ca: &Ca, stores: Vec<trust::StoreStatus>) -> CaReport {
+        let unix = |t: std::time::SystemTime| {
+            t.duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+        };
+        CaReport {
+            name: ca.root_name().to_owned(),
+            path: ca.root_path(),
+            sha256: ca.root_fingerprint(),
+            expires: unix(ca.root_not_after()),
+            intermediate_expires: unix(ca.intermediate_not_after()),
+            suffixes: ca.suffixes().iter().cloned().collect(),
+            stores,
+        }
+    }
+
+    async fn ca_status(&self) -> Result<CaReport, Error> {
+        let authority = self.tls.authority();
+        let cert = authority
+            .ca()
+            .trust_cert()
+            .map_err(crate::tls::Error::Trust)?;
+        let env = self.trust.clone();
+        let stores = match env {
+            Some(env) => tokio::task::spawn_blocking(move || trust::status(&env, &cert)).await?,
+            None => Vec::new(),
+        };
+        Ok(Core::ca_report(authority.ca(), stores))
+    }
+
+    async fn ca_trust(&self, add: bool) -> Result<Vec<StoreChange>, Error> {
+        let env = self.trust.clone().ok_or(Error::TrustUnavailable)?;
+        let cert = self
+            .tls
+            .authority()
+            .ca()
+            .trust_cert()
+            .map_err(crate::tls::Error::Trust)?;
+        let outcomes = tokio::task::spawn_blocking(move || {
+            if add {
+                trust::trust(&env, &cert)
+            } else {
+                trust::untrust(&env, &cert)
+            }
+        })
+        .await?;
+        Ok(outcomes.into_iter().map(StoreChange::from).collect())
+    }
+
+    async fn ca_rotate(&self) -> Result<RotationReport, Error> {
+        let env = self.trust.clone().ok_or(Error::TrustUnavailable)?;
+        let suffixes = blocking(&self.store, Store::settings).await?.local_suffixes;
+        let (dir, owner) = (self.ca.dir.clone(), self.ca.owner.clone());
+        let rotation =
+            tokio::task::spawn_blocking(move || crate::tls::rotate(&dir, &owner, &suffixes, &env))
+                .await??;
+        self.refresh_ca(false).await;
+        Ok(RotationReport {
+            ca: Core::ca_report(&rotation.ca, Vec::new()),
+            retired: rotation.retired,
+            untrusted: rotation
+                .untrusted
+                .into_iter()
+                .map(StoreChange::from)
+                .collect(),
+            trusted: rotation
+                .trusted
+                .into_iter()
+                .map(StoreChange::from)
+                .collect(),
+        })
+    }
+
+    async fn export(&self) -> Result<Export, Error> {
+        let rows = blocking(&self.store, Store::list_routes).await?;
+        let settings = blocking(&self.store, Store::settings).await?;
+        Ok(Export::new(&rows.routes, settings))
+    }
+
+    async fn import(&self, export: Export) -> Result<ImportSummary, Error> {
+        let (routes, settings) = export.validate().map_err(Error::Import)?;
+        let has_settings = settings.is_some();
+        let summary = blocking(&self.store, move |s| s.import(&routes, settings.as_ref())).await?;
+        self.rebuild().await?;
+        if has_settings {
+            self.refresh_ca(true).await;
+            let _ = self.events.send(Event::SettingsChanged);
+        }
+        Ok(summary)
+    }
+
+    async fn sync_project(&self, project: ProjectRoutes) -> Result<ImportSummary, Error> {
+        let mut problems = Vec::new();
+        let routes = crate::config::validate_all(&project.routes, "routes", &mut problems);
+        if project.project.trim().is_empty() {
+            problems.push(crate::config::ImportProblem {
+                at: "project".into(),
+                message: "a project needs a name (its folder's path)".into(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(Error::Import(problems));
+        }
+        let name = project.project;
+        let summary = blocking(&self.store, move |s| s.sync_project(&name, &routes)).await?;
+        self.rebuild().await?;
+        Ok(summary)
+    }
+
+    async fn remove_project(&self, project: String) -> Result<usize, Error> {
+        let removed = blocking(&self.store, move |s| s.remove_project(&project)).await?;
+        self.rebuild().await?;
+        Ok(removed)
+    }
+}
+
+/// Tell other processes where the admin API is: `{"url": …, "pid": …}`, mode 0600.
+fn write_admin_file(data_dir: &Path, addr: SocketAddr) {
+    let text = serde_json::json!({
+        "url": format!("http://{addr}"),
+        "pid": std::process::id(),
+    })
+    .to_string();
+    let path = data_dir.join(ADMIN_FILE);
+    let tmp = data_dir.join(format!("{ADMIN_FILE}.tmp"));
+    let written = (|| -> std::io::Result<()> {
+        let _ = std::fs::remove_file(&tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&tmp)?, text.as_bytes())?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if let Err(err) = written {
+        tracing::warn!(
+            "cannot write {}: {err}; the CLI will edit the database directly",
+            path.display()
+        );
+    }
+}
+
+/// Remove the admin file if it is still ours (another engine may have replaced it).
+fn remove_admin_file(data_dir: &Path) {
+    let path = data_dir.join(ADMIN_FILE);
+    let ours = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["pid"] == std::process::id());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Rebuild the table when another process commits to the database.
@@ -550,6 +777,18 @@ impl EngineHandle {
         self.admin_fallback.as_ref()
     }
 
+    /// A one-time link that logs a browser in to the admin API (`None` when it is off).
+    pub fn login_url(&self) -> Option<String> {
+        let state = self.admin_state.as_ref()?;
+        let addr = self.core.admin_addrs.first()?;
+        Some(state.login_url(&format!("http://{addr}")))
+    }
+
+    /// Subscribe to engine events.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.core.events.subscribe()
+    }
+
     /// The admin API's bearer token (also in `<data-dir>/admin-token`).
     pub fn admin_token(&self) -> Option<&str> {
         self.admin_token.as_ref().map(Token::as_str)
@@ -583,6 +822,7 @@ impl EngineHandle {
     /// Stop accepting, let in-flight requests finish (bounded by the shutdown grace
     /// setting), then close upgraded connections.
     pub async fn shutdown(self) {
+        remove_admin_file(&self.core.data_dir);
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
@@ -594,6 +834,9 @@ impl EngineHandle {
 
 impl Drop for EngineHandle {
     fn drop(&mut self) {
+        if !self.stop.is_cancelled() {
+            remove_admin_file(&self.core.data_dir);
+        }
         self.stop.cancel();
         self.stop_tunnels.cancel();
     }

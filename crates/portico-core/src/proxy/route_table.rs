@@ -64,6 +64,33 @@ impl RouteTable {
         }
     }
 
+    /// Route `portico.localhost` to the admin API at `admin`, unless a route of the user's
+    /// already claims that name.
+    pub fn with_admin(mut self, admin: Option<SocketAddr>) -> Self {
+        const NAME: &str = "portico.localhost";
+        let Some(admin) = admin else { return self };
+        if self.exact.contains_key(NAME) {
+            return self;
+        }
+        let route = crate::config::NewRoute {
+            host: NAME.into(),
+            upstreams: vec![format!("http://{admin}")],
+            ..Default::default()
+        }
+        .validate();
+        if let Ok(route) = route {
+            self.exact.insert(
+                NAME.into(),
+                vec![Arc::new(Target {
+                    label: format!("{NAME}/ (Portico's admin)"),
+                    loops: false,
+                    route: route.with_id(0),
+                })],
+            );
+        }
+        self
+    }
+
     /// The route for `host` (lowercase, no port) and `path`. An exact host beats a wildcard,
     /// a longer wildcard suffix beats a shorter one, and within a host the longest path
     /// prefix wins. A host whose routes match no path falls through to wildcards.

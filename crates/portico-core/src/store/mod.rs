@@ -9,7 +9,7 @@ mod routes;
 mod settings;
 
 pub use certificates::StoredCertificate;
-pub use routes::{InvalidRoute, RouteRows};
+pub use routes::{ImportSummary, InvalidRoute, RouteRows};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,6 +28,7 @@ const APPLICATION_ID: i64 = 0x5052_5443;
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_init.sql")),
     M::up(include_str!("migrations/0002_https.sql")),
+    M::up(include_str!("migrations/0003_projects.sql")),
 ];
 
 /// How long a write waits for another process (the CLI, a running engine) to finish its own.
@@ -102,6 +103,19 @@ pub enum Error {
         host: String,
         /// The path prefix.
         path: String,
+    },
+    /// `portico up` would take over a route that another project (or the user) owns.
+    #[error(
+        "{host}{path} is already routed {owner}; remove that route first (portico route rm {host}{}), or change the host in portico.json",
+        if path.is_empty() { String::new() } else { format!(" --path {path}") }
+    )]
+    ProjectConflict {
+        /// The host pattern.
+        host: String,
+        /// The path prefix ("" for `/`).
+        path: String,
+        /// Who owns it, in words.
+        owner: String,
     },
     /// No route has this id.
     #[error("no route with id {id}")]

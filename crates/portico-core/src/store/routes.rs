@@ -5,8 +5,7 @@ use rusqlite::{ErrorCode, OptionalExtension, Row, params};
 use super::{Error, Store};
 use crate::config::{self, NewRoute, Route, RouteId, ValidRoute};
 
-const COLUMNS: &str =
-    "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect";
+const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project";
 
 /// Every stored route, split into those that validate and those that do not.
 #[derive(Debug, Default)]
@@ -32,6 +31,7 @@ pub struct InvalidRoute {
 struct RawRoute {
     id: RouteId,
     new: NewRoute,
+    project: Option<String>,
 }
 
 fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
@@ -50,13 +50,17 @@ fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
             enabled: Some(row.get(7)?),
             https_redirect: Some(row.get(8)?),
         },
+        project: row.get(9)?,
     })
 }
 
 impl RawRoute {
     fn validate(self) -> Result<Route, InvalidRoute> {
         match self.new.validate() {
-            Ok(valid) => Ok(valid.with_id(self.id)),
+            Ok(mut valid) => {
+                valid.project = self.project;
+                Ok(valid.with_id(self.id))
+            }
             Err(error) => Err(InvalidRoute {
                 id: self.id,
                 host: self.new.host,
@@ -128,8 +132,8 @@ impl Store {
     pub fn insert_route(&self, route: &ValidRoute) -> Result<Route, Error> {
         let conn = self.lock();
         conn.execute(
-            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 route.host.to_string(),
                 route.path.as_str(),
@@ -139,6 +143,7 @@ impl Store {
                 route.timeout_ms as i64,
                 route.enabled,
                 route.https_redirect,
+                route.project,
             ],
         )
         .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -152,6 +157,7 @@ impl Store {
             .execute(
                 "UPDATE routes SET host = ?2, path = ?3, upstreams = ?4, strip_prefix = ?5,
                      upstream_host = ?6, timeout_ms = ?7, enabled = ?8, https_redirect = ?9,
+                     project = ?10,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
                 params![
@@ -164,6 +170,7 @@ impl Store {
                     route.timeout_ms as i64,
                     route.enabled,
                     route.https_redirect,
+                    route.project,
                 ],
             )
             .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -182,5 +189,145 @@ impl Store {
             return Err(Error::NotFound { id });
         }
         Ok(())
+    }
+}
+
+/// What a bulk change did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    /// Routes that did not exist before.
+    pub added: usize,
+    /// Existing routes (same host and path) that were changed.
+    pub updated: usize,
+    /// Routes removed.
+    pub removed: usize,
+}
+
+fn path_text(path: &config::PathPrefix) -> String {
+    if path.is_root() {
+        String::new()
+    } else {
+        path.to_string()
+    }
+}
+
+/// Insert `route`, or update the route with its host and path; returns whether it was added.
+fn upsert(tx: &rusqlite::Transaction<'_>, route: &ValidRoute) -> Result<bool, Error> {
+    let values = params![
+        route.host.to_string(),
+        route.path.as_str(),
+        upstreams_json(&route.upstreams)?,
+        route.strip_prefix,
+        route.upstream_host,
+        route.timeout_ms as i64,
+        route.enabled,
+        route.https_redirect,
+        route.project,
+    ];
+    let changed = tx.execute(
+        "UPDATE routes SET upstreams = ?3, strip_prefix = ?4, upstream_host = ?5, timeout_ms = ?6,
+             enabled = ?7, https_redirect = ?8, project = ?9,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE host = ?1 AND path = ?2",
+        values,
+    )?;
+    if changed > 0 {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        values,
+    )?;
+    Ok(true)
+}
+
+impl Store {
+    /// Add or update (by host and path) every route, and replace the settings when given, in
+    /// one transaction: all of it lands, or none of it. The caller validates everything first.
+    pub fn import(
+        &self,
+        routes: &[ValidRoute],
+        settings: Option<&config::Settings>,
+    ) -> Result<ImportSummary, Error> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut summary = ImportSummary::default();
+        for route in routes {
+            if upsert(&tx, route)? {
+                summary.added += 1;
+            } else {
+                summary.updated += 1;
+            }
+        }
+        if let Some(settings) = settings {
+            super::settings::put_in(&tx, settings)?;
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Make the routes tagged with `project` exactly `routes` (each tagged with it): add and
+    /// update those, remove the project's others. A route with the same host and path that
+    /// belongs to someone else is a conflict, and nothing changes.
+    pub fn sync_project(
+        &self,
+        project: &str,
+        routes: &[ValidRoute],
+    ) -> Result<ImportSummary, Error> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut summary = ImportSummary::default();
+        let mut keep: Vec<(String, String)> = Vec::new();
+        for route in routes {
+            let host = route.host.to_string();
+            let owner: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT project FROM routes WHERE host = ?1 AND path = ?2",
+                    params![host, route.path.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(owner) = owner
+                && owner.as_deref() != Some(project)
+            {
+                return Err(Error::ProjectConflict {
+                    host,
+                    path: path_text(&route.path),
+                    owner: match owner {
+                        Some(other) => format!("by the project in {other}"),
+                        None => "by a route you added yourself".to_owned(),
+                    },
+                });
+            }
+            let mut tagged = route.clone();
+            tagged.project = Some(project.to_owned());
+            if upsert(&tx, &tagged)? {
+                summary.added += 1;
+            } else {
+                summary.updated += 1;
+            }
+            keep.push((host, route.path.as_str().to_owned()));
+        }
+        let mut stmt = tx.prepare("SELECT id, host, path FROM routes WHERE project = ?1")?;
+        let existing: Vec<(RouteId, String, String)> = stmt
+            .query_map([project], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        for (id, host, path) in existing {
+            if !keep.contains(&(host, path)) {
+                tx.execute("DELETE FROM routes WHERE id = ?1", [id])?;
+                summary.removed += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Remove every route tagged with `project`; returns how many.
+    pub fn remove_project(&self, project: &str) -> Result<usize, Error> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM routes WHERE project = ?1", [project])?)
     }
 }

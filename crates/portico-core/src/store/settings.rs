@@ -27,22 +27,28 @@ impl Store {
 
     /// Store every field of `settings`, in one transaction.
     pub fn put_settings(&self, settings: &Settings) -> Result<(), Error> {
-        let value = serde_json::to_value(settings).map_err(|source| Error::Json {
-            what: "settings".into(),
-            source,
-        })?;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        if let serde_json::Value::Object(map) = value {
-            for (key, value) in map {
-                tx.execute(
-                    "INSERT INTO settings (key, value) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    params![key, value.to_string()],
-                )?;
-            }
-        }
+        put_in(&tx, settings)?;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Write every field of `settings` inside `tx`.
+pub(super) fn put_in(tx: &rusqlite::Transaction<'_>, settings: &Settings) -> Result<(), Error> {
+    let value = serde_json::to_value(settings).map_err(|source| Error::Json {
+        what: "settings".into(),
+        source,
+    })?;
+    if let serde_json::Value::Object(map) = value {
+        for (key, value) in map {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value.to_string()],
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -286,20 +286,10 @@ pub fn fingerprint(der: &[u8]) -> String {
 fn suffix_set(extra: &[String]) -> Result<BTreeSet<String>, Error> {
     let mut set: BTreeSet<String> = DEFAULT_SUFFIXES.iter().map(|s| (*s).to_owned()).collect();
     for suffix in extra {
-        let clean = suffix.trim().trim_matches('.').to_ascii_lowercase();
-        let valid = !clean.is_empty()
-            && clean.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            });
-        if !valid {
-            return Err(Error::InvalidSuffix {
+        let clean =
+            crate::config::normalize_suffix(suffix).ok_or_else(|| Error::InvalidSuffix {
                 suffix: suffix.clone(),
-            });
-        }
+            })?;
         set.insert(clean);
     }
     Ok(set)

@@ -1,0 +1,49 @@
+//! `/api/v1/events`: a Server-Sent Events stream of what changes in the engine. A browser's
+//! `EventSource` sends the session cookie, so it authenticates like every other call.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::AdminState;
+
+/// Something that changed. Clients re-read the resource it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Routes were added, changed or removed (through the API, the CLI, or a project).
+    RoutesChanged,
+    /// Settings changed.
+    SettingsChanged,
+    /// The CA was replaced or re-issued.
+    CaChanged {
+        /// SHA-256 of the (possibly new) root.
+        fingerprint: String,
+    },
+    /// Events were dropped because this client read too slowly; re-read everything.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+pub(super) async fn stream(
+    State(state): State<AdminState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let receiver = state.control.events();
+    let events = futures_util::stream::unfold(receiver, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => Event::Lagged { missed },
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        let data = serde_json::to_string(&event).unwrap_or_default();
+        Some((Ok(SseEvent::default().event("change").data(data)), rx))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -288,3 +288,379 @@ async fn a_non_loopback_admin_address_is_refused_unless_allowed() {
     assert!(err.to_string().contains("--admin-allow-remote"), "{err}");
     assert!(!dir.path().join(portico_core::admin::TOKEN_FILE).exists());
 }
+
+#[tokio::test]
+async fn enable_and_disable_endpoints_flip_only_enabled() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let echo = spawn_echo("echo").await;
+    let id = engine.route("app.localhost", "/", echo.addr).await.id;
+    let off = admin
+        .call("POST", &format!("/api/v1/routes/{id}/disable"), None)
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(off.json()["enabled"], false);
+    assert_eq!(
+        engine.get("app.localhost", "/").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let on = admin
+        .call("POST", &format!("/api/v1/routes/{id}/enable"), None)
+        .await;
+    assert_eq!(on.json()["enabled"], true);
+    assert_eq!(
+        engine.get("app.localhost", "/").await.status,
+        StatusCode::OK
+    );
+    let missing = admin.call("POST", "/api/v1/routes/999/enable", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn settings_are_read_patched_validated_and_persisted() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let settings = admin.call("GET", "/api/v1/settings", None).await.json();
+    assert_eq!(settings["local_suffixes"], json!([]));
+    assert_eq!(settings["shutdown_grace_ms"], 10000);
+
+    let patched = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({"local_suffixes": ["LAN."], "http_listen": "127.0.0.1:8081"})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.json()["local_suffixes"], json!(["lan"]));
+    // Suffixes apply at once: the CA now signs for .lan.
+    assert!(engine.engine().tls().certificate_for("printer.lan").is_ok());
+
+    for (body, field) in [
+        (json!({"local_suffixes": ["bad suffix"]}), "local_suffixes"),
+        (json!({"http_listen": "8080"}), "http_listen"),
+        (json!({"admin_listen": "0.0.0.0:7080"}), "admin_listen"),
+        (json!({"shutdown_grace_ms": 0}), "shutdown_grace_ms"),
+    ] {
+        let reply = admin
+            .call("PATCH", "/api/v1/settings", Some(body.clone()))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(reply.json()["field"], field, "{body}");
+    }
+    let unknown = admin
+        .call("PATCH", "/api/v1/settings", Some(json!({"colour": "red"})))
+        .await;
+    assert!(unknown.status.is_client_error());
+
+    let cleared = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({"http_listen": null})),
+        )
+        .await
+        .json();
+    assert_eq!(cleared["http_listen"], Value::Null);
+    assert_eq!(cleared["local_suffixes"], json!(["lan"]));
+    let stored = portico_core::store::Store::open_dir(engine.dir.path())
+        .expect("store")
+        .settings()
+        .expect("settings");
+    assert_eq!(stored.local_suffixes, vec!["lan".to_owned()]);
+}
+
+#[tokio::test]
+async fn the_events_stream_reports_route_changes() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::get(format!("{}/api/v1/events", admin.base()))
+        .header("authorization", format!("Bearer {}", admin.token()))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let resp = client.request(req).await.expect("stream opens");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.into_body();
+    let echo = spawn_echo("echo").await;
+    engine.route("app.localhost", "/", echo.addr).await;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains("routes_changed") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("an event within 5 s")
+            .expect("stream open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(seen.contains("event: change"), "{seen}");
+}
+
+#[tokio::test]
+async fn export_then_import_round_trips_and_a_bad_import_changes_nothing() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    for (host, path) in [
+        ("app.localhost", "/"),
+        ("app.localhost", "/api"),
+        ("*.preview.localhost", "/"),
+    ] {
+        let body =
+            json!({"host": host, "path": path, "upstreams": ["5173"], "strip_prefix": path != "/"});
+        assert_eq!(
+            admin
+                .call("POST", "/api/v1/routes", Some(body))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+    }
+    admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({"local_suffixes": ["lan"]})),
+        )
+        .await;
+    let exported = admin.call("GET", "/api/v1/export", None).await.json();
+    assert_eq!(exported["portico"], 1);
+    assert_eq!(exported["routes"].as_array().map(Vec::len), Some(3));
+
+    let bad = json!({"portico": 1, "routes": [
+        {"host": "ok.localhost", "upstreams": ["1"]},
+        {"host": "bad host", "upstreams": ["1"]},
+        {"host": "x.localhost", "upstreams": ["https://x:1"]},
+        {"host": "ok.localhost", "upstreams": ["2"]}
+    ]});
+    let refused = admin.call("POST", "/api/v1/import", Some(bad)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = refused.json()["errors"]
+        .as_array()
+        .cloned()
+        .expect("errors");
+    let places: Vec<&str> = errors.iter().filter_map(|e| e["at"].as_str()).collect();
+    assert_eq!(
+        places,
+        vec!["routes[1].host", "routes[2].upstreams", "routes[3]"]
+    );
+    let after_bad = admin.call("GET", "/api/v1/export", None).await.json();
+    assert_eq!(after_bad, exported, "a refused import changed something");
+
+    // Import into a fresh engine reproduces the same export exactly.
+    let other = TestEngine::start().await;
+    let other_admin = Admin { engine: &other };
+    let summary = other_admin
+        .call("POST", "/api/v1/import", Some(exported.clone()))
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
+    assert_eq!(summary.json()["added"], 3);
+    assert_eq!(
+        other_admin.call("GET", "/api/v1/export", None).await.json(),
+        exported
+    );
+    // And importing it again changes nothing but counts updates.
+    let again = other_admin
+        .call("POST", "/api/v1/import", Some(exported.clone()))
+        .await
+        .json();
+    assert_eq!(
+        (again["added"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(
+        other_admin.call("GET", "/api/v1/export", None).await.json(),
+        exported
+    );
+}
+
+#[tokio::test]
+async fn a_project_brings_its_routes_up_and_down_without_touching_others() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let mine = json!({"host": "mine.localhost", "upstreams": ["3000"]});
+    admin.call("POST", "/api/v1/routes", Some(mine)).await;
+    let up = json!({"project": "/home/me/shop", "routes": [
+        {"host": "shop.localhost", "upstreams": ["5173"]},
+        {"host": "api.shop.localhost", "upstreams": ["8000"]}
+    ]});
+    let reply = admin.call("POST", "/api/v1/projects/up", Some(up)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["added"], 2);
+    let routes = admin.call("GET", "/api/v1/routes", None).await.json();
+    let tagged: Vec<_> = routes
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| r["project"] == "/home/me/shop")
+        .collect();
+    assert_eq!(tagged.len(), 2);
+
+    // Up again with one route dropped from the file removes exactly that one.
+    let smaller = json!({"project": "/home/me/shop", "routes": [{"host": "shop.localhost", "upstreams": ["5174"]}]});
+    let reply = admin
+        .call("POST", "/api/v1/projects/up", Some(smaller))
+        .await
+        .json();
+    assert_eq!(
+        (reply["updated"].as_u64(), reply["removed"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // A project may not take over a route the user made.
+    let grab = json!({"project": "/home/me/other", "routes": [{"host": "mine.localhost", "upstreams": ["1"]}]});
+    let conflict = admin.call("POST", "/api/v1/projects/up", Some(grab)).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.body);
+
+    let down = admin
+        .call(
+            "POST",
+            "/api/v1/projects/down",
+            Some(json!({"project": "/home/me/shop"})),
+        )
+        .await
+        .json();
+    assert_eq!(down["removed"], 1);
+    let left = admin.call("GET", "/api/v1/routes", None).await.json();
+    assert_eq!(left.as_array().map(Vec::len), Some(1));
+    assert_eq!(left[0]["host"], "mine.localhost");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let huge = json!({"host": "x.localhost", "upstreams": ["1"], "path": format!("/{}", "a".repeat(2 << 20))});
+    let reply = admin.call("POST", "/api/v1/routes", Some(huge)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.status
+    );
+    assert!(
+        admin
+            .call("GET", "/api/v1/routes", None)
+            .await
+            .json()
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}
+
+#[tokio::test]
+async fn portico_localhost_reaches_the_admin_api_through_the_proxy() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let anonymous = engine.get("portico.localhost", "/api/v1/status").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let reply = common::send(
+        engine.addr(),
+        "portico.localhost",
+        Request::get("/api/v1/status").header("authorization", format!("Bearer {}", admin.token())),
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        reply.json()["listeners"]["http"][0],
+        engine.addr().to_string()
+    );
+    let home = engine.get("portico.localhost", "/").await;
+    assert!(
+        home.body.contains("web UI is not built yet"),
+        "{}",
+        home.body
+    );
+}
+
+#[tokio::test]
+async fn ca_endpoints_report_trust_and_change_only_the_given_stores() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = tempfile::tempdir().expect("home");
+    let anchors = tempfile::tempdir().expect("anchors");
+    let mut config = common::tls_config(dir.path());
+    config.https = None;
+    config.trust = Some(portico_core::tls::trust::TrustEnv {
+        home: home.path().to_owned(),
+        system: portico_core::tls::trust::SystemStore::Debian {
+            anchor_dir: anchors.path().to_owned(),
+            refresh: None,
+            bundle: None,
+        },
+        elevation: portico_core::tls::trust::Elevation::AsIs,
+        node_extra_ca_certs: None,
+        certutil: "certutil".into(),
+        keytool: "keytool".into(),
+        java_keystore: Some(dir.path().join("no-such-keystore")),
+        path_var: None,
+    });
+    let handle = portico_core::Engine::start(config).await.expect("start");
+    let engine = TestEngine {
+        handle: Some(handle),
+        dir,
+    };
+    let admin = Admin { engine: &engine };
+    let status = admin.call("GET", "/api/v1/ca", None).await.json();
+    assert!(
+        status["name"]
+            .as_str()
+            .expect("name")
+            .starts_with("Portico Local CA")
+    );
+    let system = |report: &Value| {
+        report["stores"]
+            .as_array()
+            .expect("stores")
+            .iter()
+            .find(|s| s["store"]["kind"] == "system")
+            .map(|s| s["state"].clone())
+    };
+    assert_eq!(system(&status), Some(json!("not_trusted")));
+
+    let trusted = admin.call("POST", "/api/v1/ca/trust", None).await;
+    assert_eq!(trusted.status, StatusCode::OK, "{}", trusted.body);
+    assert!(
+        trusted
+            .json()
+            .as_array()
+            .expect("changes")
+            .iter()
+            .any(|c| c["result"] == "added")
+    );
+    assert_eq!(
+        system(&admin.call("GET", "/api/v1/ca", None).await.json()),
+        Some(json!("trusted"))
+    );
+
+    let old = status["sha256"].clone();
+    let rotated = admin.call("POST", "/api/v1/ca/rotate", None).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let rotated = rotated.json();
+    assert_ne!(rotated["ca"]["sha256"], old);
+    assert!(rotated["trusted"].as_array().is_some_and(|t| !t.is_empty()));
+    let now = admin.call("GET", "/api/v1/ca", None).await.json();
+    assert_eq!(now["sha256"], rotated["ca"]["sha256"]);
+    assert_eq!(system(&now), Some(json!("trusted")));
+    let pem = admin.call("GET", "/api/v1/ca.pem", None).await;
+    assert_eq!(pem.body, engine.engine().tls().authority().ca().root_pem());
+
+    let untrusted = admin.call("POST", "/api/v1/ca/untrust", None).await;
+    assert_eq!(untrusted.status, StatusCode::OK);
+    assert_eq!(
+        std::fs::read_dir(anchors.path()).expect("anchors").count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn ca_changes_without_trust_store_access_answer_503() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let reply = admin.call("POST", "/api/v1/ca/trust", None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(is_problem(&reply));
+}

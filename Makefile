@@ -1,20 +1,23 @@
 # Portico's entry points. Every target installs what it needs first (quietly when present).
 #
-#   make run    build and run the engine headless (`portico serve`)
-#   make test   formatting, lints and the whole test suite
+#   make run      build and run the engine headless (`portico serve`)
+#   make test     formatting, lints, the whole test suite, the API types check and the API fuzzer
+#   make openapi  regenerate docs/openapi.json and ui/src/api/schema.d.ts after an API change
 #
 # Build output goes to a cache outside the clone so every checkout and CI run shares it.
 
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/portico/target
 export CARGO_TERM_COLOR ?= auto
+# schemathesis and the OpenAPI validator live in a venv beside the build cache.
+export PORTICO_VENV ?= $(HOME)/.cache/portico/venv
 PREFIX ?= $(HOME)/.local
 ARGS ?=
 
 CARGO := cargo
 PORTICO := $(CARGO_TARGET_DIR)/release/portico
 
-.PHONY: run test deps build install lint fmt unit bench
+.PHONY: run test deps build install lint fmt unit bench openapi check-api-types fuzz-api
 
 ## run: build (release) and run `portico serve`; pass options with ARGS="--http 127.0.0.1:8080"
 run: deps
@@ -22,8 +25,9 @@ run: deps
 	@echo "portico is at $(PORTICO) (make install puts it on your PATH)"
 	$(PORTICO) serve $(ARGS)
 
-## test: rustfmt, clippy (warnings are errors) and every test, with cargo-nextest
-test: deps lint unit
+## test: rustfmt, clippy (warnings are errors), every test with cargo-nextest, the UI's API
+## types against a fresh generation, and schemathesis against a running engine
+test: deps lint unit check-api-types fuzz-api
 
 lint: deps
 	$(CARGO) fmt --all -- --check
@@ -31,6 +35,28 @@ lint: deps
 
 unit: deps
 	$(CARGO) nextest run --workspace --locked
+
+## openapi: write docs/openapi.json from the code, then ui/src/api/schema.d.ts from it
+openapi: deps
+	@$(CARGO) build --locked -p portico
+	$(CARGO_TARGET_DIR)/debug/portico openapi > docs/openapi.json.tmp
+	@mv docs/openapi.json.tmp docs/openapi.json
+	npm run --silent gen:api
+
+## check-api-types: fail when ui/src/api/schema.d.ts differs from what docs/openapi.json generates
+check-api-types: deps
+	@tmp="$$(mktemp --suffix=.d.ts)"; trap 'rm -f "$$tmp"' EXIT; \
+	node scripts/gen-api-types.mjs "$$tmp" || exit 1; \
+	if ! diff -u ui/src/api/schema.d.ts "$$tmp"; then \
+	  echo "ui/src/api/schema.d.ts is stale: run 'make openapi' and commit the result" >&2; \
+	  exit 1; \
+	fi; \
+	echo "ui/src/api/schema.d.ts matches docs/openapi.json"
+
+## fuzz-api: schemathesis, driven by the OpenAPI document, against a real `portico serve`
+fuzz-api: deps
+	@$(CARGO) build --locked -p portico
+	scripts/api-fuzz.sh $(CARGO_TARGET_DIR)/debug/portico
 
 ## build: release binary only
 build: deps

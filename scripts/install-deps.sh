@@ -59,3 +59,28 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest (from crates.io; takes a few minutes once)"
   cargo install cargo-nextest --locked --quiet
 fi
+
+# Node.js and npm generate the UI's TypeScript types from the OpenAPI document
+# (openapi-typescript, pinned in package-lock.json).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+if [ ! -d "$root/node_modules" ] ||
+  [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+  echo "installing the Node packages in package-lock.json (npm ci)"
+  (cd "$root" && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+
+# The API fuzzer (schemathesis) and an OpenAPI validator, pinned, in a venv beside the build
+# cache; recreated when the pins change.
+venv="${PORTICO_VENV:-$HOME/.cache/portico/venv}"
+fuzz_tools="schemathesis==4.32.5 openapi-spec-validator==0.9.0"
+if [ "$(cat "$venv/.portico-tools" 2>/dev/null)" != "$fuzz_tools" ]; then
+  command -v python3 >/dev/null || apt_install python3
+  # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  echo "installing $fuzz_tools into $venv"
+  python3 -m venv --clear "$venv"
+  # shellcheck disable=SC2086 # one argument per pinned package
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $fuzz_tools
+  echo "$fuzz_tools" >"$venv/.portico-tools"
+fi

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 mod engine;
 mod error;
+pub mod inspect;
 pub mod proxy;
 pub mod store;
 pub mod tls;

@@ -664,3 +664,178 @@ async fn ca_changes_without_trust_store_access_answer_503() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(is_problem(&reply));
 }
+
+#[tokio::test]
+async fn a_route_id_that_is_not_an_integer_is_a_400_problem() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    for (method, path) in [
+        ("GET", "/api/v1/routes/abc"),
+        ("PATCH", "/api/v1/routes/1.5"),
+        ("DELETE", "/api/v1/routes/9223372036854775808"),
+        ("POST", "/api/v1/routes/x/enable"),
+    ] {
+        let reply = admin.call(method, path, Some(json!({}))).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path}");
+        assert!(is_problem(&reply), "{method} {path}: {:?}", reply.headers);
+        assert_eq!(reply.json()["title"], "Invalid path parameter");
+    }
+}
+
+#[tokio::test]
+async fn bodies_are_json_objects_and_arrays_change_nothing() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let patched = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({"shutdown_grace_ms": 500})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    // serde would read `[]` as "every setting at its default" and `["p"]` as a project.
+    for (method, path, body) in [
+        ("PATCH", "/api/v1/settings", json!([])),
+        (
+            "POST",
+            "/api/v1/import",
+            json!({"portico": 1, "routes": [], "settings": [null, null]}),
+        ),
+        (
+            "POST",
+            "/api/v1/import",
+            json!({"portico": 1, "routes": [["app.localhost", null, ["5173"]]]}),
+        ),
+        (
+            "POST",
+            "/api/v1/routes",
+            json!(["app.localhost", null, ["5173"]]),
+        ),
+        ("POST", "/api/v1/projects/down", json!(["/some/project"])),
+    ] {
+        let reply = admin.call(method, path, Some(body.clone())).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path} {body}: {}",
+            reply.body
+        );
+        assert!(is_problem(&reply));
+    }
+    let settings = admin.call("GET", "/api/v1/settings", None).await.json();
+    assert_eq!(settings["shutdown_grace_ms"], 500);
+    let routes = admin.call("GET", "/api/v1/routes", None).await.json();
+    assert_eq!(routes, json!([]));
+}
+
+#[tokio::test]
+async fn a_bad_setting_is_reported_as_a_setting() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let reply = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({"shutdown_grace_ms": 5})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = reply.json();
+    assert_eq!(problem["title"], "Invalid setting");
+    assert_eq!(problem["field"], "shutdown_grace_ms");
+}
+
+#[tokio::test]
+async fn requests_a_browser_marks_as_cross_site_or_same_site_are_refused() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let bearer = format!("Bearer {}", admin.token());
+    for site in ["cross-site", "same-site"] {
+        let reply = admin
+            .raw(
+                Request::builder()
+                    .header("authorization", &bearer)
+                    .header("sec-fetch-site", site),
+                "/api/v1/status",
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{site}");
+    }
+    for site in ["same-origin", "none"] {
+        let reply = admin
+            .raw(
+                Request::builder()
+                    .header("authorization", &bearer)
+                    .header("sec-fetch-site", site),
+                "/api/v1/status",
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{site}");
+    }
+    let other_port = admin
+        .raw(
+            Request::builder()
+                .method("POST")
+                .header("authorization", &bearer)
+                .header("origin", "http://portico.localhost:1"),
+            "/api/v1/login-codes",
+            None,
+        )
+        .await;
+    assert_eq!(other_port.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_real_session_cookie_does_not_help_a_request_from_another_port() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let echo = spawn_echo("echo").await;
+    let victim = engine.route("victim.localhost", "/", echo.addr).await;
+    // The user's own login: a top-level navigation, as from the link Portico printed.
+    let link = engine.engine().login_url().expect("admin on");
+    let path = link
+        .split_once("/login")
+        .map(|(_, rest)| format!("/login{rest}"))
+        .expect("path");
+    let login = admin.raw(Request::builder(), &path, None).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    let cookie = login.headers["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    let ok = admin
+        .raw(
+            Request::builder().header("cookie", &cookie),
+            "/api/v1/status",
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "the cookie works on its own");
+
+    let disable = format!("/api/v1/routes/{}/disable", victim.id);
+    for (name, value) in [
+        ("sec-fetch-site", "same-site"),
+        ("origin", "http://127.0.0.1:1"),
+        ("origin", "http://portico.localhost:1"),
+    ] {
+        let reply = admin
+            .raw(
+                Request::builder()
+                    .method("POST")
+                    .header("cookie", &cookie)
+                    .header(name, value),
+                &disable,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{name}: {value}");
+    }
+    let still = engine.engine().routes().await.expect("routes");
+    assert!(still.routes[0].enabled, "the victim route was disabled");
+}

@@ -81,6 +81,11 @@ fn ca_cert(ca: &Ca) -> anyhow::Result<CaCert> {
     Ok(ca.trust_cert()?)
 }
 
+/// The real machine's trust stores, for this user.
+pub(crate) fn trust_env() -> TrustEnv {
+    env()
+}
+
 fn env() -> TrustEnv {
     let home = directories::BaseDirs::new()
         .map(|d| d.home_dir().to_owned())

@@ -1,8 +1,14 @@
 //! The `portico` command: argument parsing and printing only; the engine does the work.
 
+mod backend;
 mod ca;
+mod client;
+mod open;
+mod project;
 mod route;
 mod serve;
+mod settings;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +28,10 @@ use clap::{Parser, Subcommand};
   portico route list
   portico route rm app.localhost
   portico ca trust                            trust Portico's CA (system, Chromium, Firefox)
-  portico ca status                           where the CA is trusted"
+  portico ca status                           where the CA is trusted
+  portico up                                  the routes in ./portico.json (portico down removes them)
+  portico export > routes.json                routes and settings; portico import routes.json
+  portico open                                the web UI, logged in"
 )]
 struct Cli {
     /// Where Portico keeps its database. Default: the platform's data dir
@@ -44,6 +53,39 @@ enum Command {
     /// The local certificate authority: status, trust, untrust, export, rotate.
     #[command(subcommand)]
     Ca(ca::Command),
+    /// Show or change settings (`portico settings set local_suffixes lan`).
+    Settings {
+        #[command(subcommand)]
+        cmd: Option<settings::Command>,
+    },
+    /// Print routes and settings as JSON (for `portico import`, or another machine).
+    Export {
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Add or update the routes and settings in FILE (from `portico export`): all or nothing.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
+    /// Bring up the routes in this folder's portico.json (tagged with the folder).
+    Up {
+        /// Use this file instead of ./portico.json.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Remove exactly the routes `portico up` added for this folder.
+    Down {
+        /// The project's portico.json, if not ./portico.json.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Open the running engine's UI in the browser (a fresh one-time login link).
+    Open,
+    /// Print the admin API's OpenAPI document (for `make openapi`).
+    #[command(hide = true)]
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +94,16 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(dir, args),
         Command::Route(cmd) => route::run(&dir, cmd),
         Command::Ca(cmd) => ca::run(&dir, cmd),
+        Command::Settings { cmd } => settings::run(&dir, cmd),
+        Command::Export { out } => transfer::export(&dir, out),
+        Command::Import { file } => transfer::import(&dir, &file),
+        Command::Up { file } => project::up(&dir, file),
+        Command::Down { file } => project::down(&dir, file),
+        Command::Open => open::run(&dir),
+        Command::Openapi => {
+            print!("{}", portico_core::admin::openapi_json());
+            Ok(())
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

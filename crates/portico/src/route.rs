@@ -1,11 +1,12 @@
-//! `portico route …`: edits the database directly; a running `portico serve` on the same
-//! data dir notices the change within a second.
+//! `portico route …`: through the running engine's admin API when there is one for the data
+//! dir, else straight into the database (a later `portico serve` reads it).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use portico_core::config::{HostPattern, NewRoute, PathPrefix, Route, RoutePatch};
-use portico_core::store::Store;
+
+use crate::backend::Backend;
 
 /// `portico route` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -65,7 +66,7 @@ pub(crate) struct Select {
 }
 
 pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
-    let store = Store::open_dir(data_dir)?;
+    let backend = Backend::open(data_dir)?;
     match cmd {
         Command::Add {
             host,
@@ -77,7 +78,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             disabled,
             no_https_redirect,
         } => {
-            let valid = NewRoute {
+            let new = NewRoute {
                 host,
                 path,
                 upstreams: vec![target],
@@ -86,11 +87,12 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
                 timeout_ms: timeout.map(|s| s * 1000),
                 enabled: Some(!disabled),
                 https_redirect: Some(!no_https_redirect),
-            }
-            .validate()?;
-            let route = store.insert_route(&valid)?;
+            };
+            // Validate here too, so a bad route gets the same message with or without an engine.
+            new.validate()?;
+            let route = backend.add(new)?;
             println!("Added {}", describe(&route));
-            let extra = store.settings()?.local_suffixes;
+            let extra = backend.settings()?.local_suffixes;
             if !portico_core::tls::is_local_name(&route.host.to_string(), &extra) {
                 println!(
                     "note: {} is not under a local suffix ({}), so Portico's CA cannot give it a certificate: \
@@ -106,28 +108,31 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
                         .unwrap_or("app")
                 );
             }
-            println!("A running `portico serve` picks it up within a second.");
+            if backend.is_live() {
+                println!("Live now in the running engine.");
+            } else {
+                println!("Saved; `portico serve` uses it when it starts.");
+            }
         }
-        Command::List { json } => list(&store, json)?,
+        Command::List { json } => list(&backend, json)?,
         Command::Rm(select) => {
-            let route = select.find(&store)?;
-            store.delete_route(route.id)?;
+            let route = select.find(&backend)?;
+            backend.remove(route.id)?;
             println!("Removed {}", describe(&route));
         }
-        Command::Enable(select) => set_enabled(&store, &select, true)?,
-        Command::Disable(select) => set_enabled(&store, &select, false)?,
+        Command::Enable(select) => set_enabled(&backend, &select, true)?,
+        Command::Disable(select) => set_enabled(&backend, &select, false)?,
     }
     Ok(())
 }
 
-fn set_enabled(store: &Store, select: &Select, enabled: bool) -> anyhow::Result<()> {
-    let route = select.find(store)?;
-    let next = RoutePatch {
+fn set_enabled(backend: &Backend, select: &Select, enabled: bool) -> anyhow::Result<()> {
+    let route = select.find(backend)?;
+    let patch = RoutePatch {
         enabled: Some(enabled),
         ..Default::default()
-    }
-    .apply(&route)?;
-    store.update_route(&next)?;
+    };
+    let next = backend.update(route.id, patch)?;
     println!(
         "{} {}",
         if enabled { "Enabled" } else { "Disabled" },
@@ -137,12 +142,11 @@ fn set_enabled(store: &Store, select: &Select, enabled: bool) -> anyhow::Result<
 }
 
 impl Select {
-    fn find(&self, store: &Store) -> anyhow::Result<Route> {
+    fn find(&self, backend: &Backend) -> anyhow::Result<Route> {
         let host = HostPattern::parse(&self.host)?;
         let path = self.path.as_deref().map(PathPrefix::parse).transpose()?;
-        let rows = store.list_routes()?;
-        let matching: Vec<Route> = rows
-            .routes
+        let (routes, _) = backend.routes()?;
+        let matching: Vec<Route> = routes
             .into_iter()
             .filter(|r| r.host == host && path.as_ref().is_none_or(|p| &r.path == p))
             .collect();
@@ -191,25 +195,24 @@ fn describe(route: &Route) -> String {
     format!("{}{path} → {}{flags}", route.host, route.upstream())
 }
 
-fn list(store: &Store, json: bool) -> anyhow::Result<()> {
-    let rows = store.list_routes()?;
-    for bad in &rows.invalid {
+fn list(backend: &Backend, json: bool) -> anyhow::Result<()> {
+    let (routes, broken) = backend.routes()?;
+    for bad in &broken {
         eprintln!(
             "warning: stored route {} ({}) is not valid and is not served: {}",
             bad.id, bad.host, bad.error
         );
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows.routes)?);
+        println!("{}", serde_json::to_string_pretty(&routes)?);
         return Ok(());
     }
-    if rows.routes.is_empty() {
+    if routes.is_empty() {
         println!("No routes. Add one: portico route add app.localhost 5173");
         return Ok(());
     }
     let header = ["ID", "HOST", "PATH", "UPSTREAM", "OPTIONS"];
-    let cells: Vec<[String; 5]> = rows
-        .routes
+    let cells: Vec<[String; 5]> = routes
         .iter()
         .map(|r| {
             let mut opts = Vec::new();
@@ -224,6 +227,9 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
             }
             if !r.https_redirect {
                 opts.push("no-https-redirect".to_owned());
+            }
+            if let Some(project) = &r.project {
+                opts.push(format!("project={project}"));
             }
             if r.timeout_ms != portico_core::config::DEFAULT_TIMEOUT.as_millis() as u64 {
                 opts.push(format!("timeout={}s", r.timeout_ms as f64 / 1000.0));

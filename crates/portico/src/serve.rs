@@ -46,13 +46,27 @@ pub(crate) fn run(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
 async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
     let mut config = EngineConfig::new(&data_dir);
     config.owner = crate::owner();
-    if let Some(addr) = args.http {
+    config.trust = Some(crate::ca::trust_env());
+    // Addresses from the flags, else from the settings, else the defaults.
+    let settings = portico_core::store::Store::open_dir(&data_dir)
+        .and_then(|store| store.settings())
+        .context("cannot start Portico")?;
+    let saved = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<SocketAddr>().ok());
+    if let Some(addr) = args.http.or_else(|| saved(&settings.http_listen)) {
         config.http = ListenSpec::Addr(addr);
     }
     if args.no_https {
         config.https = None;
-    } else if let Some(addr) = args.https {
+    } else if let Some(addr) = args.https.or_else(|| saved(&settings.https_listen)) {
         config.https = Some(ListenSpec::Addr(addr));
+    }
+    if args.admin.is_none()
+        && let Some(addr) = saved(&settings.admin_listen)
+    {
+        config.admin = Some(AdminListen {
+            listen: ListenSpec::Addr(addr),
+            allow_remote: false,
+        });
     }
     if let Some(addr) = args.admin {
         if args.admin_allow_remote && !addr.ip().is_loopback() {
@@ -124,6 +138,9 @@ async fn announce(engine: &EngineHandle) {
                 admin.port()
             );
         }
+    }
+    if let Some(url) = engine.login_url() {
+        println!("UI: {url} (one-time link; `portico open` makes a new one)");
     }
     println!("Data: {}", engine.data_dir().display());
     let (scheme, default_port, port) = match engine.https_addrs().first() {

@@ -65,6 +65,7 @@ fn plain_route(host: &str, upstream: &str) -> serde_json::Value {
         "strip_prefix": false,
         "upstream_host": false,
         "https_redirect": true,
+        "project": null,
         "timeout_ms": 60000,
         "enabled": true,
     })
@@ -120,6 +121,7 @@ fn route_add_stores_path_strip_prefix_and_upstream_host_and_list_shows_them_as_t
                 "strip_prefix": true,
                 "upstream_host": true,
                 "https_redirect": true,
+                "project": null,
                 "timeout_ms": 60000,
                 "enabled": true,
             }),
@@ -205,6 +207,7 @@ fn route_add_disabled_stores_the_route_switched_off() {
             "strip_prefix": false,
             "upstream_host": false,
             "https_redirect": true,
+            "project": null,
             "timeout_ms": 60000,
             "enabled": false,
         })]

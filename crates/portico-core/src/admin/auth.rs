@@ -91,9 +91,22 @@ pub(super) struct Guard {
 }
 
 impl Guard {
-    pub(super) fn new(token: Token, addrs: &[SocketAddr], allow_remote: bool) -> Self {
+    pub(super) fn new(
+        token: Token,
+        addrs: &[SocketAddr],
+        proxy_ports: &[u16],
+        allow_remote: bool,
+    ) -> Self {
         let hosts = (!allow_remote).then(|| {
             let mut hosts = HashSet::new();
+            // portico.localhost through the proxy: only on the proxy's own ports (a page on
+            // portico.localhost:<another port> is another origin, and must not pass).
+            for port in proxy_ports {
+                hosts.insert(format!("{PORTICO_HOST}:{port}"));
+                if matches!(port, 80 | 443) {
+                    hosts.insert(PORTICO_HOST.to_owned());
+                }
+            }
             for addr in addrs {
                 let port = addr.port();
                 hosts.insert(addr.to_string());
@@ -116,16 +129,6 @@ impl Guard {
     /// Whether a `Host` (or an `Origin`'s authority) names this admin API.
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        let name = host.rsplit_once(':').map_or(host.as_str(), |(name, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host.as_str()
-            }
-        });
-        if name == PORTICO_HOST {
-            return true;
-        }
         match &self.hosts {
             None => true,
             Some(hosts) => hosts.contains(&host),
@@ -203,6 +206,16 @@ pub(super) async fn check_host_and_origin(
 ) -> Response {
     let guard = &state.guard;
     let headers = req.headers();
+    // Browsers say where a request comes from; only the admin's own pages (same-origin) and
+    // the user's own navigation (none) may reach it. `same-site` covers another port on
+    // 127.0.0.1, which shares cookies with the admin.
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v == "cross-site" || v == "same-site")
+    {
+        return Problem::forbidden("requests from other sites to the admin API are refused")
+            .into_response();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -292,13 +305,26 @@ fn no_leak(headers: &mut HeaderMap) {
 }
 
 /// A fresh login link.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(super) struct LoginLink {
+    /// Open this in a browser: it works once, and trades itself for a session cookie.
     url: String,
+    /// How long the link works, in seconds.
     expires_in_secs: u64,
 }
 
 /// `POST /api/v1/login-codes`: a new one-time login link (for `portico open`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/login-codes",
+    operation_id = "create_login_code",
+    tag = "auth",
+    responses(
+        (status = 200, description = "A one-time login link for a browser", body = LoginLink),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+    )
+)]
 pub(super) async fn create_login_code(
     State(state): State<AdminState>,
     headers: HeaderMap,
@@ -319,7 +345,12 @@ mod tests {
 
     fn guard() -> Guard {
         let addr: SocketAddr = "127.0.0.1:7080".parse().expect("addr");
-        Guard::new(Token::generate().expect("token"), &[addr], false)
+        Guard::new(
+            Token::generate().expect("token"),
+            &[addr],
+            &[80, 8443],
+            false,
+        )
     }
 
     #[test]
@@ -358,12 +389,17 @@ mod tests {
         assert!(guard.host_allowed("127.0.0.1:7080"));
         assert!(guard.host_allowed("LOCALHOST:7080"));
         assert!(guard.host_allowed("portico.localhost"));
+        assert!(guard.host_allowed("portico.localhost:80"));
         assert!(guard.host_allowed("portico.localhost:8443"));
+        assert!(
+            !guard.host_allowed("portico.localhost:5173"),
+            "another port is another origin"
+        );
         assert!(!guard.host_allowed("evil.example:7080"));
         assert!(!guard.host_allowed("127.0.0.1:80"));
         assert!(!guard.host_allowed("portico.localhost.evil.example"));
         let addr: SocketAddr = "127.0.0.1:7080".parse().expect("addr");
-        let open = Guard::new(Token::generate().expect("token"), &[addr], true);
+        let open = Guard::new(Token::generate().expect("token"), &[addr], &[], true);
         assert!(open.host_allowed("192.0.2.1:7080"));
     }
 

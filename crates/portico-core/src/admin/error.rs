@@ -2,7 +2,7 @@
 //! `detail` and, for validation, the offending `field`. Internals go to the log, not the client.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
@@ -10,16 +10,24 @@ use serde::Serialize;
 use crate::config::ImportProblem;
 use crate::{Error, config, store};
 
-/// An error answer of the admin API.
-#[derive(Debug, Serialize)]
+/// An error answer of the admin API (RFC 9457 problem details).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// Always `about:blank`: the status and `title` say what kind of problem it is.
     #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
     kind: &'static str,
+    /// The status's meaning, e.g. `Invalid route`.
     title: &'static str,
+    /// The HTTP status code.
     #[serde(serialize_with = "status_code")]
+    #[schema(value_type = u16, minimum = 400, maximum = 599)]
     status: StatusCode,
+    /// What went wrong and what to do, for a person to read.
     detail: String,
+    /// The request field that was refused, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     field: Option<&'static str>,
     /// Every problem, for imports and projects (each with where it is).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -61,6 +69,15 @@ impl Problem {
             rejection.body_text(),
         )
     }
+
+    /// A path parameter that does not parse, e.g. a route id that is not an integer.
+    pub(super) fn bad_path(rejection: PathRejection) -> Self {
+        Problem::new(
+            rejection.status(),
+            "Invalid path parameter",
+            rejection.body_text(),
+        )
+    }
 }
 
 impl From<Error> for Problem {
@@ -70,7 +87,10 @@ impl From<Error> for Problem {
                 field: Some(e.field()),
                 ..Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "Invalid route",
+                    match e {
+                        config::Error::InvalidSetting { .. } => "Invalid setting",
+                        _ => "Invalid route",
+                    },
                     e.to_string(),
                 )
             },

@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use super::AdminState;
 
 /// Something that changed. Clients re-read the resource it names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// Routes were added, changed or removed (through the API, the CLI, or a project).
@@ -32,6 +32,23 @@ pub enum Event {
     },
 }
 
+/// Live change notifications (Server-Sent Events).
+///
+/// Each change is an event named `change` whose data is an `Event` as JSON; a comment every
+/// 15 s keeps the connection open.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    operation_id = "stream_events",
+    tag = "events",
+    responses(
+        (status = 200, description = "Events named `change`, each with an `Event` (JSON) as \
+            its data, until the client disconnects", body = String,
+            content_type = "text/event-stream"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+    )
+)]
 pub(super) async fn stream(
     State(state): State<AdminState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {

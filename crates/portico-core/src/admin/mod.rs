@@ -4,15 +4,16 @@
 //!
 //! Every request must name the admin listener itself (or `portico.localhost`) in `Host`, and
 //! any `Origin` must be that same place, so a web page the user visits can neither use the
-//! API (CSRF) nor read it through DNS rebinding. Every `/api/v1` call also needs
-//! credentials: `Authorization: Bearer <token>` (the token is written to
-//! `<data-dir>/admin-token`, mode 0600, at each start), or the `HttpOnly; SameSite=Strict`
-//! session cookie a browser gets from a one-time login link.
+//! API (CSRF) nor read it through DNS rebinding. Every `/api/v1` call but the OpenAPI
+//! document (`openapi.rs`) also needs credentials: `Authorization: Bearer <token>` (the token
+//! is written to `<data-dir>/admin-token`, mode 0600, at each start), or the
+//! `HttpOnly; SameSite=Strict` session cookie a browser gets from a one-time login link.
 
 mod auth;
 mod ca;
 mod error;
 mod events;
+mod openapi;
 mod routes;
 mod settings;
 mod status;
@@ -23,6 +24,7 @@ pub use auth::{LOGIN_CODE_LIFETIME, TOKEN_FILE, Token};
 pub use ca::{CaReport, RotationReport, StoreChange};
 pub use error::Problem;
 pub use events::Event;
+pub use openapi::openapi_json;
 pub use status::{ListenerStatus, RouteCounts, Status};
 pub use transfer::ProjectRoutes;
 
@@ -106,17 +108,19 @@ impl std::fmt::Debug for AdminState {
 }
 
 impl AdminState {
-    /// State for a router served on `addrs`. With `allow_remote`, requests may name any
-    /// host (the listener is not loopback); credentials are still required.
+    /// State for a router served on `addrs`, also reachable as `portico.localhost` through
+    /// the proxy on `proxy_ports`. With `allow_remote`, requests may name any host (the
+    /// listener is not loopback); credentials are still required.
     pub fn new(
         control: Arc<dyn Control>,
         token: Token,
         addrs: &[SocketAddr],
+        proxy_ports: &[u16],
         allow_remote: bool,
     ) -> Self {
         AdminState {
             control,
-            guard: Arc::new(auth::Guard::new(token, addrs, allow_remote)),
+            guard: Arc::new(auth::Guard::new(token, addrs, proxy_ports, allow_remote)),
         }
     }
 
@@ -126,8 +130,8 @@ impl AdminState {
     }
 }
 
-/// The admin router: the UI page and `/login` behind the Host/Origin check, `/api/v1/...`
-/// behind the credentials check too.
+/// The admin router: the UI page, `/login` and `/api/v1/openapi.json` behind the Host/Origin
+/// check, the rest of `/api/v1/...` behind the credentials check too.
 pub fn router(state: AdminState) -> Router {
     use axum::routing::{get, post};
     let api = Router::new()
@@ -161,6 +165,8 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(ui::index))
         .route("/login", get(auth::login))
+        // Outside the credentials layer: the document holds no secret (see `openapi`).
+        .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

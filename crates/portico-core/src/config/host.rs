@@ -124,11 +124,35 @@ impl fmt::Display for HostPattern {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for HostPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        HostPattern::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Serialize for HostPattern {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
 }
+
+// On the wire a host pattern is its text, so the API document describes a string.
+impl utoipa::PartialSchema for HostPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An exact host name, or `*.` and a suffix matching any name below it; lowercase, \
+                 without a trailing dot.",
+            ))
+            .max_length(Some(255))
+            .examples(["app.localhost", "*.preview.localhost"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HostPattern {}
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,11 @@
 //! engine can trust the types here. This module does no I/O.
 
 mod host;
+pub(crate) mod object;
 mod upstream;
 
 pub use host::HostPattern;
+pub use object::Object;
 pub use upstream::Upstream;
 
 use std::time::Duration;
@@ -83,9 +85,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_TIMEOUT_MS: u64 = 3_600_000;
 
 /// A validated route: requests for `host` whose path starts with `path` go to `upstream`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Deserializing validates every field again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Route {
     /// Store identifier.
+    #[schema(value_type = i64)]
     pub id: RouteId,
     /// Exact host or `*.` wildcard.
     pub host: HostPattern,
@@ -98,7 +102,8 @@ pub struct Route {
     /// Send the upstream's own `host:port` as `Host` instead of the client's. Default: false.
     pub upstream_host: bool,
     /// Wait for upstream response headers at most this long, in milliseconds.
-    /// Default: [`DEFAULT_TIMEOUT`] (60 s).
+    /// Default: 60000 (`DEFAULT_TIMEOUT`, 60 s).
+    #[schema(minimum = 1, maximum = 3_600_000)]
     pub timeout_ms: u64,
     /// Disabled routes stay stored but match nothing. Default: true.
     pub enabled: bool,
@@ -107,6 +112,7 @@ pub struct Route {
     pub https_redirect: bool,
     /// The project folder whose `portico.json` added this route (`portico up`), if any.
     /// Default: none.
+    #[schema(required = true)]
     pub project: Option<String>,
 }
 
@@ -124,15 +130,19 @@ impl Route {
 }
 
 /// A route as a user writes it, before validation.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRoute {
     /// Host, e.g. `app.localhost` or `*.app.localhost`.
+    #[schema(example = "app.localhost")]
     pub host: String,
     /// Path prefix; default `/`.
     #[serde(default)]
+    #[schema(example = "/")]
     pub path: Option<String>,
-    /// Upstream targets: `http://host:port[/base]`, `host:port` or a bare port.
+    /// Upstream targets: `http://host:port[/base]`, `host:port` or a bare port. Exactly one
+    /// for now.
+    #[schema(example = json!(["5173"]))]
     pub upstreams: Vec<String>,
     /// Default: false.
     #[serde(default)]
@@ -142,6 +152,7 @@ pub struct NewRoute {
     pub upstream_host: bool,
     /// Default: 60000.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3_600_000)]
     pub timeout_ms: Option<u64>,
     /// Default: true.
     #[serde(default)]
@@ -214,7 +225,7 @@ impl NewRoute {
 }
 
 /// A partial change to a stored route; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutePatch {
     /// New host.
@@ -228,6 +239,7 @@ pub struct RoutePatch {
     /// New upstream-host flag.
     pub upstream_host: Option<bool>,
     /// New timeout.
+    #[schema(minimum = 1, maximum = 3_600_000)]
     pub timeout_ms: Option<u64>,
     /// Enable or disable.
     pub enabled: Option<bool>,
@@ -301,6 +313,30 @@ fn validate_timeout(timeout_ms: Option<u64>) -> Result<u64, Error> {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct PathPrefix(String);
+
+// On the wire a prefix is its text, so the API document describes a string.
+impl utoipa::PartialSchema for PathPrefix {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A URL path prefix matched on segment boundaries, without a trailing slash \
+                 except the root `/`.",
+            ))
+            .pattern(Some("^/"))
+            .examples(["/", "/api"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PathPrefix {}
+
+impl<'de> Deserialize<'de> for PathPrefix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        PathPrefix::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl PathPrefix {
     /// The prefix that matches every path.
@@ -396,27 +432,36 @@ pub fn normalize_suffix(suffix: &str) -> Option<String> {
 }
 
 /// Engine-wide settings, stored in the `settings` table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Every field is always present in an answer; in an import, a missing field takes its
+/// default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     /// Where plain HTTP listens when `serve` is given no `--http`, as `IP:PORT`. Applies at
     /// the next start. Default: none (port 80 on loopback, else 8080).
+    #[schema(required = true)]
     pub http_listen: Option<String>,
     /// Where HTTPS listens when `serve` is given no `--https`, as `IP:PORT`. Applies at the
     /// next start. Default: none (port 443 on loopback, else 8443).
+    #[schema(required = true)]
     pub https_listen: Option<String>,
     /// Where the admin API listens when `serve` is given no `--admin`, as a loopback
     /// `IP:PORT`. Applies at the next start. Default: none (127.0.0.1:7080, else a free port).
+    #[schema(required = true)]
     pub admin_listen: Option<String>,
     /// Suffixes Portico's CA may sign for, besides `localhost`, `test`, `internal` and
     /// `home.arpa`. Applies at once (the intermediate is re-issued under the same root).
     /// Default: none.
+    #[schema(required = true)]
     pub local_suffixes: Vec<String>,
     /// How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
     /// at the next start. Default: 10000.
+    #[schema(required = true, minimum = 100, maximum = 600_000)]
     pub shutdown_grace_ms: u64,
     /// How long an HTTP/1 client may take to send its request headers, in milliseconds.
     /// Applies at the next start. Default: 30000.
+    #[schema(required = true, minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: u64,
 }
 
@@ -435,23 +480,28 @@ impl Default for Settings {
 
 /// A partial change to the settings; absent fields stay as they are. `null` clears an
 /// optional address.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
-    /// See [`Settings::http_listen`].
+    /// New `http_listen` (see `Settings`); `null` clears it.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub http_listen: Option<Option<String>>,
-    /// See [`Settings::https_listen`].
+    /// New `https_listen` (see `Settings`); `null` clears it.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub https_listen: Option<Option<String>>,
-    /// See [`Settings::admin_listen`].
+    /// New `admin_listen` (see `Settings`); `null` clears it.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub admin_listen: Option<Option<String>>,
-    /// See [`Settings::local_suffixes`].
+    /// New `local_suffixes` (see `Settings`), replacing the list.
     pub local_suffixes: Option<Vec<String>>,
-    /// See [`Settings::shutdown_grace_ms`].
+    /// New `shutdown_grace_ms` (see `Settings`).
+    #[schema(minimum = 100, maximum = 600_000)]
     pub shutdown_grace_ms: Option<u64>,
-    /// See [`Settings::header_read_timeout_ms`].
+    /// New `header_read_timeout_ms` (see `Settings`).
+    #[schema(minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: Option<u64>,
 }
 
@@ -562,20 +612,46 @@ pub const EXPORT_VERSION: u32 = 1;
 /// Routes and settings as a portable JSON document (`portico export`, `GET /api/v1/export`).
 /// Routes that came from a project's `portico.json` are not included: they belong to that
 /// file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
-    /// Format version; this build reads and writes [`EXPORT_VERSION`].
+    /// Format version; this build reads and writes `1` (`EXPORT_VERSION`).
+    #[schema(example = 1)]
     pub portico: u32,
     /// The routes, without ids.
+    #[serde(deserialize_with = "object::list")]
     pub routes: Vec<NewRoute>,
     /// The settings; absent means "leave the settings as they are" on import.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::option")]
+    #[schema(value_type = Option<ExportSettings>)]
     pub settings: Option<Settings>,
 }
 
+/// The API document's schema of [`Export::settings`]: [`Settings`] with every field optional,
+/// since an import fills a missing field with its default.
+struct ExportSettings;
+
+impl utoipa::PartialSchema for ExportSettings {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema = <Settings as utoipa::PartialSchema>::schema();
+        if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) =
+            &mut schema
+        {
+            object.required.clear();
+            object.description = Some(
+                "Settings as an export carries them. An export has every field; in an import a \
+                 missing field takes its default."
+                    .into(),
+            );
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for ExportSettings {}
+
 /// One thing wrong in an import, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportProblem {
     /// Where, e.g. `routes[2].host`.
     pub at: String,

@@ -127,11 +127,34 @@ impl fmt::Display for Upstream {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Upstream {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Upstream::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Serialize for Upstream {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
 }
+
+// On the wire an upstream is its normalised URL, so the API document describes a string.
+impl utoipa::PartialSchema for Upstream {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "The upstream's normalised URL: `http://host:port` and an optional base path.",
+            ))
+            .pattern(Some("^http://"))
+            .examples(["http://localhost:5173", "http://127.0.0.1:8000/base"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Upstream {}
 
 #[cfg(test)]
 mod tests {

@@ -263,10 +263,17 @@ impl Engine {
                     path: config.data_dir.join(admin::TOKEN_FILE),
                     source,
                 })?;
+            let proxy_ports: Vec<u16> = core
+                .http_addrs
+                .iter()
+                .chain(&core.https_addrs)
+                .map(SocketAddr::port)
+                .collect();
             let state = AdminState::new(
                 core.clone(),
                 token.clone(),
                 &core.admin_addrs,
+                &proxy_ports,
                 admin_config.allow_remote,
             );
             let router = admin::router(state.clone());

@@ -7,9 +7,11 @@
 mod certificates;
 mod routes;
 mod settings;
+mod traffic;
 
 pub use certificates::StoredCertificate;
 pub use routes::{ImportSummary, InvalidRoute, RouteRows};
+pub use traffic::{TRAFFIC_FILE, TrafficFilter, TrafficStore};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -156,31 +158,7 @@ impl Store {
     /// Open (creating if needed) the database file at `path` and bring it to the latest schema.
     /// A file that is not Portico's, or is from a newer Portico, is refused and left untouched.
     pub fn open(path: &Path) -> Result<Store, Error> {
-        let open_err = |source| Error::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let mut conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        check_ownership(&conn, path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        Migrations::from_slice(MIGRATIONS)
-            .to_latest(&mut conn)
-            .map_err(|source| Error::Migrate {
-                path: path.to_owned(),
-                source,
-            })?;
+        let conn = open_database(path, APPLICATION_ID, MIGRATIONS)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
@@ -214,9 +192,49 @@ impl Store {
     }
 }
 
+/// Open `path` (creating it), refuse it if it is not ours, then set the pragmas and bring it
+/// to the latest of `migrations` in one transaction.
+fn open_database(
+    path: &Path,
+    application_id: i64,
+    migrations: &'static [M<'static>],
+) -> Result<Connection, Error> {
+    let open_err = |source| Error::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    check_ownership(&conn, path, application_id, migrations.len())?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    Migrations::from_slice(migrations)
+        .to_latest(&mut conn)
+        .map_err(|source| Error::Migrate {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(conn)
+}
+
 /// Refuse files that are not SQLite, belong to another program, or come from a newer Portico,
 /// before anything is written to them.
-fn check_ownership(conn: &Connection, path: &Path) -> Result<(), Error> {
+fn check_ownership(
+    conn: &Connection,
+    path: &Path,
+    application_id: i64,
+    known_versions: usize,
+) -> Result<(), Error> {
     let classify = |source: rusqlite::Error| match source.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_owned(),
@@ -235,17 +253,17 @@ fn check_ownership(conn: &Connection, path: &Path) -> Result<(), Error> {
     let tables: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
         .map_err(classify)?;
-    let foreign = (app_id != 0 && app_id != APPLICATION_ID) || (version == 0 && tables > 0);
+    let foreign = (app_id != 0 && app_id != application_id) || (version == 0 && tables > 0);
     if foreign {
         return Err(Error::Foreign {
             path: path.to_owned(),
         });
     }
-    if version > MIGRATIONS.len() as i64 {
+    if version > known_versions as i64 {
         return Err(Error::TooNew {
             path: path.to_owned(),
             found: version,
-            supported: MIGRATIONS.len(),
+            supported: known_versions,
         });
     }
     Ok(())

@@ -193,7 +193,17 @@ impl Store {
 }
 
 /// What a bulk change did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct ImportSummary {
     /// Routes that did not exist before.
     pub added: usize,

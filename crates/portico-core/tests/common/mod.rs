@@ -65,6 +65,11 @@ impl TestEngine {
         self.addr().port()
     }
 
+    /// The admin API's (first) address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.engine().admin_addrs()[0]
+    }
+
     /// Add `host` (+ `path`) → `upstream` with the defaults.
     pub async fn route(&self, host: &str, path: &str, upstream: SocketAddr) -> Route {
         self.add(NewRoute {

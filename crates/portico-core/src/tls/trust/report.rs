@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::Error;
 
 /// One trust store. Serialized as `{"kind": "firefox", "profile": "abc.default-release"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = TrustStore)]
 pub enum Store {
     /// The operating system's anchors (Debian, Fedora, Arch).
     System,
@@ -44,7 +45,7 @@ impl fmt::Display for Store {
 }
 
 /// Whether one store trusts the CA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustState {
     /// The store trusts the CA for TLS servers.
@@ -61,7 +62,7 @@ pub enum TrustState {
 }
 
 /// One row of `portico ca status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StoreStatus {
     /// Which store.
     pub store: Store,
@@ -70,6 +71,7 @@ pub struct StoreStatus {
     /// Where it is: a path, or a variable's name.
     pub location: String,
     /// What the user may want to know or do.
+    #[schema(required = true)]
     pub note: Option<String>,
 }
 

@@ -1,0 +1,123 @@
+//! The recorder: drains the capture queue in batches, writes them to the traffic store off
+//! the request path, fans summaries out to live subscribers, and applies retention.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::capture::{Inspector, Record};
+use super::event::{Exchange, Summary};
+use crate::store::TrafficStore;
+
+/// At most this many records are written in one transaction.
+const BATCH: usize = 512;
+
+/// Retention is applied at least this often.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
+
+/// What live subscribers receive.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Live {
+    /// A new exchange.
+    Exchange(Box<Summary>),
+    /// Capture dropped exchanges because it could not keep up (total since start).
+    Dropped {
+        /// Total dropped.
+        total: u64,
+    },
+}
+
+/// How much traffic to keep; changed live from the settings.
+#[derive(Debug)]
+pub struct Retention {
+    /// At most this many exchanges.
+    pub max_count: AtomicU64,
+    /// None older than this, in seconds.
+    pub max_age_secs: AtomicU64,
+}
+
+impl Retention {
+    /// Keep `count` exchanges for at most `days`.
+    pub fn new(count: u64, days: u64) -> Arc<Retention> {
+        Arc::new(Retention {
+            max_count: AtomicU64::new(count),
+            max_age_secs: AtomicU64::new(days * 86_400),
+        })
+    }
+}
+
+/// Drain `queue` into `store` until `stop`, then write what is left.
+pub async fn run(
+    mut queue: mpsc::Receiver<Record>,
+    store: TrafficStore,
+    live: broadcast::Sender<Live>,
+    inspector: Inspector,
+    retention: Arc<Retention>,
+    stop: CancellationToken,
+) {
+    let mut dropped_seen = 0;
+    let mut last_trim = Instant::now();
+    loop {
+        let first = tokio::select! {
+            record = queue.recv() => record,
+            () = stop.cancelled() => queue.try_recv().ok(),
+        };
+        let Some(first) = first else { return };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(record) => batch.push(record),
+                Err(_) => break,
+            }
+        }
+        let mut exchanges: Vec<Exchange> = Vec::new();
+        let mut sockets = Vec::new();
+        for record in batch {
+            match record {
+                Record::Exchange(e) => exchanges.push(*e),
+                Record::WebSocket { id, stats } => sockets.push((id, stats)),
+            }
+        }
+        let summaries: Vec<Summary> = exchanges.iter().map(Summary::from).collect();
+        let writer = store.clone();
+        let trim = (last_trim.elapsed() >= TRIM_EVERY).then(|| {
+            last_trim = Instant::now();
+            let now_ms = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default();
+            let age_ms = retention.max_age_secs.load(Ordering::Relaxed) as i64 * 1000;
+            (retention.max_count.load(Ordering::Relaxed), now_ms - age_ms)
+        });
+        let written = tokio::task::spawn_blocking(move || -> Result<(), crate::store::Error> {
+            writer.insert(&exchanges)?;
+            for (id, stats) in &sockets {
+                writer.update_websocket(*id, stats)?;
+            }
+            if let Some((count, oldest)) = trim {
+                writer.trim(count, oldest)?;
+            }
+            Ok(())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            // A full disk or a broken file stops capture, never proxying.
+            Ok(Err(err)) => tracing::warn!("captured traffic not stored: {err}"),
+            Err(err) => tracing::warn!("capture writer failed: {err}"),
+        }
+        for summary in summaries {
+            let _ = live.send(Live::Exchange(Box::new(summary)));
+        }
+        let dropped = inspector.dropped();
+        if dropped != dropped_seen {
+            dropped_seen = dropped;
+            let _ = live.send(Live::Dropped { total: dropped });
+        }
+    }
+}

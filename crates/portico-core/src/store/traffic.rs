@@ -1,0 +1,433 @@
+//! `traffic.db`: captured exchanges, in their own database file so a huge log never slows
+//! routes and settings. Written in batches by the inspector's recorder, read by the admin API.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite_migration::M;
+use serde::Deserialize;
+
+use super::Error;
+use crate::inspect::event::{Exchange, ExchangeId, Preview, Summary, WebSocketStats};
+
+/// File name of the traffic database inside the data dir.
+pub const TRAFFIC_FILE: &str = "traffic.db";
+
+/// `PRAGMA application_id` of a Portico traffic database ("PRTT").
+const APPLICATION_ID: i64 = 0x5052_5454;
+
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("traffic_migrations/0001_exchanges.sql"))];
+
+/// The most rows one query returns.
+pub(super) const MAX_PAGE: usize = 500;
+
+/// Which exchanges to return; every field narrows the set. Newest first.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficFilter {
+    /// Exact host.
+    pub host: Option<String>,
+    /// Matched route id.
+    pub route_id: Option<i64>,
+    /// Method (case-insensitive).
+    pub method: Option<String>,
+    /// Status class: `1xx` … `5xx`.
+    pub status_class: Option<String>,
+    /// Exact status.
+    pub status: Option<u16>,
+    /// Substring of the path.
+    pub path: Option<String>,
+    /// At least this many milliseconds.
+    pub min_duration_ms: Option<f64>,
+    /// Only exchanges with an error.
+    pub errors: Option<bool>,
+    /// Started at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Started before (Unix ms).
+    pub until: Option<i64>,
+    /// Free text over the URL and the headers (every word must match, as a prefix).
+    pub q: Option<String>,
+    /// Cursor: only exchanges with an id below this one (the last id of the previous page).
+    pub before: Option<ExchangeId>,
+    /// Page size. Default: 100; at most 500.
+    pub limit: Option<usize>,
+}
+
+impl TrafficFilter {
+    /// Whether `e` passes every condition except the cursor, limit and free text (for the
+    /// live stream, which filters in memory).
+    pub fn matches(&self, e: &Summary) -> bool {
+        let class_ok = self.status_class.as_deref().is_none_or(|c| {
+            class_range(c).is_some_and(|(lo, hi)| e.status.is_some_and(|s| (lo..=hi).contains(&s)))
+        });
+        self.host.as_deref().is_none_or(|h| e.host == h)
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| e.method.eq_ignore_ascii_case(m))
+            && class_ok
+            && self.status.is_none_or(|s| e.status == Some(s))
+            && self.path.as_deref().is_none_or(|p| e.path.contains(p))
+            && self.min_duration_ms.is_none_or(|d| e.duration_ms >= d)
+            && self.errors.is_none_or(|only| !only || e.error.is_some())
+            && self.since.is_none_or(|t| e.started_at >= t)
+            && self.until.is_none_or(|t| e.started_at < t)
+    }
+}
+
+fn class_range(class: &str) -> Option<(u16, u16)> {
+    let digit = class.strip_suffix("xx")?.parse::<u16>().ok()?;
+    (1..=5)
+        .contains(&digit)
+        .then(|| (digit * 100, digit * 100 + 99))
+}
+
+/// The captured traffic. Cheap to clone; calls are serialised on one connection.
+#[derive(Clone, Debug)]
+pub struct TrafficStore {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+const COLUMNS: &str = "id, started_at, method, scheme, host, path, query, version, client, \
+    route_id, route, upstream, status, duration_ms, ttfb_ms, bytes_in, bytes_out, error, \
+    error_side, error_code, request_headers, response_headers, request_body, request_size, \
+    response_body, response_size, websocket, replay_of, imported";
+
+const SUMMARY_COLUMNS: &str = "id, started_at, method, scheme, host, path, query, status, \
+    duration_ms, bytes_out, route, error, error_side, websocket IS NOT NULL, replay_of";
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|source| Error::Json {
+        what: "captured headers".into(),
+        source,
+    })
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn exchange(row: &Row<'_>) -> rusqlite::Result<Exchange> {
+    let websocket: Option<String> = row.get(26)?;
+    Ok(Exchange {
+        id: row.get(0)?,
+        started_at: row.get(1)?,
+        method: row.get(2)?,
+        scheme: row.get(3)?,
+        host: row.get(4)?,
+        path: row.get(5)?,
+        query: row.get(6)?,
+        version: row.get(7)?,
+        client: row.get(8)?,
+        route_id: row.get(9)?,
+        route: row.get(10)?,
+        upstream: row.get(11)?,
+        status: row.get(12)?,
+        duration_ms: row.get(13)?,
+        ttfb_ms: row.get(14)?,
+        bytes_in: row.get::<_, i64>(15)? as u64,
+        bytes_out: row.get::<_, i64>(16)? as u64,
+        error: row.get(17)?,
+        error_side: row.get(18)?,
+        error_code: row.get(19)?,
+        request_headers: parse(&row.get::<_, String>(20)?)?,
+        response_headers: parse(&row.get::<_, String>(21)?)?,
+        request_body: Preview {
+            bytes: row.get(22)?,
+            size: row.get::<_, i64>(23)? as u64,
+        },
+        response_body: Preview {
+            bytes: row.get(24)?,
+            size: row.get::<_, i64>(25)? as u64,
+        },
+        websocket: websocket.map(|w| parse(&w)).transpose()?,
+        replay_of: row.get(27)?,
+        imported: row.get(28)?,
+    })
+}
+
+fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
+    Ok(Summary {
+        id: row.get(0)?,
+        started_at: row.get(1)?,
+        method: row.get(2)?,
+        scheme: row.get(3)?,
+        host: row.get(4)?,
+        path: row.get(5)?,
+        query: row.get(6)?,
+        status: row.get(7)?,
+        duration_ms: row.get(8)?,
+        bytes_out: row.get::<_, i64>(9)? as u64,
+        route: row.get(10)?,
+        error: row.get(11)?,
+        error_side: row.get(12)?,
+        websocket: row.get(13)?,
+        replay_of: row.get(14)?,
+    })
+}
+
+/// FTS5 query for free text: every word quoted (so punctuation is literal) and matched as a
+/// prefix.
+fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+impl TrafficStore {
+    /// Open (creating if needed) `traffic.db` in `data_dir` (which must exist).
+    pub fn open_dir(data_dir: &Path) -> Result<TrafficStore, Error> {
+        let path = data_dir.join(TRAFFIC_FILE);
+        let conn = super::open_database(&path, APPLICATION_ID, MIGRATIONS)?;
+        Ok(TrafficStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The highest id stored (0 when empty): new ids continue from it.
+    pub fn max_id(&self) -> Result<ExchangeId, Error> {
+        Ok(self
+            .lock()
+            .query_row("SELECT coalesce(max(id), 0) FROM exchanges", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Store exchanges in one transaction (an exchange already stored is replaced).
+    pub fn insert(&self, exchanges: &[Exchange]) -> Result<(), Error> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut row = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO exchanges ({COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+            ))?;
+            let mut fts_delete = tx.prepare_cached("DELETE FROM exchanges_fts WHERE rowid = ?1")?;
+            let mut fts = tx.prepare_cached(
+                "INSERT INTO exchanges_fts (rowid, url, headers) VALUES (?1, ?2, ?3)",
+            )?;
+            for e in exchanges {
+                let websocket = e.websocket.as_ref().map(json).transpose()?;
+                row.execute(params![
+                    e.id,
+                    e.started_at,
+                    e.method,
+                    e.scheme,
+                    e.host,
+                    e.path,
+                    e.query,
+                    e.version,
+                    e.client,
+                    e.route_id,
+                    e.route,
+                    e.upstream,
+                    e.status,
+                    e.duration_ms,
+                    e.ttfb_ms,
+                    e.bytes_in as i64,
+                    e.bytes_out as i64,
+                    e.error,
+                    e.error_side,
+                    e.error_code,
+                    json(&e.request_headers)?,
+                    json(&e.response_headers)?,
+                    e.request_body.bytes,
+                    e.request_body.size as i64,
+                    e.response_body.bytes,
+                    e.response_body.size as i64,
+                    websocket,
+                    e.replay_of,
+                    e.imported,
+                ])?;
+                let url = format!(
+                    "{}://{}{}{}{}",
+                    e.scheme,
+                    e.host,
+                    e.path,
+                    if e.query.is_some() { "?" } else { "" },
+                    e.query.as_deref().unwrap_or("")
+                );
+                let headers: String = e
+                    .request_headers
+                    .iter()
+                    .chain(&e.response_headers)
+                    .map(|(k, v)| format!("{k}: {v}\n"))
+                    .collect();
+                fts_delete.execute([e.id])?;
+                fts.execute(params![e.id, url, headers])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Record a WebSocket's counts on the exchange of its upgrade.
+    pub fn update_websocket(&self, id: ExchangeId, stats: &WebSocketStats) -> Result<(), Error> {
+        self.lock().execute(
+            "UPDATE exchanges SET websocket = ?2 WHERE id = ?1",
+            params![id, json(stats)?],
+        )?;
+        Ok(())
+    }
+
+    /// Summaries matching `filter`, newest first, one page.
+    pub fn list(&self, filter: &TrafficFilter) -> Result<Vec<Summary>, Error> {
+        let (sql, values) = where_clause(filter);
+        let limit = filter.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM exchanges {sql} ORDER BY id DESC LIMIT {limit}"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(values.iter()), summary)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whole exchanges matching `filter`, newest first, at most `max` (for HAR export).
+    pub fn exchanges(&self, filter: &TrafficFilter, max: usize) -> Result<Vec<Exchange>, Error> {
+        let (sql, values) = where_clause(filter);
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM exchanges {sql} ORDER BY id DESC LIMIT {max}"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(values.iter()), exchange)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One exchange.
+    pub fn get(&self, id: ExchangeId) -> Result<Option<Exchange>, Error> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM exchanges WHERE id = ?1"),
+                [id],
+                exchange,
+            )
+            .optional()?)
+    }
+
+    /// Delete everything.
+    pub fn clear(&self) -> Result<usize, Error> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM exchanges_fts", [])?;
+        Ok(conn.execute("DELETE FROM exchanges", [])?)
+    }
+
+    /// Keep at most `max_count` exchanges, none older than `oldest` (Unix ms); returns how
+    /// many were deleted.
+    pub fn trim(&self, max_count: u64, oldest: i64) -> Result<usize, Error> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let cutoff: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM exchanges ORDER BY id DESC LIMIT 1 OFFSET ?1",
+                [max_count as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let cutoff = cutoff.map_or(0, |id| id + 1);
+        tx.execute(
+            "DELETE FROM exchanges_fts WHERE rowid IN \
+             (SELECT id FROM exchanges WHERE id < ?1 OR started_at < ?2)",
+            params![cutoff, oldest],
+        )?;
+        let deleted = tx.execute(
+            "DELETE FROM exchanges WHERE id < ?1 OR started_at < ?2",
+            params![cutoff, oldest],
+        )?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+}
+
+/// Conditions joined by `AND`, with numbered parameters.
+#[derive(Default)]
+struct Where {
+    conditions: Vec<String>,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl Where {
+    /// A condition with one `?`, and its value.
+    fn add(&mut self, condition: &str, value: rusqlite::types::Value) {
+        self.values.push(value);
+        let numbered = condition.replace('?', &format!("?{}", self.values.len()));
+        self.conditions.push(numbered);
+    }
+
+    /// A condition without a value.
+    fn raw(&mut self, condition: &str) {
+        self.conditions.push(condition.to_owned());
+    }
+}
+
+/// `WHERE …` for a filter, with its values in order.
+fn where_clause(filter: &TrafficFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut w = Where::default();
+    if let Some(host) = &filter.host {
+        w.add("host = ?", Value::Text(host.to_ascii_lowercase()));
+    }
+    if let Some(route) = filter.route_id {
+        w.add("route_id = ?", Value::Integer(route));
+    }
+    if let Some(method) = &filter.method {
+        w.add("method = ?", Value::Text(method.to_ascii_uppercase()));
+    }
+    match filter.status_class.as_deref().map(class_range) {
+        Some(Some((lo, hi))) => {
+            w.add("status >= ?", Value::Integer(lo.into()));
+            w.add("status <= ?", Value::Integer(hi.into()));
+        }
+        Some(None) => w.raw("0"),
+        None => {}
+    }
+    if let Some(status) = filter.status {
+        w.add("status = ?", Value::Integer(status.into()));
+    }
+    if let Some(path) = &filter.path {
+        w.add("instr(path, ?) > 0", Value::Text(path.clone()));
+    }
+    if let Some(ms) = filter.min_duration_ms {
+        w.add("duration_ms >= ?", Value::Real(ms));
+    }
+    if filter.errors == Some(true) {
+        w.raw("error IS NOT NULL");
+    }
+    if let Some(since) = filter.since {
+        w.add("started_at >= ?", Value::Integer(since));
+    }
+    if let Some(until) = filter.until {
+        w.add("started_at < ?", Value::Integer(until));
+    }
+    if let Some(before) = filter.before {
+        w.add("id < ?", Value::Integer(before));
+    }
+    if let Some(q) = filter.q.as_deref().and_then(fts_query) {
+        w.add(
+            "id IN (SELECT rowid FROM exchanges_fts WHERE exchanges_fts MATCH ?)",
+            Value::Text(q),
+        );
+    }
+    if w.conditions.is_empty() {
+        (String::new(), w.values)
+    } else {
+        (format!("WHERE {}", w.conditions.join(" AND ")), w.values)
+    }
+}

@@ -1,0 +1,67 @@
+//! `portico settings`: show or change the engine's settings.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use portico_core::config::SettingsPatch;
+
+use crate::backend::Backend;
+
+/// `portico settings` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Print every setting (JSON).
+    Show,
+    /// Change one setting, e.g. `local_suffixes lan,dev` or `http_listen 127.0.0.1:8081`
+    /// (`none` clears an address).
+    Set {
+        /// The setting's name.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+}
+
+pub(crate) fn run(data_dir: &Path, cmd: Option<Command>) -> anyhow::Result<()> {
+    let backend = Backend::open(data_dir)?;
+    match cmd.unwrap_or(Command::Show) {
+        Command::Show => {
+            println!("{}", serde_json::to_string_pretty(&backend.settings()?)?);
+        }
+        Command::Set { key, value } => {
+            let known = serde_json::to_value(portico_core::config::Settings::default())?;
+            if known.get(&key).is_none() {
+                anyhow::bail!("{key} is not a setting; see `portico settings` for the names");
+            }
+            let value = parse_value(&key, &value);
+            let patch: SettingsPatch =
+                serde_json::from_value(serde_json::json!({ key.clone(): value }))
+                    .with_context(|| format!("invalid value for {key}"))?;
+            let settings = backend.update_settings(patch)?;
+            println!("{}", serde_json::to_string_pretty(&settings)?);
+        }
+    }
+    Ok(())
+}
+
+/// A command-line value as JSON: lists from commas, `none` as null, numbers as numbers.
+fn parse_value(key: &str, value: &str) -> serde_json::Value {
+    if key == "local_suffixes" {
+        let items: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        return serde_json::json!(items);
+    }
+    if value == "none" {
+        return serde_json::Value::Null;
+    }
+    if key.ends_with("_ms")
+        && let Ok(number) = value.parse::<u64>()
+    {
+        return serde_json::Value::from(number);
+    }
+    serde_json::Value::String(value.to_owned())
+}

@@ -114,6 +114,8 @@ pub struct Route {
     /// Default: none.
     #[schema(required = true)]
     pub project: Option<String>,
+    /// Record this route's traffic in the inspector. Default: true.
+    pub capture: bool,
 }
 
 impl Route {
@@ -160,6 +162,9 @@ pub struct NewRoute {
     /// Default: true.
     #[serde(default)]
     pub https_redirect: Option<bool>,
+    /// Default: true.
+    #[serde(default)]
+    pub capture: Option<bool>,
 }
 
 /// A validated route that has no id yet.
@@ -183,6 +188,8 @@ pub struct ValidRoute {
     pub https_redirect: bool,
     /// See [`Route::project`].
     pub project: Option<String>,
+    /// See [`Route::capture`].
+    pub capture: bool,
 }
 
 impl ValidRoute {
@@ -199,6 +206,7 @@ impl ValidRoute {
             enabled: self.enabled,
             https_redirect: self.https_redirect,
             project: self.project,
+            capture: self.capture,
         }
     }
 }
@@ -220,6 +228,7 @@ impl NewRoute {
             enabled: self.enabled.unwrap_or(true),
             https_redirect: self.https_redirect.unwrap_or(true),
             project: None,
+            capture: self.capture.unwrap_or(true),
         })
     }
 }
@@ -245,6 +254,8 @@ pub struct RoutePatch {
     pub enabled: Option<bool>,
     /// Redirect plain HTTP to HTTPS, or not.
     pub https_redirect: Option<bool>,
+    /// Capture this route's traffic, or not.
+    pub capture: Option<bool>,
 }
 
 impl RoutePatch {
@@ -274,6 +285,9 @@ impl RoutePatch {
         }
         if let Some(redirect) = self.https_redirect {
             next.https_redirect = redirect;
+        }
+        if let Some(capture) = self.capture {
+            next.capture = capture;
         }
         Ok(next)
     }
@@ -463,6 +477,15 @@ pub struct Settings {
     /// Applies at the next start. Default: 30000.
     #[schema(required = true, minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: u64,
+    /// Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
+    pub capture_paused: bool,
+    /// Bytes of each request and response body kept for the inspector (the true size is
+    /// always recorded). Applies at once. Default: 1048576 (1 MiB).
+    pub capture_body_limit: u64,
+    /// Keep at most this many captured exchanges. Applies at once. Default: 100000.
+    pub capture_retention_count: u64,
+    /// Keep captured exchanges at most this many days. Applies at once. Default: 7.
+    pub capture_retention_days: u64,
 }
 
 impl Default for Settings {
@@ -474,6 +497,10 @@ impl Default for Settings {
             local_suffixes: Vec::new(),
             shutdown_grace_ms: 10_000,
             header_read_timeout_ms: 30_000,
+            capture_paused: false,
+            capture_body_limit: 1 << 20,
+            capture_retention_count: 100_000,
+            capture_retention_days: 7,
         }
     }
 }
@@ -496,6 +523,7 @@ pub struct SettingsPatch {
     #[schema(value_type = Option<String>)]
     pub admin_listen: Option<Option<String>>,
     /// New `local_suffixes` (see `Settings`), replacing the list.
+    #[schema(example = json!(["lan"]))]
     pub local_suffixes: Option<Vec<String>>,
     /// New `shutdown_grace_ms` (see `Settings`).
     #[schema(minimum = 100, maximum = 600_000)]
@@ -503,6 +531,14 @@ pub struct SettingsPatch {
     /// New `header_read_timeout_ms` (see `Settings`).
     #[schema(minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: Option<u64>,
+    /// See [`Settings::capture_paused`].
+    pub capture_paused: Option<bool>,
+    /// See [`Settings::capture_body_limit`].
+    pub capture_body_limit: Option<u64>,
+    /// See [`Settings::capture_retention_count`].
+    pub capture_retention_count: Option<u64>,
+    /// See [`Settings::capture_retention_days`].
+    pub capture_retention_days: Option<u64>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -544,6 +580,18 @@ impl SettingsPatch {
         }
         if let Some(v) = self.header_read_timeout_ms {
             next.header_read_timeout_ms = v;
+        }
+        if let Some(v) = self.capture_paused {
+            next.capture_paused = v;
+        }
+        if let Some(v) = self.capture_body_limit {
+            next.capture_body_limit = v;
+        }
+        if let Some(v) = self.capture_retention_count {
+            next.capture_retention_count = v;
+        }
+        if let Some(v) = self.capture_retention_days {
+            next.capture_retention_days = v;
         }
         next.validate()?;
         Ok(next)
@@ -594,6 +642,24 @@ impl Settings {
             return Err(bad(
                 "shutdown_grace_ms",
                 "must be between 100 and 600000 (10 minutes)".into(),
+            ));
+        }
+        if self.capture_body_limit > 64 << 20 {
+            return Err(bad(
+                "capture_body_limit",
+                "must be at most 67108864 (64 MiB); 0 keeps no body bytes".into(),
+            ));
+        }
+        if !(100..=10_000_000).contains(&self.capture_retention_count) {
+            return Err(bad(
+                "capture_retention_count",
+                "must be between 100 and 10000000".into(),
+            ));
+        }
+        if !(1..=365).contains(&self.capture_retention_days) {
+            return Err(bad(
+                "capture_retention_days",
+                "must be between 1 and 365".into(),
             ));
         }
         if !(1_000..=600_000).contains(&self.header_read_timeout_ms) {
@@ -753,6 +819,7 @@ impl From<&Route> for NewRoute {
             timeout_ms: Some(route.timeout_ms),
             enabled: Some(route.enabled),
             https_redirect: Some(route.https_redirect),
+            capture: Some(route.capture),
         }
     }
 }

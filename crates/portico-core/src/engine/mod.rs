@@ -20,10 +20,12 @@ use crate::admin::{
     RouteCounts, Status, StoreChange, Token,
 };
 use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
+use crate::inspect::capture::Inspector;
+use crate::inspect::recorder::{Live, Retention};
 use crate::proxy::{
     self, Fallback, ListenSpec, Listeners, Proxy, ProxyOptions, RouteTable, ServeOptions,
 };
-use crate::store::{self, ImportSummary, RouteRows, Store, StoredCertificate};
+use crate::store::{self, ImportSummary, RouteRows, Store, StoredCertificate, TrafficStore};
 use crate::tls::trust::{self, TrustEnv};
 use crate::tls::{Ca, CaEvent, IssuedLeaf, LeafPolicy, Tls};
 
@@ -54,6 +56,9 @@ pub struct EngineConfig {
     /// Where the trust stores are, for the admin API's trust, untrust and rotate. Default:
     /// none (those calls answer 503; the CLI passes the real machine's).
     pub trust: Option<TrustEnv>,
+    /// How many captured exchanges may wait for the recorder before capture drops them.
+    /// Default: 4096.
+    pub capture_queue: usize,
     /// Where the admin API listens; `None` serves no admin API.
     /// Default: port 7080 on loopback, else a free port.
     pub admin: Option<AdminListen>,
@@ -84,6 +89,7 @@ impl EngineConfig {
             owner: "portico".to_owned(),
             leaf_policy: LeafPolicy::default(),
             trust: None,
+            capture_queue: crate::inspect::capture::DEFAULT_QUEUE,
             admin: Some(AdminListen {
                 listen: ListenSpec::Default {
                     preferred: 7080,
@@ -115,6 +121,9 @@ pub struct EngineHandle {
     /// Ends upgraded connections; fired after the drain.
     stop_tunnels: CancellationToken,
     tasks: TaskTracker,
+    /// Stops the capture recorder once everything else has.
+    stop_recorder: CancellationToken,
+    recorder: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The engine's shared state and the operations every front end uses.
@@ -133,6 +142,10 @@ struct Core {
     ca: CaSource,
     trust: Option<TrustEnv>,
     events: tokio::sync::broadcast::Sender<Event>,
+    traffic: TrafficStore,
+    inspector: Inspector,
+    live: tokio::sync::broadcast::Sender<Live>,
+    retention: Arc<Retention>,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -163,6 +176,24 @@ impl Engine {
         let dir = config.data_dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open_dir(&dir)).await??;
         let settings = blocking(&store, Store::settings).await?;
+        let dir = config.data_dir.clone();
+        let (traffic, last_id) = tokio::task::spawn_blocking(move || {
+            let traffic = TrafficStore::open_dir(&dir)?;
+            let last = traffic.max_id()?;
+            Ok::<_, store::Error>((traffic, last))
+        })
+        .await??;
+        let (inspector, queue) = Inspector::new(
+            config.capture_queue,
+            settings.capture_body_limit as usize,
+            last_id,
+        );
+        inspector.set_paused(settings.capture_paused);
+        let retention = Retention::new(
+            settings.capture_retention_count,
+            settings.capture_retention_days,
+        );
+        let live = tokio::sync::broadcast::channel(1024).0;
 
         let http = Listeners::bind(&config.http).await?;
         let https = match &config.https {
@@ -206,6 +237,10 @@ impl Engine {
             },
             trust: config.trust.clone(),
             events: tokio::sync::broadcast::channel(64).0,
+            traffic: traffic.clone(),
+            inspector: inspector.clone(),
+            live: live.clone(),
+            retention: retention.clone(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -215,7 +250,19 @@ impl Engine {
         let options = ProxyOptions {
             https_port: core.https_addrs.first().map(SocketAddr::port),
             tls: Some(tls.clone()),
+            inspector: Some(inspector.clone()),
         };
+        // The recorder outlives the listeners: it stops after connections drain, writing
+        // what they captured.
+        let stop_recorder = CancellationToken::new();
+        let recorder = tokio::spawn(crate::inspect::recorder::run(
+            queue,
+            traffic,
+            live,
+            inspector,
+            retention,
+            stop_recorder.clone(),
+        ));
         let proxy = Proxy::new(table, stop_tunnels.clone(), options);
         let tasks = TaskTracker::new();
         let opts = ServeOptions {
@@ -290,6 +337,8 @@ impl Engine {
         tasks.spawn(watch_store(core.clone(), baseline, stop.clone()));
 
         Ok(EngineHandle {
+            recorder: Some(recorder),
+            stop_recorder,
             core,
             http_fallback,
             https_fallback,
@@ -552,9 +601,24 @@ impl Core {
             Ok(next)
         })
         .await??;
+        self.apply_capture_settings(&settings);
         self.refresh_ca(true).await;
         let _ = self.events.send(Event::SettingsChanged);
         Ok(settings)
+    }
+
+    /// Capture settings take effect at once.
+    fn apply_capture_settings(&self, settings: &Settings) {
+        use std::sync::atomic::Ordering;
+        self.inspector.set_paused(settings.capture_paused);
+        self.inspector
+            .set_body_limit(settings.capture_body_limit as usize);
+        self.retention
+            .max_count
+            .store(settings.capture_retention_count, Ordering::Relaxed);
+        self.retention
+            .max_age_secs
+            .store(settings.capture_retention_days * 86_400, Ordering::Relaxed);
     }
 
     fn ca_report(ca: &Ca, stores: Vec<trust::StoreStatus>) -> CaReport {
@@ -643,6 +707,9 @@ impl Core {
         let summary = blocking(&self.store, move |s| s.import(&routes, settings.as_ref())).await?;
         self.rebuild().await?;
         if has_settings {
+            if let Ok(settings) = blocking(&self.store, Store::settings).await {
+                self.apply_capture_settings(&settings);
+            }
             self.refresh_ca(true).await;
             let _ = self.events.send(Event::SettingsChanged);
         }
@@ -828,7 +895,7 @@ impl EngineHandle {
 
     /// Stop accepting, let in-flight requests finish (bounded by the shutdown grace
     /// setting), then close upgraded connections.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         remove_admin_file(&self.core.data_dir);
         self.stop.cancel();
         self.tasks.close();
@@ -836,6 +903,25 @@ impl EngineHandle {
         self.stop_tunnels.cancel();
         self.proxy.tunnels().close();
         self.proxy.tunnels().wait().await;
+        self.stop_recorder.cancel();
+        if let Some(recorder) = self.recorder.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), recorder).await;
+        }
+    }
+
+    /// The inspector: pause, resume, drop counts.
+    pub fn inspector(&self) -> &Inspector {
+        &self.core.inspector
+    }
+
+    /// The captured traffic.
+    pub fn traffic(&self) -> &TrafficStore {
+        &self.core.traffic
+    }
+
+    /// Live captured exchanges.
+    pub fn live_traffic(&self) -> tokio::sync::broadcast::Receiver<Live> {
+        self.core.live.subscribe()
     }
 }
 
@@ -846,5 +932,6 @@ impl Drop for EngineHandle {
         }
         self.stop.cancel();
         self.stop_tunnels.cancel();
+        self.stop_recorder.cancel();
     }
 }

@@ -274,8 +274,9 @@ impl Capture {
     }
 
     /// Wrap a body so its bytes are counted and its first bytes kept.
-    pub fn tee<B>(&self, side: Side, body: B) -> TeeBody<B> {
+    pub fn tee<B: Body>(&self, side: Side, body: B) -> TeeBody<B> {
         TeeBody {
+            ended: body.is_end_stream(),
             inner: body,
             side,
             capture: Some(self.clone()),
@@ -335,16 +336,22 @@ pin_project_lite::pin_project! {
         inner: B,
         side: Side,
         capture: Option<Capture>,
+        // The body has said it is over; it may then be dropped without a last poll.
+        ended: bool,
     }
 
     impl<B> PinnedDrop for TeeBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if *this.side == Side::Response && let Some(capture) = this.capture.take() {
-                capture.finish(Some((
-                    "the client closed the connection before the response ended".into(),
-                    "client",
-                )));
+                if *this.ended {
+                    capture.finish(None);
+                } else {
+                    capture.finish(Some((
+                        "the client closed the connection before the response ended".into(),
+                        "client",
+                    )));
+                }
             }
         }
     }
@@ -362,12 +369,19 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        let mut this = self.project();
+        let polled = this.inner.as_mut().poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(data), Some(capture)) = (frame.data_ref(), this.capture.as_ref()) {
                     capture.data(*this.side, data);
+                }
+                *this.ended = this.inner.is_end_stream();
+                if *this.side == Side::Response
+                    && *this.ended
+                    && let Some(capture) = this.capture.take()
+                {
+                    capture.finish(None);
                 }
             }
             Poll::Ready(Some(Err(err))) => {

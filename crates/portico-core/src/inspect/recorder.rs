@@ -62,6 +62,7 @@ pub async fn run(
 ) {
     let mut dropped_seen = 0;
     let mut last_trim = Instant::now();
+    let mut since_trim: u64 = 0;
     loop {
         let first = tokio::select! {
             record = queue.recv() => record,
@@ -85,8 +86,13 @@ pub async fn run(
         }
         let summaries: Vec<Summary> = exchanges.iter().map(Summary::from).collect();
         let writer = store.clone();
-        let trim = (last_trim.elapsed() >= TRIM_EVERY).then(|| {
+        since_trim += exchanges.len() as u64;
+        // Trim on a timer, and sooner when a tenth of the allowance has come in since.
+        let due = last_trim.elapsed() >= TRIM_EVERY
+            || since_trim >= (retention.max_count.load(Ordering::Relaxed) / 10).max(1);
+        let trim = due.then(|| {
             last_trim = Instant::now();
+            since_trim = 0;
             let now_ms = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)

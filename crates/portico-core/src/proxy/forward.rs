@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -21,8 +21,9 @@ use tokio_util::task::TaskTracker;
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
-use super::{Error, ProxyBody, error_page, upgrade};
+use super::{BoxError, Error, ProxyBody, error_page, upgrade};
 use crate::config::Route;
+use crate::inspect::capture::{Capture, Inspector, RequestStart, Side};
 use crate::tls::Tls;
 
 /// How long connecting to an upstream may take. Loopback connects are instant; this bounds
@@ -72,6 +73,16 @@ pub struct ProxyOptions {
     pub https_port: Option<u16>,
     /// The CA, served at `http(s)://portico.localhost/ca.pem` and `/ca.crt`.
     pub tls: Option<Tls>,
+    /// Where captured exchanges go; `None` captures nothing.
+    pub inspector: Option<Inspector>,
+}
+
+fn side_name(side: super::Side) -> &'static str {
+    match side {
+        super::Side::Client => "client",
+        super::Side::Upstream => "upstream",
+        super::Side::Portico => "portico",
+    }
 }
 
 /// The built-in host that serves Portico's own pages (the CA certificate).
@@ -109,13 +120,30 @@ impl Proxy {
         &self.inner.tunnels
     }
 
-    /// Answer one request: the upstream's response, or Portico's own error page.
-    pub async fn handle(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<ProxyBody> {
+    /// Answer one request: the upstream's response, or Portico's own error page. The
+    /// exchange is captured for the inspector as it streams, unless capture is paused.
+    pub async fn handle<B>(&self, req: Request<B>, conn: ConnInfo) -> Response<ProxyBody>
+    where
+        B: Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError> + std::fmt::Display,
+    {
         let accept = req.headers().get(header::ACCEPT).cloned();
         let method = req.method().clone();
         let uri = req.uri().clone();
         let table = self.inner.table.load_full();
-        match self.forward(req, conn, &table).await {
+        let capture = self.inner.options.inspector.as_ref().and_then(|inspector| {
+            let host = original_host(&req)
+                .ok()
+                .and_then(|h| host_name(&h).ok())
+                .unwrap_or_default();
+            let start = RequestStart {
+                host: &host,
+                client: conn.client,
+                tls: conn.tls,
+            };
+            inspector.begin(&req, start)
+        });
+        let resp = match self.forward(req, conn, &table, capture.as_ref()).await {
             Ok(resp) => resp,
             Err(err) => {
                 match err.side() {
@@ -126,17 +154,37 @@ impl Proxy {
                         tracing::debug!(%method, %uri, client = %conn.client, "{err}")
                     }
                 }
-                error_page::render(&err, accept.as_ref(), &table, conn)
+                let resp = error_page::render(&err, accept.as_ref(), &table, conn);
+                if let Some(capture) = &capture {
+                    let code = resp
+                        .headers()
+                        .get("x-portico-error")
+                        .and_then(|v| v.to_str().ok());
+                    capture.error(err.to_string(), side_name(err.side()), code);
+                }
+                resp
+            }
+        };
+        match capture {
+            None => resp,
+            Some(capture) => {
+                capture.response(&resp);
+                resp.map(|body| capture.tee(Side::Response, body).boxed())
             }
         }
     }
 
-    async fn forward(
+    async fn forward<B>(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<B>,
         conn: ConnInfo,
         table: &RouteTable,
-    ) -> Result<Response<ProxyBody>, Error> {
+        capture: Option<&Capture>,
+    ) -> Result<Response<ProxyBody>, Error>
+    where
+        B: Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError> + std::fmt::Display,
+    {
         if req.method() == Method::CONNECT {
             return Err(Error::BadRequest {
                 reason: "Portico is a reverse proxy, not a forward proxy; CONNECT is not supported",
@@ -157,6 +205,12 @@ impl Proxy {
             })?
             .clone();
         let route = &target.route;
+        if let Some(capture) = capture {
+            capture.route(route.id, &target.label, &route.upstream().to_string());
+            if !route.capture {
+                capture.cancel();
+            }
+        }
         if target.loops || headers::hops(req.headers()) >= headers::MAX_HOPS {
             return Err(Error::Loop {
                 route: target.label.clone(),
@@ -199,7 +253,11 @@ impl Proxy {
         parts.headers.insert(header::HOST, host_header);
         // Upstream dev servers speak HTTP/1.1, whatever the client used.
         parts.version = Version::HTTP_11;
-        let outgoing = Request::from_parts(parts, body.map_err(Into::into).boxed());
+        let body = match capture {
+            Some(capture) => capture.tee(Side::Request, body).map_err(Into::into).boxed(),
+            None => body.map_err(Into::into).boxed(),
+        };
+        let outgoing = Request::from_parts(parts, body);
 
         let sent = tokio::time::timeout(route.timeout(), self.inner.client.request(outgoing));
         let resp = match sent.await {
@@ -213,16 +271,25 @@ impl Proxy {
             Ok(Err(err)) => return Err(classify(err, &target)),
             Ok(Ok(resp)) => resp,
         };
+        if let Some(capture) = capture {
+            capture.upstream_answered();
+        }
 
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_upgrade) = client_upgrade
         {
+            let websocket = upgrade
+                .as_ref()
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"websocket"));
             return Ok(upgrade::tunnel(
                 resp,
                 client_upgrade,
                 &self.inner.tunnels,
                 self.inner.stop.clone(),
                 target.label.clone(),
+                capture
+                    .filter(|_| route.capture)
+                    .map(|c| (c.clone(), websocket)),
             ));
         }
 
@@ -249,7 +316,7 @@ impl Proxy {
     }
 
     /// Portico's own pages on `portico.localhost`: the CA certificate for phones and tools.
-    fn builtin(&self, req: &Request<Incoming>) -> Option<Response<ProxyBody>> {
+    fn builtin<B>(&self, req: &Request<B>) -> Option<Response<ProxyBody>> {
         if !matches!(*req.method(), Method::GET | Method::HEAD) {
             return None;
         }
@@ -310,7 +377,7 @@ fn redirect_to_https(host: &str, https_port: u16, uri: &Uri) -> Response<ProxyBo
 
 /// The host the client asked for, as it sent it (with port): the URI authority for HTTP/2
 /// and absolute-form requests, else the `Host` header.
-fn original_host(req: &Request<Incoming>) -> Result<HeaderValue, Error> {
+fn original_host<B>(req: &Request<B>) -> Result<HeaderValue, Error> {
     if let Some(authority) = req.uri().authority() {
         return Ok(authority_value(authority));
     }

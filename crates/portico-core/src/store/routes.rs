@@ -5,7 +5,7 @@ use rusqlite::{ErrorCode, OptionalExtension, Row, params};
 use super::{Error, Store};
 use crate::config::{self, NewRoute, Route, RouteId, ValidRoute};
 
-const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project";
+const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture";
 
 /// Every stored route, split into those that validate and those that do not.
 #[derive(Debug, Default)]
@@ -49,6 +49,7 @@ fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
             timeout_ms: Some(row.get::<_, i64>(6)?.max(0) as u64),
             enabled: Some(row.get(7)?),
             https_redirect: Some(row.get(8)?),
+            capture: Some(row.get(10)?),
         },
         project: row.get(9)?,
     })
@@ -132,8 +133,8 @@ impl Store {
     pub fn insert_route(&self, route: &ValidRoute) -> Result<Route, Error> {
         let conn = self.lock();
         conn.execute(
-            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 route.host.to_string(),
                 route.path.as_str(),
@@ -144,6 +145,7 @@ impl Store {
                 route.enabled,
                 route.https_redirect,
                 route.project,
+                route.capture,
             ],
         )
         .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -157,7 +159,7 @@ impl Store {
             .execute(
                 "UPDATE routes SET host = ?2, path = ?3, upstreams = ?4, strip_prefix = ?5,
                      upstream_host = ?6, timeout_ms = ?7, enabled = ?8, https_redirect = ?9,
-                     project = ?10,
+                     project = ?10, capture = ?11,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
                 params![
@@ -171,6 +173,7 @@ impl Store {
                     route.enabled,
                     route.https_redirect,
                     route.project,
+                    route.capture,
                 ],
             )
             .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -233,10 +236,11 @@ fn upsert(tx: &rusqlite::Transaction<'_>, route: &ValidRoute) -> Result<bool, Er
         route.enabled,
         route.https_redirect,
         route.project,
+        route.capture,
     ];
     let changed = tx.execute(
         "UPDATE routes SET upstreams = ?3, strip_prefix = ?4, upstream_host = ?5, timeout_ms = ?6,
-             enabled = ?7, https_redirect = ?8, project = ?9,
+             enabled = ?7, https_redirect = ?8, project = ?9, capture = ?10,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE host = ?1 AND path = ?2",
         values,
@@ -245,8 +249,8 @@ fn upsert(tx: &rusqlite::Transaction<'_>, route: &ValidRoute) -> Result<bool, Er
         return Ok(false);
     }
     tx.execute(
-        "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         values,
     )?;
     Ok(true)

@@ -323,6 +323,15 @@ impl Engine {
                 &proxy_ports,
                 admin_config.allow_remote,
             );
+            let state = state.with_traffic(admin::TrafficApi {
+                store: core.traffic.clone(),
+                inspector: core.inspector.clone(),
+                live: core.live.clone(),
+                proxy: proxy.clone(),
+                http: core.http_addrs[0],
+                https: core.https_addrs.first().copied(),
+                ca_file: tls.authority().ca().root_path(),
+            });
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {

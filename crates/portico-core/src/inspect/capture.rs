@@ -41,6 +41,10 @@ pub enum Record {
 #[derive(Debug, Clone, Copy)]
 pub struct ReplayOf(pub ExchangeId);
 
+/// The id an exchange was captured under (a response extension).
+#[derive(Debug, Clone, Copy)]
+pub struct CapturedAs(pub ExchangeId);
+
 /// The capture switchboard shared by every connection. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Inspector {
@@ -75,6 +79,11 @@ impl Inspector {
             }),
         };
         (inspector, rx)
+    }
+
+    /// A fresh exchange id (for exchanges imported from HAR files).
+    pub fn allocate_id(&self) -> ExchangeId {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Exchanges dropped because the queue was full, since start.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub type ExchangeId = i64;
 
 /// One request through the proxy and what came back, as captured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Exchange {
     /// Identifier.
     pub id: ExchangeId,
@@ -49,9 +49,11 @@ pub struct Exchange {
     pub error_side: Option<String>,
     /// Portico's error code (`upstream-refused`, …) when Portico answered itself.
     pub error_code: Option<String>,
-    /// Request headers, in order.
+    /// Request headers, in order, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub request_headers: Vec<(String, String)>,
-    /// Response headers, in order.
+    /// Response headers, in order, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub response_headers: Vec<(String, String)>,
     /// Request body preview (at most the capture limit) and its true size.
     pub request_body: Preview,
@@ -66,10 +68,11 @@ pub struct Exchange {
 }
 
 /// The first bytes of a body and how big it really was.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Preview {
-    /// At most the capture limit, as it went over the wire (still content-encoded).
+    /// At most the capture limit, as it went over the wire (still content-encoded), base64.
     #[serde(with = "base64_bytes")]
+    #[schema(value_type = String, format = Byte)]
     pub bytes: Vec<u8>,
     /// The true size.
     pub size: u64,
@@ -83,7 +86,7 @@ impl Preview {
 }
 
 /// Frame and byte counts of an upgraded (WebSocket) connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebSocketStats {
     /// Frames from the client.
     pub frames_in: u64,
@@ -98,7 +101,7 @@ pub struct WebSocketStats {
 }
 
 /// The short form of an exchange, for lists and the live stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     /// Identifier.
     pub id: ExchangeId,

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,9 +20,9 @@ use tokio_util::task::TaskTracker;
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
-use super::{BoxError, Error, ProxyBody, error_page, upgrade};
+use super::{Error, ProxyBody, error_page, upgrade};
 use crate::config::Route;
-use crate::inspect::capture::{Capture, Inspector, RequestStart, Side};
+use crate::inspect::capture::{Capture, CapturedAs, Inspector, RequestStart, Side};
 use crate::tls::Tls;
 
 /// How long connecting to an upstream may take. Loopback connects are instant; this bounds
@@ -122,11 +121,7 @@ impl Proxy {
 
     /// Answer one request: the upstream's response, or Portico's own error page. The
     /// exchange is captured for the inspector as it streams, unless capture is paused.
-    pub async fn handle<B>(&self, req: Request<B>, conn: ConnInfo) -> Response<ProxyBody>
-    where
-        B: Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError> + std::fmt::Display,
-    {
+    pub async fn handle(&self, req: Request<ProxyBody>, conn: ConnInfo) -> Response<ProxyBody> {
         let accept = req.headers().get(header::ACCEPT).cloned();
         let method = req.method().clone();
         let uri = req.uri().clone();
@@ -169,22 +164,20 @@ impl Proxy {
             None => resp,
             Some(capture) => {
                 capture.response(&resp);
-                resp.map(|body| capture.tee(Side::Response, body).boxed())
+                let mut resp = resp.map(|body| capture.tee(Side::Response, body).boxed());
+                resp.extensions_mut().insert(CapturedAs(capture.id()));
+                resp
             }
         }
     }
 
-    async fn forward<B>(
+    async fn forward(
         &self,
-        mut req: Request<B>,
+        mut req: Request<ProxyBody>,
         conn: ConnInfo,
         table: &RouteTable,
         capture: Option<&Capture>,
-    ) -> Result<Response<ProxyBody>, Error>
-    where
-        B: Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError> + std::fmt::Display,
-    {
+    ) -> Result<Response<ProxyBody>, Error> {
         if req.method() == Method::CONNECT {
             return Err(Error::BadRequest {
                 reason: "Portico is a reverse proxy, not a forward proxy; CONNECT is not supported",

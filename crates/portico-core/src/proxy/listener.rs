@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -203,7 +204,10 @@ pub async fn serve(
         let proxy = proxy.clone();
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(req, info).await) }
+            async move {
+                let req = req.map(|body: hyper::body::Incoming| body.map_err(Into::into).boxed());
+                Ok::<_, Infallible>(proxy.handle(req, info).await)
+            }
         });
         match &tls {
             None => {

@@ -23,8 +23,9 @@ const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("traffic_migrations/0001_
 pub(super) const MAX_PAGE: usize = 500;
 
 /// Which exchanges to return; every field narrows the set. Newest first.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TrafficFilter {
     /// Exact host.
     pub host: Option<String>,

@@ -357,3 +357,54 @@ async fn curl_text_is_served_and_clear_empties_the_log() {
     let empty = api.json("GET", "/api/v1/requests", None).await;
     assert_eq!(empty["items"], json!([]));
 }
+
+#[tokio::test]
+async fn har_export_of_real_traffic_imports_back_as_viewable_exchanges() {
+    let engine = TestEngine::start().await;
+    let api = Api(&engine);
+    let echo = spawn_echo("echo").await;
+    engine.route("app.localhost", "/", echo.addr).await;
+    send(
+        engine.addr(),
+        "app.localhost",
+        Request::get("/one?x=1"),
+        Bytes::new(),
+    )
+    .await;
+    send(
+        engine.addr(),
+        "app.localhost",
+        Request::post("/two").header("content-type", "application/json"),
+        Bytes::from_static(br#"{"b":2}"#),
+    )
+    .await;
+    api.wait_for(2).await;
+    let (status, har) = api
+        .call("GET", "/api/v1/requests/har?host=app.localhost", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let har: Value = serde_json::from_str(&har).expect("HAR is JSON");
+    assert_eq!(har["log"]["version"], "1.2");
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(2));
+
+    let imported = api.json("POST", "/api/v1/requests/har", Some(har)).await;
+    assert_eq!(imported["imported"], 2);
+    let id = imported["ids"][1].as_i64().expect("id");
+    let detail = api
+        .json("GET", &format!("/api/v1/requests/{id}"), None)
+        .await;
+    assert_eq!(detail["exchange"]["imported"], true);
+    let mut paths = Vec::new();
+    for id in imported["ids"].as_array().expect("ids") {
+        let one = api
+            .json("GET", &format!("/api/v1/requests/{id}"), None)
+            .await;
+        paths.push(one["exchange"]["path"].as_str().unwrap_or("?").to_owned());
+    }
+    paths.sort();
+    assert_eq!(paths, ["/one", "/two"]);
+    let (status, text) = api
+        .call("POST", "/api/v1/requests/har", Some(json!({"not": "har"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+}

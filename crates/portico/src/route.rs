@@ -39,6 +39,9 @@ pub(crate) enum Command {
         /// Serve plain http:// too, instead of redirecting it to https://.
         #[arg(long)]
         no_https_redirect: bool,
+        /// Do not record this route's traffic in the inspector (for a noisy route).
+        #[arg(long)]
+        no_capture: bool,
     },
     /// List routes.
     List {
@@ -77,6 +80,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             timeout,
             disabled,
             no_https_redirect,
+            no_capture,
         } => {
             let new = NewRoute {
                 host,
@@ -87,6 +91,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
                 timeout_ms: timeout.map(|s| s * 1000),
                 enabled: Some(!disabled),
                 https_redirect: Some(!no_https_redirect),
+                capture: Some(!no_capture),
             };
             // Validate here too, so a bad route gets the same message with or without an engine.
             new.validate()?;
@@ -187,6 +192,9 @@ fn describe(route: &Route) -> String {
     if !route.https_redirect {
         flags.push("no https redirect");
     }
+    if !route.capture {
+        flags.push("not captured");
+    }
     let flags = if flags.is_empty() {
         String::new()
     } else {
@@ -227,6 +235,9 @@ fn list(backend: &Backend, json: bool) -> anyhow::Result<()> {
             }
             if !r.https_redirect {
                 opts.push("no-https-redirect".to_owned());
+            }
+            if !r.capture {
+                opts.push("no-capture".to_owned());
             }
             if let Some(project) = &r.project {
                 opts.push(format!("project={project}"));

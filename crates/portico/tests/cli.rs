@@ -66,6 +66,7 @@ fn plain_route(host: &str, upstream: &str) -> serde_json::Value {
         "upstream_host": false,
         "https_redirect": true,
         "project": null,
+        "capture": true,
         "timeout_ms": 60000,
         "enabled": true,
     })
@@ -122,6 +123,7 @@ fn route_add_stores_path_strip_prefix_and_upstream_host_and_list_shows_them_as_t
                 "upstream_host": true,
                 "https_redirect": true,
                 "project": null,
+                "capture": true,
                 "timeout_ms": 60000,
                 "enabled": true,
             }),
@@ -208,6 +210,7 @@ fn route_add_disabled_stores_the_route_switched_off() {
             "upstream_host": false,
             "https_redirect": true,
             "project": null,
+            "capture": true,
             "timeout_ms": 60000,
             "enabled": false,
         })]

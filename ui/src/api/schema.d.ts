@@ -227,6 +227,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List captured exchanges, newest first, filtered. */
+        get: operations["list_requests"];
+        put?: never;
+        post?: never;
+        /** Delete every captured exchange. */
+        delete: operations["clear_requests"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/har": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export the filtered exchanges (at most 10,000, newest first) as HAR 1.2. */
+        get: operations["export_har"];
+        put?: never;
+        /** Import a HAR file (from a browser's DevTools, or another Portico) to view its exchanges. */
+        post: operations["import_har"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow new exchanges as they are captured (Server-Sent Events, same filters as the list;
+         *     the cursor and free text do not apply). `exchange` events carry a summary; `skipped`
+         *     says how many this client missed by reading too slowly; `dropped` says capture itself
+         *     dropped some (total since start).
+         */
+        get: operations["stream_requests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One captured exchange in full. */
+        get: operations["get_request"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}/curl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The request as a curl command. */
+        get: operations["request_as_curl"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a captured request through the proxy again, as captured or edited. The new exchange
+         *     is captured like any other, with `replay_of` pointing at the original.
+         */
+        post: operations["replay_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/routes": {
         parameters: {
             query?: never;
@@ -364,6 +476,50 @@ export interface components {
             /** @description The suffixes the CA signs for. */
             suffixes: string[];
         };
+        /** @description How many exchanges were deleted. */
+        Cleared: {
+            /** @description Deleted. */
+            deleted: number;
+        };
+        /** @description A body made readable, with what is known about how complete it is. */
+        DecodedBody: {
+            /** @description Otherwise the decoded bytes (or the bytes as sent, if decoding failed), base64. */
+            base64?: string | null;
+            /** @description Whether the body is shown as bytes rather than text. */
+            binary: boolean;
+            /**
+             * Format: int64
+             * @description Bytes captured (the preview's length).
+             */
+            captured: number;
+            /**
+             * @description The character set `text` was decoded from (`encoding_rs` name, lowercase: a declared
+             *     `iso-8859-1` reads as `windows-1252`, as browsers do). `None` for binary bodies.
+             */
+            charset?: string | null;
+            /**
+             * @description The whole body was decoded: false when the capture was truncated, decoding stopped
+             *     early, or the output reached [`MAX_DECODED`].
+             */
+            complete: boolean;
+            /** @description `Content-Encoding` as sent (several headers joined with `, `). */
+            content_encoding?: string | null;
+            /** @description The content coding was undone (or there was none). */
+            decoded: boolean;
+            /** @description Why decoding failed or stopped, if it did. */
+            error?: string | null;
+            /** @description `Content-Type` without parameters, lowercase. */
+            mime?: string | null;
+            /**
+             * Format: int64
+             * @description True size on the wire (the preview's `size`).
+             */
+            size: number;
+            /** @description The body as text, when it is displayable as text. */
+            text?: string | null;
+            /** @description Whether the capture is shorter than the body. */
+            truncated: boolean;
+        };
         /** @description Something that changed. Clients re-read the resource it names. */
         Event: {
             /** @enum {string} */
@@ -384,6 +540,82 @@ export interface components {
             missed: number;
             /** @enum {string} */
             type: "lagged";
+        };
+        /** @description One request through the proxy and what came back, as captured. */
+        Exchange: {
+            /**
+             * Format: int64
+             * @description Request head and body bytes as received.
+             */
+            bytes_in: number;
+            /**
+             * Format: int64
+             * @description Response head and body bytes as sent.
+             */
+            bytes_out: number;
+            /** @description Client address. */
+            client: string;
+            /**
+             * Format: double
+             * @description From request start to the last response byte, milliseconds.
+             */
+            duration_ms: number;
+            /** @description What went wrong, if anything. */
+            error?: string | null;
+            /** @description Portico's error code (`upstream-refused`, …) when Portico answered itself. */
+            error_code?: string | null;
+            /** @description Who caused it: `client`, `upstream` or `portico`. */
+            error_side?: string | null;
+            /** @description Host as the client asked (without port). */
+            host: string;
+            /** @description Identifier. */
+            id: components["schemas"]["i64"];
+            /** @description Loaded from a HAR file rather than captured. */
+            imported: boolean;
+            /** @description Method. */
+            method: string;
+            /** @description Path. */
+            path: string;
+            /** @description Query string, without `?`. */
+            query?: string | null;
+            replay_of?: null | components["schemas"]["i64"];
+            /** @description Request body preview (at most the capture limit) and its true size. */
+            request_body: components["schemas"]["Preview"];
+            /** @description Request headers, in order, as `[name, value]` pairs. */
+            request_headers: string[][];
+            /** @description Response body preview and its true size. */
+            response_body: components["schemas"]["Preview"];
+            /** @description Response headers, in order, as `[name, value]` pairs. */
+            response_headers: string[][];
+            /** @description Matched route, as `host/path`. */
+            route?: string | null;
+            /**
+             * Format: int64
+             * @description Matched route id.
+             */
+            route_id?: number | null;
+            /** @description `http` or `https`. */
+            scheme: string;
+            /**
+             * Format: int64
+             * @description When the request arrived, Unix milliseconds.
+             */
+            started_at: number;
+            /**
+             * Format: int32
+             * @description Response status (absent if no response was sent).
+             */
+            status?: number | null;
+            /**
+             * Format: double
+             * @description From request start to the upstream's response headers, milliseconds.
+             */
+            ttfb_ms?: number | null;
+            /** @description Upstream the request went to. */
+            upstream?: string | null;
+            /** @description `HTTP/1.1`, `HTTP/2`… */
+            version: string;
+            websocket?: null | components["schemas"]["WebSocketStats"];
         };
         /**
          * @description Routes and settings as a portable JSON document (`portico export`, `GET /api/v1/export`).
@@ -409,6 +641,30 @@ export interface components {
              * @default null
              */
             admin_listen: string | null;
+            /**
+             * Format: int64
+             * @description Bytes of each request and response body kept for the inspector (the true size is
+             *     always recorded). Applies at once. Default: 1048576 (1 MiB).
+             * @default 1048576
+             */
+            capture_body_limit: number;
+            /**
+             * @description Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
+             * @default false
+             */
+            capture_paused: boolean;
+            /**
+             * Format: int64
+             * @description Keep at most this many captured exchanges. Applies at once. Default: 100000.
+             * @default 100000
+             */
+            capture_retention_count: number;
+            /**
+             * Format: int64
+             * @description Keep captured exchanges at most this many days. Applies at once. Default: 7.
+             * @default 7
+             */
+            capture_retention_days: number;
             /**
              * Format: int64
              * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
@@ -465,6 +721,13 @@ export interface components {
             /** @description Existing routes (same host and path) that were changed. */
             updated: number;
         };
+        /** @description How many exchanges a HAR import added. */
+        Imported: {
+            /** @description Their ids. */
+            ids: components["schemas"]["i64"][];
+            /** @description Added (marked `imported`). */
+            imported: number;
+        };
         /** @description Bound listener addresses. */
         ListenerStatus: {
             /**
@@ -503,6 +766,8 @@ export interface components {
         /** @description A route as a user writes it, before validation. */
         NewRoute: {
             /** @description Default: true. */
+            capture?: boolean | null;
+            /** @description Default: true. */
             enabled?: boolean | null;
             /**
              * @description Host, e.g. `app.localhost` or `*.app.localhost`.
@@ -540,6 +805,19 @@ export interface components {
          * @example /api
          */
         PathPrefix: string;
+        /** @description The first bytes of a body and how big it really was. */
+        Preview: {
+            /**
+             * Format: byte
+             * @description At most the capture limit, as it went over the wire (still content-encoded), base64.
+             */
+            bytes: string;
+            /**
+             * Format: int64
+             * @description The true size.
+             */
+            size: number;
+        };
         /** @description An error answer of the admin API (RFC 9457 problem details). */
         Problem: {
             /** @description What went wrong and what to do, for a person to read. */
@@ -563,12 +841,18 @@ export interface components {
         };
         /** @description Which project to bring down. */
         ProjectName: {
-            /** @description The project, as given to `up`. */
+            /**
+             * @description The project, as given to `up`.
+             * @example /home/me/shop
+             */
             project: string;
         };
         /** @description A project's routes, as `portico up` sends them. */
         ProjectRoutes: {
-            /** @description The project, conventionally its folder's absolute path. */
+            /**
+             * @description The project, conventionally its folder's absolute path.
+             * @example /home/me/shop
+             */
             project: string;
             /** @description Its routes (from its `portico.json`). */
             routes: components["schemas"]["NewRoute"][];
@@ -577,6 +861,45 @@ export interface components {
         Removed: {
             /** @description How many routes were removed. */
             removed: number;
+        };
+        /** @description Changes to make before replaying; absent fields replay what was captured. */
+        ReplayEdits: {
+            /** @description Another body, as text. */
+            body?: string | null;
+            /** @description Another body, as base64 (for binary bodies). */
+            body_base64?: string | null;
+            /** @description Replace every header with these `[name, value]` pairs. */
+            headers?: string[][] | null;
+            /** @description Another method. */
+            method?: string | null;
+            /** @description Another path and query (`/api/items?x=1`). */
+            path?: string | null;
+        };
+        /** @description The replay's own exchange. */
+        Replayed: {
+            id?: null | components["schemas"]["i64"];
+            /** @description The exchange it replays. */
+            replay_of: components["schemas"]["i64"];
+            /**
+             * Format: int32
+             * @description Its status.
+             */
+            status: number;
+        };
+        /** @description One exchange with its bodies decoded for display. */
+        RequestDetail: {
+            /** @description Everything captured (bodies as sent on the wire, base64). */
+            exchange: components["schemas"]["Exchange"];
+            /** @description The request body, content-encoding undone, as text or base64. */
+            request_body: components["schemas"]["DecodedBody"];
+            /** @description The response body, likewise. */
+            response_body: components["schemas"]["DecodedBody"];
+        };
+        /** @description A page of summaries, newest first. */
+        RequestPage: {
+            /** @description The exchanges. */
+            items: components["schemas"]["Summary"][];
+            next_before?: null | components["schemas"]["i64"];
         };
         /** @description What a rotation did. */
         RotationReport: {
@@ -594,6 +917,8 @@ export interface components {
          *     Deserializing validates every field again.
          */
         Route: {
+            /** @description Record this route's traffic in the inspector. Default: true. */
+            capture: boolean;
             /** @description Disabled routes stay stored but match nothing. Default: true. */
             enabled: boolean;
             /** @description Exact host or `*.` wildcard. */
@@ -639,6 +964,8 @@ export interface components {
         };
         /** @description A partial change to a stored route; absent fields stay as they are. */
         RoutePatch: {
+            /** @description Capture this route's traffic, or not. */
+            capture?: boolean | null;
             /** @description Enable or disable. */
             enabled?: boolean | null;
             /** @description New host. */
@@ -672,6 +999,30 @@ export interface components {
              * @default null
              */
             admin_listen: string | null;
+            /**
+             * Format: int64
+             * @description Bytes of each request and response body kept for the inspector (the true size is
+             *     always recorded). Applies at once. Default: 1048576 (1 MiB).
+             * @default 1048576
+             */
+            capture_body_limit: number;
+            /**
+             * @description Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
+             * @default false
+             */
+            capture_paused: boolean;
+            /**
+             * Format: int64
+             * @description Keep at most this many captured exchanges. Applies at once. Default: 100000.
+             * @default 100000
+             */
+            capture_retention_count: number;
+            /**
+             * Format: int64
+             * @description Keep captured exchanges at most this many days. Applies at once. Default: 7.
+             * @default 7
+             */
+            capture_retention_days: number;
             /**
              * Format: int64
              * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
@@ -715,6 +1066,23 @@ export interface components {
             admin_listen?: string | null;
             /**
              * Format: int64
+             * @description See [`Settings::capture_body_limit`].
+             */
+            capture_body_limit?: number | null;
+            /** @description See [`Settings::capture_paused`]. */
+            capture_paused?: boolean | null;
+            /**
+             * Format: int64
+             * @description See [`Settings::capture_retention_count`].
+             */
+            capture_retention_count?: number | null;
+            /**
+             * Format: int64
+             * @description See [`Settings::capture_retention_days`].
+             */
+            capture_retention_days?: number | null;
+            /**
+             * Format: int64
              * @description New `header_read_timeout_ms` (see `Settings`).
              */
             header_read_timeout_ms?: number | null;
@@ -722,7 +1090,12 @@ export interface components {
             http_listen?: string | null;
             /** @description New `https_listen` (see `Settings`); `null` clears it. */
             https_listen?: string | null;
-            /** @description New `local_suffixes` (see `Settings`), replacing the list. */
+            /**
+             * @description New `local_suffixes` (see `Settings`), replacing the list.
+             * @example [
+             *       "lan"
+             *     ]
+             */
             local_suffixes?: string[] | null;
             /**
              * Format: int64
@@ -771,6 +1144,50 @@ export interface components {
             /** @description Which store. */
             store: components["schemas"]["TrustStore"];
         };
+        /** @description The short form of an exchange, for lists and the live stream. */
+        Summary: {
+            /**
+             * Format: int64
+             * @description Response bytes.
+             */
+            bytes_out: number;
+            /**
+             * Format: double
+             * @description Total duration, ms.
+             */
+            duration_ms: number;
+            /** @description Error, if any. */
+            error?: string | null;
+            /** @description Who caused the error. */
+            error_side?: string | null;
+            /** @description Host. */
+            host: string;
+            /** @description Identifier. */
+            id: components["schemas"]["i64"];
+            /** @description Method. */
+            method: string;
+            /** @description Path. */
+            path: string;
+            /** @description Query. */
+            query?: string | null;
+            replay_of?: null | components["schemas"]["i64"];
+            /** @description Route label. */
+            route?: string | null;
+            /** @description Scheme. */
+            scheme: string;
+            /**
+             * Format: int64
+             * @description Unix milliseconds.
+             */
+            started_at: number;
+            /**
+             * Format: int32
+             * @description Status.
+             */
+            status?: number | null;
+            /** @description Whether it was an upgrade. */
+            websocket: boolean;
+        };
         /**
          * @description Whether one store trusts the CA.
          * @enum {string}
@@ -807,6 +1224,33 @@ export interface components {
          * @example http://127.0.0.1:8000/base
          */
         Upstream: string;
+        /** @description Frame and byte counts of an upgraded (WebSocket) connection. */
+        WebSocketStats: {
+            /**
+             * Format: int64
+             * @description Bytes from the client.
+             */
+            bytes_in: number;
+            /**
+             * Format: int64
+             * @description Bytes to the client.
+             */
+            bytes_out: number;
+            /** @description Whether the connection has ended. */
+            closed: boolean;
+            /**
+             * Format: int64
+             * @description Frames from the client.
+             */
+            frames_in: number;
+            /**
+             * Format: int64
+             * @description Frames to the client.
+             */
+            frames_out: number;
+        };
+        /** Format: int64 */
+        i64: number;
     };
     responses: {
         /** @description The body is not well-formed JSON, or a path parameter is malformed (e.g. a route id that is not an integer). */
@@ -1189,6 +1633,294 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    list_requests: {
+        parameters: {
+            query?: {
+                /** @description Exact host. */
+                host?: string;
+                /** @description Matched route id. */
+                route_id?: number;
+                /** @description Method (case-insensitive). */
+                method?: string;
+                /** @description Status class: `1xx` … `5xx`. */
+                status_class?: string;
+                /** @description Exact status. */
+                status?: number;
+                /** @description Substring of the path. */
+                path?: string;
+                /** @description At least this many milliseconds. */
+                min_duration_ms?: number;
+                /** @description Only exchanges with an error. */
+                errors?: boolean;
+                /** @description Started at or after (Unix ms). */
+                since?: number;
+                /** @description Started before (Unix ms). */
+                until?: number;
+                /** @description Free text over the URL and the headers (every word must match, as a prefix). */
+                q?: string;
+                /** @description Cursor: only exchanges with an id below this one (the last id of the previous page). */
+                before?: components["schemas"]["i64"];
+                /** @description Page size. Default: 100; at most 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    clear_requests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cleared */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cleared"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    export_har: {
+        parameters: {
+            query?: {
+                /** @description Exact host. */
+                host?: string;
+                /** @description Matched route id. */
+                route_id?: number;
+                /** @description Method (case-insensitive). */
+                method?: string;
+                /** @description Status class: `1xx` … `5xx`. */
+                status_class?: string;
+                /** @description Exact status. */
+                status?: number;
+                /** @description Substring of the path. */
+                path?: string;
+                /** @description At least this many milliseconds. */
+                min_duration_ms?: number;
+                /** @description Only exchanges with an error. */
+                errors?: boolean;
+                /** @description Started at or after (Unix ms). */
+                since?: number;
+                /** @description Started before (Unix ms). */
+                until?: number;
+                /** @description Free text over the URL and the headers (every word must match, as a prefix). */
+                q?: string;
+                /** @description Cursor: only exchanges with an id below this one (the last id of the previous page). */
+                before?: components["schemas"]["i64"];
+                /** @description Page size. Default: 100; at most 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A HAR 1.2 document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    import_har: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A HAR 1.2 document */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Imported */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Imported"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    stream_requests: {
+        parameters: {
+            query?: {
+                /** @description Exact host. */
+                host?: string;
+                /** @description Matched route id. */
+                route_id?: number;
+                /** @description Method (case-insensitive). */
+                method?: string;
+                /** @description Status class: `1xx` … `5xx`. */
+                status_class?: string;
+                /** @description Exact status. */
+                status?: number;
+                /** @description Substring of the path. */
+                path?: string;
+                /** @description At least this many milliseconds. */
+                min_duration_ms?: number;
+                /** @description Only exchanges with an error. */
+                errors?: boolean;
+                /** @description Started at or after (Unix ms). */
+                since?: number;
+                /** @description Started before (Unix ms). */
+                until?: number;
+                /** @description Free text over the URL and the headers (every word must match, as a prefix). */
+                q?: string;
+                /** @description Cursor: only exchanges with an id below this one (the last id of the previous page). */
+                before?: components["schemas"]["i64"];
+                /** @description Page size. Default: 100; at most 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    get_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Exchange id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The exchange */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    request_as_curl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Exchange id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A shell command */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    replay_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Exchange id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description What to change; may be empty */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["ReplayEdits"];
+            };
+        };
+        responses: {
+            /** @description Replayed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replayed"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
         };
     };

@@ -78,6 +78,33 @@ impl Problem {
             rejection.body_text(),
         )
     }
+
+    /// A query string that does not parse.
+    pub(super) fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid query parameters",
+            rejection.body_text(),
+        )
+    }
+
+    /// Something named in the request does not exist.
+    pub(super) fn missing(detail: String) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "Not found", detail)
+    }
+
+    /// A field of the request is not acceptable.
+    pub(super) fn invalid(field: &'static str, detail: String) -> Self {
+        Problem {
+            field: Some(field),
+            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", detail)
+        }
+    }
+
+    /// The engine cannot do this right now.
+    pub(super) fn unavailable(detail: &str) -> Self {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", detail)
+    }
 }
 
 impl From<Error> for Problem {

@@ -14,6 +14,7 @@ mod ca;
 mod error;
 mod events;
 mod openapi;
+mod requests;
 mod routes;
 mod settings;
 mod status;
@@ -25,6 +26,9 @@ pub use ca::{CaReport, RotationReport, StoreChange};
 pub use error::Problem;
 pub use events::Event;
 pub use openapi::openapi_json;
+pub use requests::{
+    Cleared, Imported, ReplayEdits, Replayed, RequestDetail, RequestPage, TrafficApi,
+};
 pub use status::{ListenerStatus, RouteCounts, Status};
 pub use transfer::ProjectRoutes;
 
@@ -44,6 +48,9 @@ use crate::store::{ImportSummary, RouteRows};
 /// The largest request body any admin endpoint accepts (an import of thousands of routes
 /// fits easily).
 pub const BODY_LIMIT: usize = 1 << 20;
+
+/// A HAR file to import may be larger: 64 MiB.
+pub const HAR_BODY_LIMIT: usize = 64 << 20;
 
 /// What the admin API needs from the engine. The engine implements it; the admin module
 /// never imports the engine.
@@ -99,6 +106,7 @@ pub trait Control: Send + Sync + 'static {
 pub struct AdminState {
     control: Arc<dyn Control>,
     guard: Arc<auth::Guard>,
+    traffic: Option<Arc<requests::TrafficApi>>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -121,7 +129,14 @@ impl AdminState {
         AdminState {
             control,
             guard: Arc::new(auth::Guard::new(token, addrs, proxy_ports, allow_remote)),
+            traffic: None,
         }
+    }
+
+    /// Serve the captured traffic too.
+    pub fn with_traffic(mut self, traffic: requests::TrafficApi) -> Self {
+        self.traffic = Some(Arc::new(traffic));
+        self
     }
 
     /// A one-time link that logs a browser in (valid for [`LOGIN_CODE_LIFETIME`], once).
@@ -152,6 +167,17 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/routes/{id}/enable", post(routes::enable))
         .route("/routes/{id}/disable", post(routes::disable))
+        .route("/requests", get(requests::list).delete(requests::clear))
+        .route("/requests/stream", get(requests::stream))
+        .route(
+            "/requests/har",
+            get(requests::export_har)
+                .post(requests::import_har)
+                .layer(DefaultBodyLimit::max(HAR_BODY_LIMIT)),
+        )
+        .route("/requests/{id}", get(requests::get))
+        .route("/requests/{id}/replay", post(requests::replay))
+        .route("/requests/{id}/curl", get(requests::curl))
         .route("/export", get(transfer::export))
         .route("/import", post(transfer::import))
         .route("/projects/up", post(transfer::project_up))

@@ -20,7 +20,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi, ToResponse};
 
-use super::{auth, ca, events, routes, settings, status, transfer};
+use super::{auth, ca, events, requests, routes, settings, status, transfer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +52,14 @@ use super::{auth, ca, events, routes, settings, status, transfer};
         routes::disable,
         transfer::export,
         transfer::import,
+        requests::list,
+        requests::clear,
+        requests::stream,
+        requests::get,
+        requests::replay,
+        requests::curl,
+        requests::export_har,
+        requests::import_har,
         transfer::project_up,
         transfer::project_down,
         auth::create_login_code,

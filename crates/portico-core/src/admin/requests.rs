@@ -429,3 +429,87 @@ pub(super) async fn curl(
     )
         .into_response())
 }
+/// How many exchanges one HAR export holds at most.
+const HAR_MAX: usize = 10_000;
+
+/// Export the filtered exchanges (at most 10,000, newest first) as HAR 1.2.
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests/har",
+    operation_id = "export_har",
+    tag = "traffic",
+    params(TrafficFilter),
+    responses(
+        (status = 200, description = "A HAR 1.2 document", body = serde_json::Value),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
+pub(super) async fn export_har(
+    State(state): State<AdminState>,
+    query: Result<Query<TrafficFilter>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(filter) = query.map_err(Problem::bad_query)?;
+    let traffic = api(&state)?;
+    let store = traffic.store.clone();
+    let exchanges = blocking(move || store.exchanges(&filter, HAR_MAX)).await?;
+    let har = crate::inspect::har::to_har(&exchanges, env!("CARGO_PKG_VERSION"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"portico.har\"",
+            ),
+        ],
+        har.to_string(),
+    )
+        .into_response())
+}
+
+/// How many exchanges a HAR import added.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    /// Added (marked `imported`).
+    pub imported: usize,
+    /// Their ids.
+    pub ids: Vec<ExchangeId>,
+}
+
+/// Import a HAR file (from a browser's DevTools, or another Portico) to view its exchanges.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/har",
+    operation_id = "import_har",
+    tag = "traffic",
+    request_body(content = serde_json::Value, description = "A HAR 1.2 document", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Imported", body = Imported),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn import_har(
+    State(state): State<AdminState>,
+    body: Bytes,
+) -> Result<Json<Imported>, Problem> {
+    let traffic = api(&state)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Problem::invalid("har", "the file is not UTF-8 text".into()))?;
+    let mut exchanges = crate::inspect::har::from_har(text)
+        .map_err(|err| Problem::invalid("har", err.to_string()))?;
+    for e in &mut exchanges {
+        e.id = traffic.inspector.allocate_id();
+        e.imported = true;
+    }
+    let ids: Vec<ExchangeId> = exchanges.iter().map(|e| e.id).collect();
+    let store = traffic.store.clone();
+    blocking(move || store.insert(&exchanges)).await?;
+    Ok(Json(Imported {
+        imported: ids.len(),
+        ids,
+    }))
+}

@@ -20,6 +20,7 @@ use crate::store::ImportSummary;
 #[serde(deny_unknown_fields)]
 pub struct ProjectRoutes {
     /// The project, conventionally its folder's absolute path.
+    #[schema(example = "/home/me/shop")]
     pub project: String,
     /// Its routes (from its `portico.json`).
     #[serde(deserialize_with = "crate::config::object::list")]
@@ -31,6 +32,7 @@ pub struct ProjectRoutes {
 #[serde(deny_unknown_fields)]
 pub(super) struct ProjectName {
     /// The project, as given to `up`.
+    #[schema(example = "/home/me/shop")]
     project: String,
 }
 

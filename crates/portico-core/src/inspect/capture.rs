@@ -160,6 +160,7 @@ impl Inspector {
             imported: false,
         };
         Some(Capture {
+            id,
             inner: Arc::new(Mutex::new(Partial {
                 exchange,
                 started: Instant::now(),
@@ -215,6 +216,7 @@ struct Partial {
 /// One exchange being captured; shared by the proxy and the two body tees.
 #[derive(Clone)]
 pub struct Capture {
+    id: ExchangeId,
     inner: Arc<Mutex<Partial>>,
     inspector: Inspector,
 }
@@ -239,9 +241,9 @@ impl Capture {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The exchange's id.
+    /// The exchange's id (also after it was recorded).
     pub fn id(&self) -> ExchangeId {
-        self.lock().exchange.id
+        self.id
     }
 
     /// The route and upstream the request matched.
@@ -326,7 +328,8 @@ impl Capture {
                 p.exchange.error = Some(message);
                 p.exchange.error_side = Some(side.to_owned());
             }
-            p.exchange.clone()
+            // Move the exchange out rather than copy its body previews.
+            std::mem::replace(&mut p.exchange, Exchange::empty())
         };
         self.inspector.submit(Record::Exchange(Box::new(exchange)));
     }

@@ -8,7 +8,9 @@
 //! exhaust memory. Capturing bodies belongs to `capture.rs`; showing them to the UI.
 //!
 //! Decoders are pure Rust: `flate2` on `miniz_oxide` (gzip, zlib and raw deflate), `brotli`
-//! (whose decoder is `brotli-decompressor`), `ruzstd` (zstd) and `encoding_rs` (charsets).
+//! (whose decoder is `brotli-decompressor`) and `encoding_rs` (charsets). zstd is the one C
+//! library (`zstd`, bundling libzstd): the pure-Rust `ruzstd` keeps a whole window before it
+//! yields anything, so a body cut at the capture limit would decode to nothing.
 
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
@@ -22,8 +24,11 @@ use super::event::Preview;
 /// `complete: false` and `error` says why.
 pub const MAX_DECODED: usize = 16 << 20;
 
+/// log2 of [`MAX_DECODED`]: a zstd window past it could only serve output past the cap.
+const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
 /// A body made readable, with what is known about how complete it is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecodedBody {
     /// True size on the wire (the preview's `size`).
     pub size: u64,
@@ -87,10 +92,13 @@ fn decode_with_limit(preview: &Preview, headers: &[(String, String)], limit: usi
                         Stop::Capped => {
                             body = Cow::Owned(layer.bytes);
                             complete = false;
+                            let cap = if limit.is_multiple_of(1 << 20) {
+                                format!("{} MiB", limit >> 20)
+                            } else {
+                                format!("{limit} bytes")
+                            };
                             error = Some(format!(
-                                "the decoded body exceeds {} MiB; showing the first {} MiB",
-                                limit >> 20,
-                                limit >> 20
+                                "the decoded body exceeds {cap}; showing the first {cap}"
                             ));
                         }
                         // A cut stream fails at its end; what came before it is good.
@@ -280,49 +288,25 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-/// zstd, frame after frame (a body may hold several, and skippable frames).
+/// zstd (libzstd handles several frames and skippable ones). Frames may not ask for a
+/// window larger than [`MAX_DECODED`].
 fn unzstd(input: &[u8], limit: usize) -> Layer {
-    use ruzstd::decoding::StreamingDecoder;
-    use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-
-    let mut rest = input;
-    let mut bytes = Vec::new();
-    while !rest.is_empty() {
-        // A window larger than the output cap could only serve a body past the cap.
-        match StreamingDecoder::new_with_max_window_size(&mut rest, limit as u64) {
-            Ok(frame) => {
-                let room = limit - bytes.len();
-                let layer = read_all(frame, room);
-                bytes.extend_from_slice(&layer.bytes);
-                match layer.stop {
-                    Stop::End => {}
-                    stop => return Layer { bytes, stop },
-                }
-            }
-            Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                length,
-                ..
-            })) => {
-                let Some(after) = rest.get(length as usize..) else {
-                    return Layer {
-                        bytes,
-                        stop: Stop::Failed("the stream ends early".to_owned()),
-                    };
-                };
-                rest = after;
-            }
-            Err(e) => {
-                return Layer {
-                    bytes,
-                    stop: Stop::Failed(e.to_string()),
-                };
-            }
+    let mut decoder = match zstd::stream::read::Decoder::with_buffer(input) {
+        Ok(d) => d,
+        Err(e) => {
+            return Layer {
+                bytes: Vec::new(),
+                stop: Stop::Failed(e.to_string()),
+            };
         }
+    };
+    if let Err(e) = decoder.window_log_max(ZSTD_WINDOW_LOG_MAX) {
+        return Layer {
+            bytes: Vec::new(),
+            stop: Stop::Failed(e.to_string()),
+        };
     }
-    Layer {
-        bytes,
-        stop: Stop::End,
-    }
+    read_all(decoder, limit)
 }
 
 enum Kind {
@@ -337,9 +321,17 @@ fn classify(mime: Option<&str>) -> Kind {
         return Kind::Unknown;
     };
     let (top, sub) = mime.split_once('/').unwrap_or((mime, ""));
-    let textual_sub = ["json", "xml", "javascript", "ecmascript", "graphql", "yaml", "toml"]
-        .iter()
-        .any(|t| sub.contains(t));
+    let textual_sub = [
+        "json",
+        "xml",
+        "javascript",
+        "ecmascript",
+        "graphql",
+        "yaml",
+        "toml",
+    ]
+    .iter()
+    .any(|t| sub.contains(t));
     match top {
         "text" => Kind::Text,
         _ if textual_sub => Kind::Text,
@@ -437,12 +429,14 @@ pub fn encode_content(bytes: &[u8], headers: &[(String, String)]) -> Result<Vec<
         };
         body = match coding {
             Coding::Gzip => {
-                let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut w =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 w.write_all(&body).map_err(failed)?;
                 w.finish().map_err(failed)?
             }
             Coding::Deflate => {
-                let mut w = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut w =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
                 w.write_all(&body).map_err(failed)?;
                 w.finish().map_err(failed)?
             }
@@ -455,9 +449,7 @@ pub fn encode_content(bytes: &[u8], headers: &[(String, String)]) -> Result<Vec<
                 }
                 out
             }
-            Coding::Zstd => {
-                ruzstd::encoding::compress_to_vec(body.as_slice(), ruzstd::encoding::CompressionLevel::Fastest)
-            }
+            Coding::Zstd => zstd::encode_all(body.as_slice(), 0).map_err(failed)?,
         };
     }
     Ok(body)

@@ -67,6 +67,41 @@ pub struct Exchange {
     pub imported: bool,
 }
 
+impl Exchange {
+    /// A placeholder with nothing in it.
+    pub(crate) fn empty() -> Exchange {
+        Exchange {
+            id: 0,
+            started_at: 0,
+            method: String::new(),
+            scheme: String::new(),
+            host: String::new(),
+            path: String::new(),
+            query: None,
+            version: String::new(),
+            client: String::new(),
+            route_id: None,
+            route: None,
+            upstream: None,
+            status: None,
+            duration_ms: 0.0,
+            ttfb_ms: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            error: None,
+            error_side: None,
+            error_code: None,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            request_body: Preview::default(),
+            response_body: Preview::default(),
+            websocket: None,
+            replay_of: None,
+            imported: false,
+        }
+    }
+}
+
 /// The first bytes of a body and how big it really was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Preview {

@@ -14,7 +14,7 @@ use super::event::{Exchange, Summary};
 use crate::store::TrafficStore;
 
 /// At most this many records are written in one transaction.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
 
 /// Retention is applied at least this often.
 const TRIM_EVERY: Duration = Duration::from_secs(30);

@@ -186,6 +186,10 @@ impl TrafficStore {
     pub fn open_dir(data_dir: &Path) -> Result<TrafficStore, Error> {
         let path = data_dir.join(TRAFFIC_FILE);
         let conn = super::open_database(&path, APPLICATION_ID, MIGRATIONS)?;
+        // A log, not configuration: after a crash the last batches may be missing, never
+        // corrupt (WAL), and routes and settings live in another file.
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        conn.pragma_update(None, "cache_size", -16_384)?;
         Ok(TrafficStore {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path),

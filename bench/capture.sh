@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Capture benchmark: Portico with the inspector capturing every exchange versus paused, in
+# one run, for 1 KiB and 100 KiB responses. The backend is nginx serving static files (so
+# the backend is not the bottleneck); the load generator is wrk (2 threads, 50 connections).
+# Prints requests/s and p99 latency per cell (median of ROUNDS) and the on/off ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/portico/target}
+PORTICO=$TARGET/release/portico
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 100); do
+    (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "port $1 never opened" >&2; exit 1
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# Backend: nginx, static files, logging off.
+backend=$(free_port)
+mkdir -p "$work/www"
+head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$work/www/small"
+head -c 102400 /dev/urandom | base64 -w0 | head -c 102400 > "$work/www/large"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type text/plain;
+  server { listen 127.0.0.1:$backend; root $work/www; }
+}
+NGINX
+nginx -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+wait_port "$backend"
+
+# Portico, release build, plain HTTP, one route.
+http=$(free_port); admin=$(free_port)
+data="$work/portico"
+"$PORTICO" --data-dir "$data" route add bench.localhost "$backend" >/dev/null
+"$PORTICO" --data-dir "$data" serve --http 127.0.0.1:"$http" --admin 127.0.0.1:"$admin" --no-https \
+  >"$work/portico.log" 2>&1 &
+pids+=($!)
+wait_port "$http"
+token=$(cat "$data/admin-token")
+capture() { # on|off
+  local paused=true; [ "$1" = on ] && paused=false
+  curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"capture_paused\": $paused}" "http://127.0.0.1:$admin/api/v1/settings"
+}
+
+run() { # path -> "rps p99_ms"
+  wrk -t2 -c50 -d"${SECONDS_PER_RUN}s" --latency -H 'Host: bench.localhost' \
+    "http://127.0.0.1:$http/$1" 2>/dev/null |
+    awk '/Requests\/sec/ {rps=$2}
+         / 99%/ {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v}
+         END {print rps, p99}'
+}
+
+declare -A rps p99
+for size in small large; do
+  for mode in on off; do
+    capture "$mode"
+    run "$size" >/dev/null  # warm-up
+    r=(); l=()
+    for _ in $(seq 1 "$ROUNDS"); do
+      read -r a b < <(run "$size")
+      r+=("$a"); l+=("$b")
+    done
+    rps[$size,$mode]=$(printf '%s\n' "${r[@]}" | median)
+    p99[$size,$mode]=$(printf '%s\n' "${l[@]}" | median)
+  done
+done
+stored=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$admin/api/v1/requests?limit=1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["items"][0]["id"] if d["items"] else 0)')
+
+printf '\nCapture benchmark (%s cores; wrk -t2 -c50, %s rounds of %ss; medians)\n' "$(nproc)" "$ROUNDS" "$SECONDS_PER_RUN"
+printf '%-10s %14s %14s %10s %12s %12s %10s\n' response "req/s on" "req/s off" "on/off" "p99 on ms" "p99 off ms" "on/off"
+for size in small large; do
+  label=$([ "$size" = small ] && echo "1 KiB" || echo "100 KiB")
+  printf '%-10s %14.0f %14.0f %10.2f %12.2f %12.2f %10.2f\n' "$label" \
+    "${rps[$size,on]}" "${rps[$size,off]}" "$(echo "${rps[$size,on]}/${rps[$size,off]}" | bc -l)" \
+    "${p99[$size,on]}" "${p99[$size,off]}" "$(echo "${p99[$size,on]}/${p99[$size,off]}" | bc -l)"
+done
+printf 'exchanges captured during the run (highest id): %s\n' "$stored"

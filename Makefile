@@ -74,8 +74,9 @@ fmt:
 deps:
 	@scripts/install-deps.sh
 
-## bench: performance against nginx on this machine (installs nginx and tools when missing)
+## bench: TLS against nginx, and capture on versus off (installs nginx, wrk and tools when missing)
 bench: deps
 	@scripts/install-deps.sh --bench
 	$(CARGO) build --release --locked -p portico
 	bench/tls.sh
+	bench/capture.sh

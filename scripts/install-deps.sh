@@ -50,7 +50,7 @@ fi
 
 # The benchmarks compare against nginx and use bc for arithmetic.
 if [ "${1:-}" = "--bench" ]; then
-  apt_install nginx-light bc python3
+  apt_install nginx-light bc python3 wrk
   exit 0
 fi
 

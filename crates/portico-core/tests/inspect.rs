@@ -257,6 +257,25 @@ async fn when_the_recorder_cannot_keep_up_capture_drops_and_counts_but_requests_
     }
     let dropped = engine.engine().inspector().dropped();
     assert!(dropped >= 15, "only {dropped} dropped");
+    // The engine's status says so too.
+    let admin = engine.engine().admin_addrs()[0];
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let req = Request::get(format!("http://{admin}/api/v1/status"))
+        .header(
+            "authorization",
+            format!("Bearer {}", engine.engine().admin_token().expect("token")),
+        )
+        .body(http_body_util::Full::new(Bytes::new()))
+        .expect("request");
+    let status = client.request(req).await.expect("status");
+    let body = http_body_util::BodyExt::collect(status.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let status: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(status["capture"]["dropped"], dropped);
     blocker.execute_batch("ROLLBACK").expect("unlock");
     drop(blocker);
     let kept = captured(&engine, 20 - dropped as usize).await.len() as u64;

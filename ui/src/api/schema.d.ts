@@ -476,6 +476,17 @@ export interface components {
             /** @description The suffixes the CA signs for. */
             suffixes: string[];
         };
+        /** @description What the traffic inspector is doing. */
+        CaptureStatus: {
+            /**
+             * Format: int64
+             * @description Exchanges dropped since start because the recorder could not keep up; proxying is
+             *     never slowed for capture.
+             */
+            dropped: number;
+            /** @description Capture is paused (settings). */
+            paused: boolean;
+        };
         /** @description How many exchanges were deleted. */
         Cleared: {
             /** @description Deleted. */
@@ -1105,6 +1116,8 @@ export interface components {
         };
         /** @description What the engine reports about itself. */
         Status: {
+            /** @description The traffic inspector. */
+            capture: components["schemas"]["CaptureStatus"];
             /** @description The data directory. */
             data_dir: string;
             /** @description Bound listeners. */

@@ -29,7 +29,7 @@ pub use openapi::openapi_json;
 pub use requests::{
     Cleared, Imported, ReplayEdits, Replayed, RequestDetail, RequestPage, TrafficApi,
 };
-pub use status::{ListenerStatus, RouteCounts, Status};
+pub use status::{CaptureStatus, ListenerStatus, RouteCounts, Status};
 pub use transfer::ProjectRoutes;
 
 use std::net::SocketAddr;

@@ -25,6 +25,18 @@ pub struct Status {
     pub listeners: ListenerStatus,
     /// Route counts.
     pub routes: RouteCounts,
+    /// The traffic inspector.
+    pub capture: CaptureStatus,
+}
+
+/// What the traffic inspector is doing.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaptureStatus {
+    /// Capture is paused (settings).
+    pub paused: bool,
+    /// Exchanges dropped since start because the recorder could not keep up; proxying is
+    /// never slowed for capture.
+    pub dropped: u64,
 }
 
 /// Bound listener addresses.

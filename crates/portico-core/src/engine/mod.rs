@@ -543,6 +543,10 @@ impl Core {
                 enabled: rows.routes.iter().filter(|r| r.enabled).count(),
                 invalid: rows.invalid.len(),
             },
+            capture: admin::CaptureStatus {
+                paused: self.inspector.paused(),
+                dropped: self.inspector.dropped(),
+            },
         })
     }
 }

@@ -324,3 +324,36 @@ async fn retention_keeps_the_newest_exchanges() {
     .await;
     assert!(trimmed, "retention did not trim to about 100");
 }
+
+#[tokio::test]
+async fn an_http2_exchange_keeps_its_authority_so_urls_have_the_port() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine.route("app.localhost", "/", echo.addr).await;
+    let stream = tokio::net::TcpStream::connect(engine.addr())
+        .await
+        .expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2");
+    tokio::spawn(conn);
+    let req = Request::get(format!("http://app.localhost:{}/h2", engine.port()))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("response");
+    let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+    let e = captured(&engine, 1).await.remove(0);
+    assert_eq!(e.version, "HTTP/2.0");
+    assert_eq!(
+        header(&e.request_headers, ":authority"),
+        Some(format!("app.localhost:{}", engine.port()).as_str())
+    );
+    let curl = portico_core::inspect::curl::curl_command(&e, None);
+    assert!(
+        curl.contains(&format!("app.localhost:{}/h2", engine.port())),
+        "{curl}"
+    );
+}

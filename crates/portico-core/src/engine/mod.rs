@@ -157,6 +157,9 @@ struct CaSource {
     issued: IssuedTx,
     /// The suffixes and file stamps the loaded CA was built from.
     loaded: std::sync::Mutex<(Vec<String>, CaStamp)>,
+    /// One CA change at a time in this process (a rotation and a reload must not both
+    /// write an intermediate).
+    changing: tokio::sync::Mutex<()>,
 }
 
 /// Modification time and length of the CA files: a change means another process (such as
@@ -207,7 +210,7 @@ impl Engine {
         // Listeners first: a start that fails on a busy port leaves nothing behind.
         let ca_dir = config.data_dir.join("ca");
         let (issued_tx, issued_rx) = tokio::sync::mpsc::unbounded_channel();
-        let ca = load_ca(&ca_dir, &config.owner, &settings.local_suffixes).await?;
+        let ca = load_ca(&ca_dir, &config.owner, &settings.local_suffixes, true).await?;
         let tls = Tls::new(ca, config.leaf_policy, Some(issued_tx.clone()))?;
         let issuer = tls.authority().ca().intermediate_fingerprint();
         let stored = blocking(&store, move |s| s.certificates(&issuer)).await?;
@@ -234,6 +237,7 @@ impl Engine {
                 policy: config.leaf_policy,
                 issued: issued_tx,
                 loaded: std::sync::Mutex::new((settings.local_suffixes.clone(), stamp)),
+                changing: tokio::sync::Mutex::new(()),
             },
             trust: config.trust.clone(),
             events: tokio::sync::broadcast::channel(64).0,
@@ -363,10 +367,21 @@ impl Engine {
 }
 
 /// Load (or create) the CA on the blocking pool, logging what happened.
-async fn load_ca(dir: &Path, owner: &str, suffixes: &[String]) -> Result<Ca, Error> {
+async fn load_ca(
+    dir: &Path,
+    owner: &str,
+    suffixes: &[String],
+    may_create_root: bool,
+) -> Result<Ca, Error> {
     let (dir, owner, suffixes) = (dir.to_owned(), owner.to_owned(), suffixes.to_vec());
-    let (ca, event) =
-        tokio::task::spawn_blocking(move || Ca::load_or_create(&dir, &owner, &suffixes)).await??;
+    let (ca, event) = tokio::task::spawn_blocking(move || {
+        if may_create_root {
+            Ca::load_or_create(&dir, &owner, &suffixes)
+        } else {
+            Ca::load(&dir, &owner, &suffixes)
+        }
+    })
+    .await??;
     match event {
         CaEvent::CreatedRoot => tracing::info!(
             fingerprint = %ca.root_fingerprint(),
@@ -461,6 +476,11 @@ impl Core {
     /// Reload the CA when the local suffixes in settings or the CA files changed (rotation
     /// by another process). The old CA stays in use if the new one cannot be loaded.
     async fn refresh_ca(&self, settings_changed: bool) {
+        let _one_change = self.ca.changing.lock().await;
+        self.reload_ca(settings_changed).await;
+    }
+
+    async fn reload_ca(&self, settings_changed: bool) {
         let suffixes = if settings_changed {
             match blocking(&self.store, Store::settings).await {
                 Ok(s) => Some(s.local_suffixes),
@@ -482,7 +502,7 @@ impl Core {
         if !changed {
             return;
         }
-        match load_ca(&self.ca.dir, &self.ca.owner, &wanted).await {
+        match load_ca(&self.ca.dir, &self.ca.owner, &wanted, false).await {
             Ok(ca) => {
                 tracing::info!(root = %ca.root_name(), "CA reloaded");
                 let _ = self.events.send(Event::CaChanged {
@@ -688,10 +708,12 @@ impl Core {
         let env = self.trust.clone().ok_or(Error::TrustUnavailable)?;
         let suffixes = blocking(&self.store, Store::settings).await?.local_suffixes;
         let (dir, owner) = (self.ca.dir.clone(), self.ca.owner.clone());
+        let one_change = self.ca.changing.lock().await;
         let rotation =
             tokio::task::spawn_blocking(move || crate::tls::rotate(&dir, &owner, &suffixes, &env))
                 .await??;
-        self.refresh_ca(false).await;
+        self.reload_ca(false).await;
+        drop(one_change);
         Ok(RotationReport {
             ca: Core::ca_report(&rotation.ca, Vec::new()),
             retired: rotation.retired,

@@ -125,7 +125,14 @@ impl Inspector {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
-        let request_headers = header_list(req.headers());
+        let mut request_headers = header_list(req.headers());
+        // HTTP/2 carries the host (and port) in `:authority`, not in a Host header; keep it
+        // so the URL can be rebuilt (curl, HAR, replay).
+        if let Some(authority) = uri.authority()
+            && !req.headers().contains_key(http::header::HOST)
+        {
+            request_headers.insert(0, (":authority".to_owned(), authority.as_str().to_owned()));
+        }
         let head = head_size(
             req.method().as_str().len() + uri.to_string().len() + 12,
             req.headers(),

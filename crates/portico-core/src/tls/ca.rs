@@ -83,12 +83,38 @@ impl Ca {
         owner: &str,
         extra_suffixes: &[String],
     ) -> Result<(Ca, CaEvent), Error> {
+        Ca::open(dir, owner, extra_suffixes, true)
+    }
+
+    /// Load the CA from `dir` without ever creating a root: for reloading a CA that another
+    /// process may be replacing at this moment (`portico ca rotate`). A missing root is an
+    /// error; the caller keeps its current CA and tries again later.
+    pub fn load(
+        dir: &Path,
+        owner: &str,
+        extra_suffixes: &[String],
+    ) -> Result<(Ca, CaEvent), Error> {
+        Ca::open(dir, owner, extra_suffixes, false)
+    }
+
+    fn open(
+        dir: &Path,
+        owner: &str,
+        extra_suffixes: &[String],
+        may_create_root: bool,
+    ) -> Result<(Ca, CaEvent), Error> {
         create_private_dir(dir)?;
         let suffixes = suffix_set(extra_suffixes)?;
         let root_cert = dir.join(ROOT_CERT);
         let root_key = dir.join(ROOT_KEY);
         let mut event = CaEvent::Loaded;
         if !root_cert.exists() && !root_key.exists() {
+            if !may_create_root {
+                return Err(Error::CaCorrupt {
+                    path: root_cert,
+                    reason: "the root certificate is not there (is a rotation under way?)".into(),
+                });
+            }
             create_root(dir, owner)?;
             event = CaEvent::CreatedRoot;
         }

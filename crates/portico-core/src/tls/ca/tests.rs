@@ -133,3 +133,14 @@ fn local_names_are_recognised_without_a_ca() {
     assert!(is_local_name("app.dev", &["dev".to_owned()]));
     assert!(!is_local_name("xlocalhost", &[]));
 }
+
+#[test]
+fn a_reload_never_creates_a_root_even_when_none_is_there() {
+    let dir = tempfile::tempdir().expect("dir");
+    let err = Ca::load(dir.path(), "tester@machine", &[]).expect_err("no root");
+    assert!(err.to_string().contains("rotation"), "{err}");
+    assert!(!dir.path().join(ROOT_CERT).exists());
+    assert!(!dir.path().join(ROOT_KEY).exists());
+    load(dir.path(), &[]).expect("create");
+    Ca::load(dir.path(), "tester@machine", &[]).expect("load an existing CA");
+}

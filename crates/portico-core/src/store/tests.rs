@@ -226,3 +226,54 @@ fn certificates_are_kept_per_host_and_only_for_the_current_issuer() {
         vec![cert("a.localhost", "new")]
     );
 }
+
+fn exchange(id: i64, path: &str, header: &str) -> crate::inspect::event::Exchange {
+    let mut e = crate::inspect::event::Exchange::empty();
+    e.id = id;
+    e.method = "GET".into();
+    e.scheme = "http".into();
+    e.host = "app.localhost".into();
+    e.path = path.into();
+    e.version = "HTTP/1.1".into();
+    e.client = "127.0.0.1:1".into();
+    e.request_headers = vec![("x-trace".into(), header.into())];
+    e
+}
+
+#[test]
+fn the_search_index_catches_up_on_demand_and_ids_never_fall_below_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    traffic
+        .insert(&[exchange(1, "/a", "alpha"), exchange(2, "/b", "beta")])
+        .expect("insert");
+    let search = |q: &str| {
+        let filter = TrafficFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        traffic
+            .list(&filter)
+            .expect("list")
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(search("beta"), vec![2]);
+    traffic
+        .insert(&[exchange(3, "/c", "gamma")])
+        .expect("insert");
+    assert_eq!(
+        search("gamma"),
+        vec![3],
+        "rows recorded after a search are indexed by the next"
+    );
+    assert_eq!(search("app.localhost/a"), vec![1]);
+    traffic.trim(0, i64::MAX).expect("trim everything");
+    drop(traffic);
+    let reopened = TrafficStore::open_dir(dir.path()).expect("reopen");
+    assert!(
+        reopened.max_id().expect("max") >= 3,
+        "new ids must stay above indexed ones"
+    );
+}

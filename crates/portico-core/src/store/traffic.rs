@@ -205,29 +205,28 @@ impl TrafficStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The highest id stored (0 when empty): new ids continue from it.
+    /// The highest id ever used (stored, or already indexed and since trimmed): new ids
+    /// continue above it, so none falls below the index's progress mark.
     pub fn max_id(&self) -> Result<ExchangeId, Error> {
-        Ok(self
-            .lock()
-            .query_row("SELECT coalesce(max(id), 0) FROM exchanges", [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.lock().query_row(
+            "SELECT max(coalesce((SELECT max(id) FROM exchanges), 0), \
+                        (SELECT indexed_through FROM fts_progress))",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
-    /// Store exchanges in one transaction (an exchange already stored is replaced).
+    /// Store exchanges in one transaction. Ids are unique (the inspector allocates them above
+    /// [`TrafficStore::max_id`]); the full-text index is built later, when searched.
     pub fn insert(&self, exchanges: &[Exchange]) -> Result<(), Error> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         {
             let mut row = tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO exchanges ({COLUMNS}) VALUES \
+                "INSERT INTO exchanges ({COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
                   ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
             ))?;
-            let mut fts_delete = tx.prepare_cached("DELETE FROM exchanges_fts WHERE rowid = ?1")?;
-            let mut fts = tx.prepare_cached(
-                "INSERT INTO exchanges_fts (rowid, url, headers) VALUES (?1, ?2, ?3)",
-            )?;
             for e in exchanges {
                 let websocket = e.websocket.as_ref().map(json).transpose()?;
                 row.execute(params![
@@ -261,24 +260,48 @@ impl TrafficStore {
                     e.replay_of,
                     e.imported,
                 ])?;
-                let url = format!(
-                    "{}://{}{}{}{}",
-                    e.scheme,
-                    e.host,
-                    e.path,
-                    if e.query.is_some() { "?" } else { "" },
-                    e.query.as_deref().unwrap_or("")
-                );
-                let headers: String = e
-                    .request_headers
-                    .iter()
-                    .chain(&e.response_headers)
-                    .map(|(k, v)| format!("{k}: {v}\n"))
-                    .collect();
-                fts_delete.execute([e.id])?;
-                fts.execute(params![e.id, url, headers])?;
             }
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Bring the full-text index up to date with every stored row (run before a search).
+    fn index_pending(conn: &mut Connection) -> Result<(), Error> {
+        let tx = conn.transaction()?;
+        let through: i64 =
+            tx.query_row("SELECT indexed_through FROM fts_progress", [], |r| r.get(0))?;
+        let last = {
+            let mut rows = tx.prepare_cached(
+                "SELECT id, scheme, host, path, query, request_headers, response_headers \
+                 FROM exchanges WHERE id > ?1 ORDER BY id",
+            )?;
+            let mut fts = tx.prepare_cached(
+                "INSERT INTO exchanges_fts (rowid, url, headers) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut last = through;
+            let mut cursor = rows.query([through])?;
+            while let Some(row) = cursor.next()? {
+                let id: i64 = row.get(0)?;
+                let (scheme, host, path): (String, String, String) =
+                    (row.get(1)?, row.get(2)?, row.get(3)?);
+                let query: Option<String> = row.get(4)?;
+                let url = match query {
+                    Some(q) => format!("{scheme}://{host}{path}?{q}"),
+                    None => format!("{scheme}://{host}{path}"),
+                };
+                let headers: String = [row.get::<_, String>(5)?, row.get::<_, String>(6)?]
+                    .iter()
+                    .filter_map(|json| serde_json::from_str::<Vec<(String, String)>>(json).ok())
+                    .flatten()
+                    .map(|(k, v)| format!("{k}: {v}\n"))
+                    .collect();
+                fts.execute(params![id, url, headers])?;
+                last = id;
+            }
+            last
+        };
+        tx.execute("UPDATE fts_progress SET indexed_through = ?1", [last])?;
         tx.commit()?;
         Ok(())
     }
@@ -296,7 +319,10 @@ impl TrafficStore {
     pub fn list(&self, filter: &TrafficFilter) -> Result<Vec<Summary>, Error> {
         let (sql, values) = where_clause(filter);
         let limit = filter.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-        let conn = self.lock();
+        let mut conn = self.lock();
+        if filter.q.is_some() {
+            TrafficStore::index_pending(&mut conn)?;
+        }
         let mut stmt = conn.prepare(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM exchanges {sql} ORDER BY id DESC LIMIT {limit}"
         ))?;
@@ -307,7 +333,10 @@ impl TrafficStore {
     /// Whole exchanges matching `filter`, newest first, at most `max` (for HAR export).
     pub fn exchanges(&self, filter: &TrafficFilter, max: usize) -> Result<Vec<Exchange>, Error> {
         let (sql, values) = where_clause(filter);
-        let conn = self.lock();
+        let mut conn = self.lock();
+        if filter.q.is_some() {
+            TrafficStore::index_pending(&mut conn)?;
+        }
         let mut stmt = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM exchanges {sql} ORDER BY id DESC LIMIT {max}"
         ))?;

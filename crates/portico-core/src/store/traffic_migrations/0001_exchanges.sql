@@ -37,5 +37,9 @@ CREATE TABLE exchanges (
 CREATE INDEX exchanges_started ON exchanges (started_at);
 CREATE INDEX exchanges_host ON exchanges (host);
 
--- Free text over the URL and the headers.
+-- Free text over the URL and the headers. Built on demand: recording writes only the row, and
+-- the index catches up (from `fts_progress`) when a search needs it, so capture never pays
+-- for indexing.
 CREATE VIRTUAL TABLE exchanges_fts USING fts5 (url, headers, content = '', contentless_delete = 1);
+CREATE TABLE fts_progress (indexed_through INTEGER NOT NULL) STRICT;
+INSERT INTO fts_progress VALUES (0);

@@ -134,11 +134,8 @@ impl Backend {
                 },
             ),
             Backend::Store(store) => {
-                let mut problems = Vec::new();
-                let valid = portico_core::config::validate_all(&routes, "routes", &mut problems);
-                if !problems.is_empty() {
-                    return Err(portico_core::Error::Import(problems).into());
-                }
+                let valid = portico_core::config::validate_project(project, &routes)
+                    .map_err(portico_core::Error::Import)?;
                 Ok(store.sync_project(project, &valid)?)
             }
         }

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
@@ -62,17 +61,8 @@ impl Token {
     /// Write the token to `<dir>/admin-token` with mode 0600, replacing any old one
     /// atomically (write a temporary file, then rename).
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join(format!("{TOKEN_FILE}.tmp"));
-        let _ = std::fs::remove_file(&tmp);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(self.0.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, dir.join(TOKEN_FILE))
+        let text = format!("{}\n", self.0);
+        crate::store::write_atomically(&dir.join(TOKEN_FILE), text.as_bytes(), 0o600)
     }
 
     fn matches(&self, presented: &str) -> bool {

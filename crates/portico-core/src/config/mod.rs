@@ -808,6 +808,27 @@ pub fn validate_all(
     valid
 }
 
+/// Validate a project's routes (`portico up`): every problem, with its place, and a project
+/// name that is not blank.
+pub fn validate_project(
+    project: &str,
+    routes: &[NewRoute],
+) -> Result<Vec<ValidRoute>, Vec<ImportProblem>> {
+    let mut problems = Vec::new();
+    let valid = validate_all(routes, "routes", &mut problems);
+    if project.trim().is_empty() {
+        problems.push(ImportProblem {
+            at: "project".into(),
+            message: "a project needs a name (its folder's path)".into(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(valid)
+    } else {
+        Err(problems)
+    }
+}
+
 impl From<&Route> for NewRoute {
     fn from(route: &Route) -> Self {
         NewRoute {

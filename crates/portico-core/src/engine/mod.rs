@@ -752,17 +752,8 @@ impl Core {
     }
 
     async fn sync_project(&self, project: ProjectRoutes) -> Result<ImportSummary, Error> {
-        let mut problems = Vec::new();
-        let routes = crate::config::validate_all(&project.routes, "routes", &mut problems);
-        if project.project.trim().is_empty() {
-            problems.push(crate::config::ImportProblem {
-                at: "project".into(),
-                message: "a project needs a name (its folder's path)".into(),
-            });
-        }
-        if !problems.is_empty() {
-            return Err(Error::Import(problems));
-        }
+        let routes = crate::config::validate_project(&project.project, &project.routes)
+            .map_err(Error::Import)?;
         let name = project.project;
         let summary = blocking(&self.store, move |s| s.sync_project(&name, &routes)).await?;
         self.rebuild().await?;
@@ -784,17 +775,7 @@ fn write_admin_file(data_dir: &Path, addr: SocketAddr) {
     })
     .to_string();
     let path = data_dir.join(ADMIN_FILE);
-    let tmp = data_dir.join(format!("{ADMIN_FILE}.tmp"));
-    let written = (|| -> std::io::Result<()> {
-        let _ = std::fs::remove_file(&tmp);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        std::io::Write::write_all(&mut options.open(&tmp)?, text.as_bytes())?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if let Err(err) = written {
+    if let Err(err) = store::write_atomically(&path, text.as_bytes(), 0o600) {
         tracing::warn!(
             "cannot write {}: {err}; the CLI will edit the database directly",
             path.display()

@@ -270,6 +270,27 @@ fn check_ownership(
     Ok(())
 }
 
+/// Replace the file at `path` with `bytes` atomically: a temporary file in the same directory
+/// (created with mode 0600 before any byte is written), synced, given `mode`, then renamed
+/// over `path`. Readers see the old file or the new one, never half of either.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    #[cfg(unix)]
+    if mode != 0o600 {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());

@@ -8,7 +8,6 @@
 //! local suffixes change, when it nears expiry, or when it was not signed by this root.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -548,22 +547,10 @@ fn write_file(path: &Path, text: &str) -> Result<(), Error> {
 }
 
 fn write_with_mode(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
-    let io = |source| Error::CaIo {
+    crate::store::write_atomically(path, text.as_bytes(), mode).map_err(|source| Error::CaIo {
         path: path.to_owned(),
         source,
-    };
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 #[cfg(test)]

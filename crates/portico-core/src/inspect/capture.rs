@@ -134,7 +134,8 @@ impl Inspector {
             request_headers.insert(0, (":authority".to_owned(), authority.as_str().to_owned()));
         }
         let head = head_size(
-            req.method().as_str().len() + uri.to_string().len() + 12,
+            // `METHOD target HTTP/1.1\r\n`; the target is the path and query (origin form).
+            req.method().as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12,
             req.headers(),
         );
         let exchange = Exchange {
@@ -145,7 +146,7 @@ impl Inspector {
             host: start.host.to_owned(),
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
-            version: format!("{:?}", req.version()),
+            version: version_name(req.version()).to_owned(),
             client: start.client.to_string(),
             route_id: None,
             route: None,
@@ -189,6 +190,17 @@ pub struct RequestStart<'a> {
     pub client: std::net::SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
+}
+
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/?",
+    }
 }
 
 fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -293,6 +305,16 @@ impl Capture {
 
     /// Wrap a body so its bytes are counted and its first bytes kept.
     pub fn tee<B: Body>(&self, side: Side, body: B) -> TeeBody<B> {
+        // Size the preview once when the length is known, instead of growing (and copying)
+        // it chunk by chunk.
+        if let Some(len) = body.size_hint().exact() {
+            let mut p = self.lock();
+            let want = usize::try_from(len).unwrap_or(usize::MAX).min(p.limit);
+            match side {
+                Side::Request => p.exchange.request_body.bytes.reserve_exact(want),
+                Side::Response => p.exchange.response_body.bytes.reserve_exact(want),
+            }
+        }
         TeeBody {
             ended: body.is_end_stream(),
             inner: body,

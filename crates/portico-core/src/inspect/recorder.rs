@@ -16,6 +16,9 @@ use crate::store::TrafficStore;
 /// At most this many records are written in one transaction.
 const BATCH: usize = 2048;
 
+/// How long the recorder lets exchanges gather before writing them.
+const GATHER: Duration = Duration::from_millis(50);
+
 /// Retention is applied at least this often.
 const TRIM_EVERY: Duration = Duration::from_secs(30);
 
@@ -69,12 +72,21 @@ pub async fn run(
             () = stop.cancelled() => queue.try_recv().ok(),
         };
         let Some(first) = first else { return };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match queue.try_recv() {
-                Ok(record) => batch.push(record),
-                Err(_) => break,
+        // Let a batch gather: one wake-up per interval instead of one per exchange keeps
+        // the recorder's cost off busy proxies (on few cores every wake-up is a proxy
+        // request not served).
+        // A backlog is written straight away.
+        if !stop.is_cancelled() && queue.len() < BATCH / 4 {
+            tokio::select! {
+                () = tokio::time::sleep(GATHER) => {}
+                () = stop.cancelled() => {}
             }
+        }
+        let mut batch = Vec::with_capacity(BATCH.min(queue.len() + 1));
+        batch.push(first);
+        if !queue.is_empty() {
+            // Returns at once: there is something to take.
+            queue.recv_many(&mut batch, BATCH - 1).await;
         }
         let mut exchanges: Vec<Exchange> = Vec::new();
         let mut sockets = Vec::new();

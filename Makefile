@@ -74,9 +74,10 @@ fmt:
 deps:
 	@scripts/install-deps.sh
 
-## bench: TLS against nginx, and capture on versus off (installs nginx, wrk and tools when missing)
+## bench: TLS against nginx, capture on versus off, compression and cache against nginx and Caddy (installs nginx, Caddy, wrk and tools when missing)
 bench: deps
 	@scripts/install-deps.sh --bench
 	$(CARGO) build --release --locked -p portico
 	bench/tls.sh
 	bench/capture.sh
+	bench/features.sh

@@ -11,28 +11,11 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/portico/target}
 PORTICO=$TARGET/release/portico
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 100); do
-    (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "port $1 never opened" >&2; exit 1
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # Backend: nginx, static files, logging off.
 backend=$(free_port)
-chmod 755 "$work" # nginx workers run unprivileged
 mkdir -p "$work/www"
 # Base64 of 3/4 of the size is exactly the size (and no pipe is cut short under pipefail).
 head -c 768 /dev/urandom | base64 -w0 > "$work/www/small"

@@ -48,9 +48,14 @@ if command -v rustup >/dev/null; then
   done
 fi
 
-# The benchmarks compare against nginx and use bc for arithmetic.
+# The benchmarks compare against nginx and Caddy and use bc for arithmetic.
 if [ "${1:-}" = "--bench" ]; then
-  apt_install nginx-light bc python3 wrk
+  apt_install nginx-light caddy bc python3 wrk
+  # Debian starts packaged servers as services; the benchmarks run their own copies, and a
+  # system Caddy on port 80 would take the port Portico wants.
+  if command -v systemctl >/dev/null && systemctl is-enabled caddy >/dev/null 2>&1; then
+    as_root systemctl disable --now caddy >/dev/null 2>&1 || true
+  fi
   exit 0
 fi
 

@@ -6,11 +6,14 @@
 //! paths and options come in through [`EngineConfig`].
 
 pub mod admin;
+pub mod cache;
+pub mod compress;
 pub mod config;
 mod engine;
 mod error;
 pub mod inspect;
 pub mod proxy;
+pub mod static_files;
 pub mod store;
 pub mod tls;
 

@@ -52,6 +52,7 @@ impl Admin<'_> {
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            raw: body,
         }
     }
 }

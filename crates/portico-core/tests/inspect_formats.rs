@@ -115,6 +115,8 @@ fn base(id: i64, method: &str, path: &str) -> Exchange {
         websocket: None,
         replay_of: None,
         imported: false,
+        cache: None,
+        compression: None,
     }
 }
 

@@ -60,7 +60,10 @@ impl Backend {
     pub(crate) fn add(&self, route: NewRoute) -> anyhow::Result<Route> {
         match self {
             Backend::Api(api) => api.send("POST", "/routes", &route),
-            Backend::Store(store) => Ok(store.insert_route(&route.validate()?)?),
+            Backend::Store(store) => {
+                let route = route.with_defaults(&store.settings()?);
+                Ok(store.insert_route(&route.validate()?)?)
+            }
         }
     }
 

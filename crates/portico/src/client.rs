@@ -72,6 +72,17 @@ impl Admin {
         read(resp)
     }
 
+    /// `DELETE /api/v1{path}`, reading the JSON answer.
+    pub(crate) fn delete_for<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let resp = self
+            .agent
+            .delete(format!("{}/api/v1{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .call()
+            .with_context(|| format!("cannot reach the running engine at {}", self.base))?;
+        read(resp)
+    }
+
     /// `DELETE /api/v1{path}`.
     pub(crate) fn delete(&self, path: &str) -> anyhow::Result<()> {
         let resp = self

@@ -2,6 +2,7 @@
 
 mod backend;
 mod ca;
+mod cache;
 mod client;
 mod open;
 mod project;
@@ -54,10 +55,15 @@ enum Command {
     Serve(serve::Args),
     /// Add, list, remove, enable or disable routes.
     #[command(subcommand)]
-    Route(route::Command),
+    Route(Box<route::Command>),
     /// The local certificate authority: status, trust, untrust, export, rotate.
     #[command(subcommand)]
     Ca(ca::Command),
+    /// The response cache of the running engine: stats (default) or purge.
+    Cache {
+        #[command(subcommand)]
+        cmd: Option<cache::Command>,
+    },
     /// Show or change settings (`portico settings set local_suffixes lan`).
     Settings {
         #[command(subcommand)]
@@ -97,8 +103,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = data_dir(cli.data_dir).and_then(|dir| match cli.command {
         Command::Serve(args) => serve::run(dir, args),
-        Command::Route(cmd) => route::run(&dir, cmd),
+        Command::Route(cmd) => route::run(&dir, *cmd),
         Command::Ca(cmd) => ca::run(&dir, cmd),
+        Command::Cache { cmd } => cache::run(&dir, cmd),
         Command::Settings { cmd } => settings::run(&dir, cmd),
         Command::Export { out } => transfer::export(&dir, out),
         Command::Import { file } => transfer::import(&dir, &file),

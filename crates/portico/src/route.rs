@@ -4,23 +4,31 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use portico_core::config::{HostPattern, NewRoute, PathPrefix, Route, RoutePatch};
+use portico_core::config::{
+    HeaderPair, HeaderRules, HostPattern, NewRoute, PathPrefix, Route, RoutePatch, RouteTarget,
+};
 
 use crate::backend::Backend;
 
 /// `portico route` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Map HOST to TARGET: a port (5173), host:port, or http://host:port[/base].
+    /// Map HOST to TARGET (a port such as 5173, host:port, or http://host:port[/base]), or to
+    /// a folder (--static) or a redirect (--redirect).
     #[command(after_help = "Examples:
   portico route add app.localhost 5173
   portico route add '*.shop.localhost' localhost:3000 --upstream-host
-  portico route add app.localhost 8000 --path /api --strip-prefix")]
+  portico route add app.localhost 8000 --path /api --strip-prefix
+  portico route add api.localhost 8000 --cache --compress
+  portico route add docs.localhost --static ./dist --spa
+  portico route add old.localhost --redirect https://new.localhost")]
     Add {
         /// Host name, e.g. app.localhost, or a wildcard such as '*.app.localhost'.
         host: String,
-        /// Upstream: a port, host:port, or http://host:port[/base].
-        target: String,
+        /// Upstream: a port, host:port, or http://host:port[/base]. Not needed with --static
+        /// DIR or --redirect URL.
+        #[arg(required_unless_present_any = ["static_dir", "redirect"])]
+        target: Option<String>,
         /// Only requests under this path prefix. Default: /.
         #[arg(long, value_name = "P")]
         path: Option<String>,
@@ -42,6 +50,23 @@ pub(crate) enum Command {
         /// Do not record this route's traffic in the inspector (for a noisy route).
         #[arg(long)]
         no_capture: bool,
+        #[command(flatten)]
+        features: Features,
+    },
+    /// Change a route: its upstream, folder or redirect, and its features.
+    #[command(after_help = "Examples:
+  portico route set api.localhost --cache --compress
+  portico route set api.localhost --no-cache
+  portico route set app.localhost --set-header 'X-Frame-Options: DENY' --hide-backend
+  portico route set app.localhost --upstream 5174")]
+    Set {
+        #[command(flatten)]
+        select: Select,
+        /// Forward to this upstream instead (replaces a folder or redirect).
+        #[arg(long, value_name = "TARGET", conflicts_with_all = ["static_dir", "redirect"])]
+        upstream: Option<String>,
+        #[command(flatten)]
+        features: Features,
     },
     /// List routes.
     List {
@@ -56,6 +81,177 @@ pub(crate) enum Command {
     Enable(Select),
     /// Disable the route for HOST (kept, but not served).
     Disable(Select),
+}
+
+/// Per-route features, shared by `route add` and `route set`. In `set`, an absent flag
+/// leaves the feature as it is, and header flags replace that direction's rules.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Features {
+    /// Serve this folder instead of forwarding (index.html, ranges, precompressed files).
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<std::path::PathBuf>,
+    /// Static folder: answer unknown page paths with index.html (single-page apps).
+    #[arg(long, overrides_with = "no_spa")]
+    spa: bool,
+    #[arg(long, hide = true)]
+    no_spa: bool,
+    /// Static folder: list directories that have no index.html.
+    #[arg(long, overrides_with = "no_listing")]
+    listing: bool,
+    #[arg(long, hide = true)]
+    no_listing: bool,
+    /// Static folder: follow symbolic links that lead outside it.
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Answer with a redirect to this URL instead of forwarding.
+    #[arg(long, value_name = "URL", conflicts_with = "static_dir")]
+    redirect: Option<String>,
+    /// The redirect's status: 301, 302, 307 (default) or 308.
+    #[arg(long, value_name = "CODE")]
+    redirect_status: Option<u16>,
+    /// Redirect to the URL exactly, without appending the request's path and query.
+    #[arg(long)]
+    redirect_drop_path: bool,
+    /// Cache responses as a shared HTTP cache would (default: the default_cache setting).
+    #[arg(long, overrides_with = "no_cache")]
+    cache: bool,
+    /// Do not cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Also cache responses that say nothing about caching, for SECS seconds (like a CDN).
+    #[arg(long, value_name = "SECS")]
+    cache_ttl: Option<u64>,
+    /// Compress responses with zstd, brotli or gzip (default: the default_compress setting).
+    #[arg(long, overrides_with = "no_compress")]
+    compress: bool,
+    /// Do not compress.
+    #[arg(long)]
+    no_compress: bool,
+    /// Set a response header, replacing any value: 'Name: value'. Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    set_header: Vec<String>,
+    /// Add a response header, keeping others: 'Name: value'. Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    add_header: Vec<String>,
+    /// Remove a response header. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    remove_header: Vec<String>,
+    /// Set a request header before forwarding: 'Name: value'. Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    set_request_header: Vec<String>,
+    /// Add a request header before forwarding: 'Name: value'. Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    add_request_header: Vec<String>,
+    /// Remove a request header before forwarding. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    remove_request_header: Vec<String>,
+    /// Remove Server, X-Powered-By and similar headers from responses.
+    #[arg(long, overrides_with = "show_backend")]
+    hide_backend: bool,
+    /// Keep the backend's identity headers.
+    #[arg(long)]
+    show_backend: bool,
+}
+
+/// `true`/`false` when one of a pair of flags was given, else `None`.
+fn switch(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
+fn pairs(flags: &[String], what: &str) -> anyhow::Result<Vec<HeaderPair>> {
+    flags
+        .iter()
+        .map(|flag| {
+            let (name, value) = flag.split_once(':').with_context(|| {
+                format!("{what} {flag:?} needs a name and a value: 'Name: value'")
+            })?;
+            Ok(HeaderPair {
+                name: name.trim().to_owned(),
+                value: value.trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
+impl Features {
+    fn static_dir(&self) -> anyhow::Result<Option<String>> {
+        let Some(dir) = &self.static_dir else {
+            return Ok(None);
+        };
+        let absolute = std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve the folder {}", dir.display()))?;
+        Ok(Some(absolute.to_string_lossy().into_owned()))
+    }
+
+    fn rules(&self, request: bool) -> anyhow::Result<Option<HeaderRules>> {
+        let (set, add, remove, set_flag, add_flag) = if request {
+            (
+                &self.set_request_header,
+                &self.add_request_header,
+                &self.remove_request_header,
+                "--set-request-header",
+                "--add-request-header",
+            )
+        } else {
+            (
+                &self.set_header,
+                &self.add_header,
+                &self.remove_header,
+                "--set-header",
+                "--add-header",
+            )
+        };
+        if set.is_empty() && add.is_empty() && remove.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(HeaderRules {
+            set: pairs(set, set_flag)?,
+            add: pairs(add, add_flag)?,
+            remove: remove.clone(),
+        }))
+    }
+
+    /// Fill a new route's features.
+    fn apply_new(&self, new: &mut NewRoute) -> anyhow::Result<()> {
+        new.static_dir = self.static_dir()?;
+        new.spa = self.spa;
+        new.dir_listing = self.listing;
+        new.follow_symlinks = self.follow_symlinks;
+        new.redirect = self.redirect.clone();
+        new.redirect_status = self.redirect_status;
+        new.redirect_keep_path = Some(!self.redirect_drop_path);
+        new.cache = switch(self.cache, self.no_cache);
+        new.cache_ttl_secs = self.cache_ttl;
+        new.compress = switch(self.compress, self.no_compress);
+        new.request_headers = self.rules(true)?.unwrap_or_default();
+        new.response_headers = self.rules(false)?.unwrap_or_default();
+        new.hide_backend = self.hide_backend;
+        Ok(())
+    }
+
+    /// The changes `route set` asks for.
+    fn patch(&self) -> anyhow::Result<RoutePatch> {
+        Ok(RoutePatch {
+            static_dir: self.static_dir()?.map(Some),
+            spa: switch(self.spa, self.no_spa),
+            dir_listing: switch(self.listing, self.no_listing),
+            follow_symlinks: self.follow_symlinks.then_some(true),
+            redirect: self.redirect.clone().map(Some),
+            redirect_status: self.redirect_status,
+            redirect_keep_path: self.redirect_drop_path.then_some(false),
+            cache: switch(self.cache, self.no_cache),
+            cache_ttl_secs: self.cache_ttl.map(Some),
+            compress: switch(self.compress, self.no_compress),
+            request_headers: self.rules(true)?,
+            response_headers: self.rules(false)?,
+            hide_backend: switch(self.hide_backend, self.show_backend),
+            ..RoutePatch::default()
+        })
+    }
 }
 
 /// Which route a command acts on.
@@ -81,22 +277,26 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             disabled,
             no_https_redirect,
             no_capture,
+            features,
         } => {
-            let new = NewRoute {
+            let mut new = NewRoute {
                 host,
                 path,
-                upstreams: vec![target],
+                upstreams: target.into_iter().collect(),
                 strip_prefix,
                 upstream_host,
                 timeout_ms: timeout.map(|s| s * 1000),
                 enabled: Some(!disabled),
                 https_redirect: Some(!no_https_redirect),
                 capture: Some(!no_capture),
+                ..NewRoute::default()
             };
+            features.apply_new(&mut new)?;
             // Validate here too, so a bad route gets the same message with or without an engine.
             new.validate()?;
             let route = backend.add(new)?;
             println!("Added {}", describe(&route));
+            note_missing_folder(&route);
             let extra = backend.settings()?.local_suffixes;
             if !portico_core::tls::is_local_name(&route.host.to_string(), &extra) {
                 println!(
@@ -119,6 +319,20 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
                 println!("Saved; `portico serve` uses it when it starts.");
             }
         }
+        Command::Set {
+            select,
+            upstream,
+            features,
+        } => {
+            let route = select.find(&backend)?;
+            let mut patch = features.patch()?;
+            if let Some(upstream) = upstream {
+                patch.upstreams = Some(vec![upstream]);
+            }
+            let next = backend.update(route.id, patch)?;
+            println!("Changed {}", describe(&next));
+            note_missing_folder(&next);
+        }
         Command::List { json } => list(&backend, json)?,
         Command::Rm(select) => {
             let route = select.find(&backend)?;
@@ -129,6 +343,15 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Disable(select) => set_enabled(&backend, &select, false)?,
     }
     Ok(())
+}
+
+/// After a route was stored: say so when its folder does not exist (yet).
+fn note_missing_folder(route: &Route) {
+    if let RouteTarget::Static(dir) = route.target()
+        && !std::path::Path::new(dir).is_dir()
+    {
+        eprintln!("note: {dir} does not exist yet; the route answers 502 until it does");
+    }
 }
 
 fn set_enabled(backend: &Backend, select: &Select, enabled: bool) -> anyhow::Result<()> {
@@ -147,7 +370,12 @@ fn set_enabled(backend: &Backend, select: &Select, enabled: bool) -> anyhow::Res
 }
 
 impl Select {
-    fn find(&self, backend: &Backend) -> anyhow::Result<Route> {
+    /// The route for `host` (and `path`, when given).
+    pub(crate) fn new(host: String, path: Option<String>) -> Select {
+        Select { host, path }
+    }
+
+    pub(crate) fn find(&self, backend: &Backend) -> anyhow::Result<Route> {
         let host = HostPattern::parse(&self.host)?;
         let path = self.path.as_deref().map(PathPrefix::parse).transpose()?;
         let (routes, _) = backend.routes()?;
@@ -195,12 +423,42 @@ fn describe(route: &Route) -> String {
     if !route.capture {
         flags.push("not captured");
     }
+    flags.extend(feature_flags(route));
     let flags = if flags.is_empty() {
         String::new()
     } else {
         format!(" ({})", flags.join(", "))
     };
-    format!("{}{path} → {}{flags}", route.host, route.upstream())
+    format!("{}{path} → {}{flags}", route.host, route.target())
+}
+
+/// The features a route has switched on, for `describe` and `list`.
+fn feature_flags(route: &Route) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if route.cache {
+        flags.push("cache");
+    }
+    if route.compress {
+        flags.push("compress");
+    }
+    if let RouteTarget::Static(_) = route.target() {
+        if route.spa {
+            flags.push("spa");
+        }
+        if route.dir_listing {
+            flags.push("listing");
+        }
+        if route.follow_symlinks {
+            flags.push("follow-symlinks");
+        }
+    }
+    if !route.request_headers.is_empty() || !route.response_headers.is_empty() {
+        flags.push("header rules");
+    }
+    if route.hide_backend {
+        flags.push("hide-backend");
+    }
+    flags
 }
 
 fn list(backend: &Backend, json: bool) -> anyhow::Result<()> {
@@ -219,7 +477,7 @@ fn list(backend: &Backend, json: bool) -> anyhow::Result<()> {
         println!("No routes. Add one: portico route add app.localhost 5173");
         return Ok(());
     }
-    let header = ["ID", "HOST", "PATH", "UPSTREAM", "OPTIONS"];
+    let header = ["ID", "HOST", "PATH", "TARGET", "OPTIONS"];
     let cells: Vec<[String; 5]> = routes
         .iter()
         .map(|r| {
@@ -239,6 +497,13 @@ fn list(backend: &Backend, json: bool) -> anyhow::Result<()> {
             if !r.capture {
                 opts.push("no-capture".to_owned());
             }
+            opts.extend(feature_flags(r).into_iter().map(str::to_owned));
+            if let Some(ttl) = r.cache_ttl_secs {
+                opts.push(format!("cache-ttl={ttl}s"));
+            }
+            if let RouteTarget::Redirect(_) = r.target() {
+                opts.push(format!("status={}", r.redirect_status));
+            }
             if let Some(project) = &r.project {
                 opts.push(format!("project={project}"));
             }
@@ -249,7 +514,7 @@ fn list(backend: &Backend, json: bool) -> anyhow::Result<()> {
                 r.id.to_string(),
                 r.host.to_string(),
                 r.path.to_string(),
-                r.upstream().to_string(),
+                r.target().to_string(),
                 opts.join(" "),
             ]
         })

@@ -170,7 +170,7 @@ async fn announce(engine: &EngineHandle) {
                 println!(
                     "  {scheme}://{}{port}{path} → {}{}",
                     route.host,
-                    route.upstream(),
+                    route.target(),
                     if route.enabled { "" } else { " (disabled)" }
                 );
             }

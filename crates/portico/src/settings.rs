@@ -34,7 +34,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Option<Command>) -> anyhow::Result<()> {
             if known.get(&key).is_none() {
                 anyhow::bail!("{key} is not a setting; see `portico settings` for the names");
             }
-            let value = parse_value(&key, &value);
+            let value = parse_value(&key, &value, &known[&key]);
             let patch: SettingsPatch =
                 serde_json::from_value(serde_json::json!({ key.clone(): value }))
                     .with_context(|| format!("invalid value for {key}"))?;
@@ -46,7 +46,9 @@ pub(crate) fn run(data_dir: &Path, cmd: Option<Command>) -> anyhow::Result<()> {
 }
 
 /// A command-line value as JSON: lists from commas, `none` as null, numbers as numbers.
-fn parse_value(key: &str, value: &str) -> serde_json::Value {
+/// The JSON for `value`, typed like the setting's default (`known`): numbers and booleans
+/// (`true`/`false`, `on`/`off`) as such, lists from commas, `none` for null.
+fn parse_value(key: &str, value: &str, known: &serde_json::Value) -> serde_json::Value {
     if key == "local_suffixes" {
         let items: Vec<&str> = value
             .split(',')
@@ -58,10 +60,19 @@ fn parse_value(key: &str, value: &str) -> serde_json::Value {
     if value == "none" {
         return serde_json::Value::Null;
     }
-    if key.ends_with("_ms")
-        && let Ok(number) = value.parse::<u64>()
-    {
-        return serde_json::Value::from(number);
+    match known {
+        serde_json::Value::Number(_) => {
+            if let Ok(number) = value.parse::<u64>() {
+                return serde_json::Value::from(number);
+            }
+        }
+        serde_json::Value::Bool(_) => match value.to_ascii_lowercase().as_str() {
+            "true" | "on" | "yes" => return serde_json::Value::Bool(true),
+            "false" | "off" | "no" => return serde_json::Value::Bool(false),
+            _ => {}
+        },
+        _ => {}
     }
+    // Anything else goes as text; the settings' validation says what is wrong with it.
     serde_json::Value::String(value.to_owned())
 }

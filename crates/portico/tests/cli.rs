@@ -51,9 +51,38 @@ fn without_ids(routes: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
                 .and_then(|r| r.remove("id"))
                 .unwrap_or_else(|| panic!("route has an id: {route}"));
             assert!(id.is_i64(), "id is an integer: {id}");
+            // The per-route features are checked in cli_features.rs; here they must be at
+            // their defaults and are left out of the comparison.
+            if let Some(fields) = route.as_object_mut() {
+                for (key, default) in feature_defaults() {
+                    if fields.get(key) == Some(&default) {
+                        fields.remove(key);
+                    }
+                }
+            }
             route
         })
         .collect()
+}
+
+/// Every per-route feature field with its default value.
+fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
+    let no_rules = json!({"set": [], "add": [], "remove": []});
+    vec![
+        ("static_dir", json!(null)),
+        ("spa", json!(false)),
+        ("dir_listing", json!(false)),
+        ("follow_symlinks", json!(false)),
+        ("redirect", json!(null)),
+        ("redirect_status", json!(307)),
+        ("redirect_keep_path", json!(true)),
+        ("compress", json!(false)),
+        ("cache", json!(false)),
+        ("cache_ttl_secs", json!(null)),
+        ("request_headers", no_rules.clone()),
+        ("response_headers", no_rules),
+        ("hide_backend", json!(false)),
+    ]
 }
 
 /// A route as `route list --json` shows it (without its id) when added with only HOST TARGET.
@@ -140,7 +169,7 @@ fn route_add_stores_path_strip_prefix_and_upstream_host_and_list_shows_them_as_t
     assert_eq!(
         lines,
         vec![
-            vec!["ID", "HOST", "PATH", "UPSTREAM", "OPTIONS"],
+            vec!["ID", "HOST", "PATH", "TARGET", "OPTIONS"],
             vec!["1", "app.localhost", "/", &expanded("5173")],
             vec![
                 "2",
@@ -902,12 +931,14 @@ const CHUNKS: usize = 16 * 1024;
 const GIB: u64 = (CHUNK * CHUNKS) as u64;
 /// Bound on each 1 GiB transfer.
 const TRANSFER_DEADLINE: Duration = Duration::from_secs(120);
-/// Peak resident memory allowed to `portico serve` after moving 2 GiB. A proxy that
-/// buffered either body would need over 1 GiB; a streaming one measures 12-14 MiB here
-/// (9 MiB of it before the first request), so 64 MiB leaves room for per-thread allocator
-/// arenas on machines with many cores and for the engine to grow, and still fails on any
-/// buffering of more than a few dozen MiB.
-const PEAK_RSS_LIMIT_KIB: u64 = 64 * 1024;
+/// How much `portico serve`'s peak resident memory may grow while it moves 2 GiB (both with
+/// capture on, each keeping a 1 MiB preview). A proxy that buffered either body would grow
+/// by over 1 GiB. A streaming one (this debug build) starts at about 30 MiB and grows by
+/// 36-45 MiB on the machines we measured, most of it allocator segments kept per worker
+/// thread, so 64 MiB of growth leaves room and still fails on any real buffering. (The
+/// bound is on growth, not the total, because the startup figure moves with the build and
+/// the machine: the same code measured 9 MiB at startup on an earlier machine.)
+const PEAK_RSS_GROWTH_LIMIT_KIB: u64 = 64 * 1024;
 
 fn chunks(byte: u8) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
     let chunk = Bytes::from(vec![byte; CHUNK]);
@@ -1000,9 +1031,10 @@ async fn a_gib_uploaded_and_a_gib_downloaded_through_serve_keep_its_memory_flat(
     println!(
         "portico serve peak RSS (VmHWM): {at_start} KiB after startup, {peak} KiB after 1 GiB up ({upload_took:?}) and 1 GiB down ({download_took:?})"
     );
+    let growth = peak.saturating_sub(at_start);
     assert!(
-        peak < PEAK_RSS_LIMIT_KIB,
-        "portico serve peaked at {peak} KiB (limit {PEAK_RSS_LIMIT_KIB} KiB) while streaming"
+        growth < PEAK_RSS_GROWTH_LIMIT_KIB,
+        "portico serve grew by {growth} KiB (limit {PEAK_RSS_GROWTH_LIMIT_KIB} KiB) while streaming"
     );
     serve.stop();
 }

@@ -96,6 +96,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cache": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hits, misses, entries and stored bytes, in total and per route. */
+        get: operations["cache_stats"];
+        put?: never;
+        post?: never;
+        /** Drop cached responses: all of them, one route's, or one URL's. */
+        delete: operations["purge_cache"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -476,6 +494,65 @@ export interface components {
             /** @description The suffixes the CA signs for. */
             suffixes: string[];
         };
+        /**
+         * @description The whole cache's counters and sizes, in total and per route. Counters are totals since
+         *     the engine started; purging does not reset them.
+         */
+        CacheStats: {
+            /**
+             * Format: int64
+             * @description Requests the cache did not handle.
+             */
+            bypassed: number;
+            /**
+             * Format: int64
+             * @description Of the hits, those that waited for another request's fetch.
+             */
+            collapsed: number;
+            /**
+             * Format: int64
+             * @description Stored responses. Evictions are applied lazily, so right after a burst of stores this
+             *     may briefly count entries about to be evicted.
+             */
+            entries: number;
+            /**
+             * Format: int64
+             * @description The largest body one entry may hold, in bytes.
+             */
+            entry_max_bytes: number;
+            /**
+             * Format: int64
+             * @description Requests answered from a fresh stored response.
+             */
+            hits: number;
+            /**
+             * Format: int64
+             * @description The size bound, in bytes.
+             */
+            max_bytes: number;
+            /**
+             * Format: int64
+             * @description Requests forwarded because nothing usable was stored.
+             */
+            misses: number;
+            /**
+             * Format: int64
+             * @description Stale responses revalidated with a `304`.
+             */
+            revalidated: number;
+            /** @description Per route, by route id. */
+            routes: components["schemas"]["RouteCacheStats"][];
+            /**
+             * Format: int64
+             * @description Stale responses served because the upstream failed.
+             */
+            stale: number;
+            /**
+             * Format: int64
+             * @description Approximate bytes held, with the same lag as `entries`.
+             */
+            stored_bytes: number;
+        };
         /** @description What the traffic inspector is doing. */
         CaptureStatus: {
             /**
@@ -564,8 +641,15 @@ export interface components {
              * @description Response head and body bytes as sent.
              */
             bytes_out: number;
+            /**
+             * @description What the route's cache did: `hit`, `miss`, `revalidated`, `stale`, `bypass` or
+             *     `collapsed` (absent when the route does not cache).
+             */
+            cache?: string | null;
             /** @description Client address. */
             client: string;
+            /** @description The encoding Portico compressed the response with (`zstd`, `br`, `gzip`), if any. */
+            compression?: string | null;
             /**
              * Format: double
              * @description From request start to the last response byte, milliseconds.
@@ -654,6 +738,13 @@ export interface components {
             admin_listen: string | null;
             /**
              * Format: int64
+             * @description The response cache's size bound, in MiB, for all routes together. Applies at once
+             *     (changing it empties the cache). Default: 256.
+             * @default 256
+             */
+            cache_max_mb: number;
+            /**
+             * Format: int64
              * @description Bytes of each request and response body kept for the inspector (the true size is
              *     always recorded). Applies at once. Default: 1048576 (1 MiB).
              * @default 1048576
@@ -676,6 +767,23 @@ export interface components {
              * @default 7
              */
             capture_retention_days: number;
+            /**
+             * Format: int64
+             * @description Responses whose known length is below this many bytes are not compressed. Applies at
+             *     once. Default: 1024.
+             * @default 1024
+             */
+            compress_min_bytes: number;
+            /**
+             * @description Whether new routes cache responses when they do not say. Default: false.
+             * @default false
+             */
+            default_cache: boolean;
+            /**
+             * @description Whether new routes compress responses when they do not say. Default: false.
+             * @default false
+             */
+            default_compress: boolean;
             /**
              * Format: int64
              * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
@@ -709,6 +817,40 @@ export interface components {
              * @default 10000
              */
             shutdown_grace_ms: number;
+        };
+        /** @description One header and its value. */
+        HeaderPair: {
+            /**
+             * @description Header name, e.g. `X-Frame-Options`.
+             * @example X-Frame-Options
+             */
+            name: string;
+            /**
+             * @description Value.
+             * @example DENY
+             */
+            value: string;
+        };
+        /**
+         * @description Changes to a message's headers, applied in order: remove, then set (replacing any value),
+         *     then add (appending another value).
+         */
+        HeaderRules: {
+            /**
+             * @description Headers to add, keeping what was there.
+             * @default []
+             */
+            add: components["schemas"]["HeaderPair"][];
+            /**
+             * @description Header names to remove.
+             * @default []
+             */
+            remove: string[];
+            /**
+             * @description Headers to set, replacing what was there.
+             * @default []
+             */
+            set: components["schemas"]["HeaderPair"][];
         };
         /**
          * @description An exact host name, or `*.` and a suffix matching any name below it; lowercase, without a trailing dot.
@@ -776,10 +918,25 @@ export interface components {
         };
         /** @description A route as a user writes it, before validation. */
         NewRoute: {
+            /** @description Default: the `default_cache` setting. */
+            cache?: boolean | null;
+            /**
+             * Format: int64
+             * @description Default: none.
+             */
+            cache_ttl_secs?: number | null;
             /** @description Default: true. */
             capture?: boolean | null;
+            /** @description Default: the `default_compress` setting. */
+            compress?: boolean | null;
+            /** @description Default: false. */
+            dir_listing?: boolean;
             /** @description Default: true. */
             enabled?: boolean | null;
+            /** @description Default: false. */
+            follow_symlinks?: boolean;
+            /** @description Default: false. */
+            hide_backend?: boolean;
             /**
              * @description Host, e.g. `app.localhost` or `*.app.localhost`.
              * @example app.localhost
@@ -792,6 +949,23 @@ export interface components {
              * @example /
              */
             path?: string | null;
+            /** @description A URL to redirect to instead of an upstream. */
+            redirect?: string | null;
+            /** @description Default: true. */
+            redirect_keep_path?: boolean | null;
+            /**
+             * Format: int32
+             * @description Default: 307.
+             */
+            redirect_status?: number | null;
+            /** @description Default: no changes. */
+            request_headers?: components["schemas"]["HeaderRules"];
+            /** @description Default: no changes. */
+            response_headers?: components["schemas"]["HeaderRules"];
+            /** @description Default: false. */
+            spa?: boolean;
+            /** @description A folder to serve instead of an upstream (absolute path). */
+            static_dir?: string | null;
             /** @description Default: false. */
             strip_prefix?: boolean;
             /**
@@ -803,12 +977,12 @@ export interface components {
             upstream_host?: boolean;
             /**
              * @description Upstream targets: `http://host:port[/base]`, `host:port` or a bare port. Exactly one
-             *     for now.
+             *     for now, unless the route has a `static_dir` or a `redirect` instead.
              * @example [
              *       "5173"
              *     ]
              */
-            upstreams: string[];
+            upstreams?: string[];
         };
         /**
          * @description A URL path prefix matched on segment boundaries, without a trailing slash except the root `/`.
@@ -867,6 +1041,14 @@ export interface components {
             project: string;
             /** @description Its routes (from its `portico.json`). */
             routes: components["schemas"]["NewRoute"][];
+        };
+        /** @description How many entries a purge removed. */
+        Purged: {
+            /**
+             * Format: int64
+             * @description Entries removed.
+             */
+            purged: number;
         };
         /** @description How many routes `down` removed. */
         Removed: {
@@ -928,10 +1110,32 @@ export interface components {
          *     Deserializing validates every field again.
          */
         Route: {
+            /**
+             * @description Cache responses as a shared HTTP cache would (RFC 9111). Default: the
+             *     `default_cache` setting when the route is created.
+             */
+            cache: boolean;
+            /**
+             * Format: int64
+             * @description Cache responses that say nothing about caching for this many seconds (simulating a
+             *     CDN). Default: none (only what the upstream allows is cached).
+             */
+            cache_ttl_secs: number | null;
             /** @description Record this route's traffic in the inspector. Default: true. */
             capture: boolean;
+            /**
+             * @description Compress responses (zstd, br or gzip, as the client accepts). Default: the
+             *     `default_compress` setting when the route is created.
+             */
+            compress: boolean;
+            /** @description Static folders: list a directory's files when it has no `index.html`. Default: false. */
+            dir_listing: boolean;
             /** @description Disabled routes stay stored but match nothing. Default: true. */
             enabled: boolean;
+            /** @description Static folders: follow symbolic links that lead outside the folder. Default: false. */
+            follow_symlinks: boolean;
+            /** @description Remove `Server`, `X-Powered-By` and similar headers from responses. Default: false. */
+            hide_backend: boolean;
             /** @description Exact host or `*.` wildcard. */
             host: components["schemas"]["HostPattern"];
             /**
@@ -951,6 +1155,29 @@ export interface components {
              *     Default: none.
              */
             project: string | null;
+            /** @description Answer every request with a redirect to this URL instead of forwarding. Default: none. */
+            redirect: string | null;
+            /**
+             * @description Append the request's path (after the prefix, when `strip_prefix`) and query to the
+             *     redirect URL. Default: true.
+             */
+            redirect_keep_path: boolean;
+            /**
+             * Format: int32
+             * @description The redirect's status: 301, 302, 307 or 308. Default: 307.
+             */
+            redirect_status: number;
+            /** @description Changes to the request headers before forwarding. */
+            request_headers: components["schemas"]["HeaderRules"];
+            /** @description Changes to the response headers before answering. */
+            response_headers: components["schemas"]["HeaderRules"];
+            /**
+             * @description Static folders: answer paths that match no file (and look like pages) with the
+             *     folder's `index.html`, for single-page apps. Default: false.
+             */
+            spa: boolean;
+            /** @description Serve this folder (absolute path) instead of forwarding. Default: none. */
+            static_dir: string | null;
             /** @description Remove the matched prefix before forwarding. Default: false. */
             strip_prefix: boolean;
             /**
@@ -961,8 +1188,59 @@ export interface components {
             timeout_ms: number;
             /** @description Send the upstream's own `host:port` as `Host` instead of the client's. Default: false. */
             upstream_host: boolean;
-            /** @description Where requests go. Exactly one for now; several with balancing come later. */
+            /**
+             * @description Where requests go: exactly one for a proxying route (several with balancing come
+             *     later); empty for a static or redirect route.
+             */
             upstreams: components["schemas"]["Upstream"][];
+        };
+        /** @description Counters and sizes for one route. */
+        RouteCacheStats: {
+            /**
+             * Format: int64
+             * @description Requests the cache did not handle (other methods, `no-store` requests, …).
+             */
+            bypassed: number;
+            /**
+             * Format: int64
+             * @description Of the hits, those that waited for another request's fetch.
+             */
+            collapsed: number;
+            /**
+             * Format: int64
+             * @description Stored responses (each `Vary` variant counts).
+             */
+            entries: number;
+            /**
+             * Format: int64
+             * @description Requests answered from a fresh stored response (including collapsed ones).
+             */
+            hits: number;
+            /**
+             * Format: int64
+             * @description Requests forwarded because nothing usable was stored.
+             */
+            misses: number;
+            /**
+             * Format: int64
+             * @description Stale responses revalidated with a `304` from the upstream.
+             */
+            revalidated: number;
+            /**
+             * Format: int64
+             * @description The route.
+             */
+            route_id: number;
+            /**
+             * Format: int64
+             * @description Stale responses served because the upstream failed (`stale-if-error`).
+             */
+            stale: number;
+            /**
+             * Format: int64
+             * @description Approximate bytes held: bodies, headers and bookkeeping.
+             */
+            stored_bytes: number;
         };
         /** @description How many routes there are. */
         RouteCounts: {
@@ -975,16 +1253,46 @@ export interface components {
         };
         /** @description A partial change to a stored route; absent fields stay as they are. */
         RoutePatch: {
+            /** @description Cache, or not. */
+            cache?: boolean | null;
+            /**
+             * Format: int64
+             * @description New "cache without headers" time; `null` removes it.
+             */
+            cache_ttl_secs?: number | null;
             /** @description Capture this route's traffic, or not. */
             capture?: boolean | null;
+            /** @description Compress, or not. */
+            compress?: boolean | null;
+            /** @description New directory listing flag. */
+            dir_listing?: boolean | null;
             /** @description Enable or disable. */
             enabled?: boolean | null;
+            /** @description New symlink flag. */
+            follow_symlinks?: boolean | null;
+            /** @description Hide the backend's identity headers, or not. */
+            hide_backend?: boolean | null;
             /** @description New host. */
             host?: string | null;
             /** @description Redirect plain HTTP to HTTPS, or not. */
             https_redirect?: boolean | null;
             /** @description New path prefix. */
             path?: string | null;
+            /** @description New redirect URL (replacing the upstream or folder); `null` removes it. */
+            redirect?: string | null;
+            /** @description New keep-path flag. */
+            redirect_keep_path?: boolean | null;
+            /**
+             * Format: int32
+             * @description New redirect status.
+             */
+            redirect_status?: number | null;
+            request_headers?: null | components["schemas"]["HeaderRules"];
+            response_headers?: null | components["schemas"]["HeaderRules"];
+            /** @description New SPA fallback flag. */
+            spa?: boolean | null;
+            /** @description New folder to serve (replacing the upstream or redirect); `null` removes it. */
+            static_dir?: string | null;
             /** @description New strip-prefix flag. */
             strip_prefix?: boolean | null;
             /**
@@ -1012,6 +1320,13 @@ export interface components {
             admin_listen: string | null;
             /**
              * Format: int64
+             * @description The response cache's size bound, in MiB, for all routes together. Applies at once
+             *     (changing it empties the cache). Default: 256.
+             * @default 256
+             */
+            cache_max_mb: number;
+            /**
+             * Format: int64
              * @description Bytes of each request and response body kept for the inspector (the true size is
              *     always recorded). Applies at once. Default: 1048576 (1 MiB).
              * @default 1048576
@@ -1034,6 +1349,23 @@ export interface components {
              * @default 7
              */
             capture_retention_days: number;
+            /**
+             * Format: int64
+             * @description Responses whose known length is below this many bytes are not compressed. Applies at
+             *     once. Default: 1024.
+             * @default 1024
+             */
+            compress_min_bytes: number;
+            /**
+             * @description Whether new routes cache responses when they do not say. Default: false.
+             * @default false
+             */
+            default_cache: boolean;
+            /**
+             * @description Whether new routes compress responses when they do not say. Default: false.
+             * @default false
+             */
+            default_compress: boolean;
             /**
              * Format: int64
              * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
@@ -1077,6 +1409,11 @@ export interface components {
             admin_listen?: string | null;
             /**
              * Format: int64
+             * @description See [`Settings::cache_max_mb`].
+             */
+            cache_max_mb?: number | null;
+            /**
+             * Format: int64
              * @description See [`Settings::capture_body_limit`].
              */
             capture_body_limit?: number | null;
@@ -1092,6 +1429,15 @@ export interface components {
              * @description See [`Settings::capture_retention_days`].
              */
             capture_retention_days?: number | null;
+            /**
+             * Format: int64
+             * @description See [`Settings::compress_min_bytes`].
+             */
+            compress_min_bytes?: number | null;
+            /** @description See [`Settings::default_cache`]. */
+            default_cache?: boolean | null;
+            /** @description See [`Settings::default_compress`]. */
+            default_compress?: boolean | null;
             /**
              * Format: int64
              * @description New `header_read_timeout_ms` (see `Settings`).
@@ -1164,6 +1510,8 @@ export interface components {
              * @description Response bytes.
              */
             bytes_out: number;
+            /** @description What the cache did, if the route caches. */
+            cache?: string | null;
             /**
              * Format: double
              * @description Total duration, ms.
@@ -1468,6 +1816,60 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             503: components["responses"]["TrustUnavailable"];
+        };
+    };
+    cache_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Statistics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CacheStats"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    purge_cache: {
+        parameters: {
+            query?: {
+                /** @description Only this route's entries. */
+                route_id?: number;
+                /**
+                 * @description Only the entries for this URL, as the client asked for it
+                 *     (`https://app.localhost/styles.css?v=2`).
+                 */
+                url?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Purged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Purged"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
         };
     };
     stream_events: {

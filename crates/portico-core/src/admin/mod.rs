@@ -11,6 +11,7 @@
 
 mod auth;
 mod ca;
+mod cache;
 mod error;
 mod events;
 mod openapi;
@@ -23,6 +24,7 @@ mod ui;
 
 pub use auth::{LOGIN_CODE_LIFETIME, TOKEN_FILE, Token};
 pub use ca::{CaReport, RotationReport, StoreChange};
+pub use cache::{PurgeScope, Purged};
 pub use error::Problem;
 pub use events::Event;
 pub use openapi::openapi_json;
@@ -107,6 +109,7 @@ pub struct AdminState {
     control: Arc<dyn Control>,
     guard: Arc<auth::Guard>,
     traffic: Option<Arc<requests::TrafficApi>>,
+    cache: Option<crate::cache::Cache>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -130,12 +133,19 @@ impl AdminState {
             control,
             guard: Arc::new(auth::Guard::new(token, addrs, proxy_ports, allow_remote)),
             traffic: None,
+            cache: None,
         }
     }
 
     /// Serve the captured traffic too.
     pub fn with_traffic(mut self, traffic: requests::TrafficApi) -> Self {
         self.traffic = Some(Arc::new(traffic));
+        self
+    }
+
+    /// Serve the response cache's statistics and purging too.
+    pub fn with_cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.cache = Some(cache);
         self
     }
 
@@ -178,6 +188,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/requests/{id}", get(requests::get))
         .route("/requests/{id}/replay", post(requests::replay))
         .route("/requests/{id}/curl", get(requests::curl))
+        .route("/cache", get(cache::stats).delete(cache::purge))
         .route("/export", get(transfer::export))
         .route("/import", post(transfer::import))
         .route("/projects/up", post(transfer::project_up))

@@ -20,7 +20,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi, ToResponse};
 
-use super::{auth, ca, events, requests, routes, settings, status, transfer};
+use super::{auth, ca, cache, events, requests, routes, settings, status, transfer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,6 +60,8 @@ use super::{auth, ca, events, requests, routes, settings, status, transfer};
         requests::curl,
         requests::export_har,
         requests::import_har,
+        cache::stats,
+        cache::purge,
         transfer::project_up,
         transfer::project_down,
         auth::create_login_code,
@@ -88,6 +90,8 @@ use super::{auth, ca, events, requests, routes, settings, status, transfer};
         (name = "ca", description = "The local certificate authority and trust stores"),
         (name = "events", description = "Live change notifications"),
         (name = "transfer", description = "Export, import, and project routes (`portico up`)"),
+        (name = "traffic", description = "Captured requests: the traffic inspector"),
+        (name = "cache", description = "The response cache"),
         (name = "auth", description = "Browser login links"),
         (name = "meta", description = "This document"),
     )

@@ -4,10 +4,14 @@
 //! [`Route`] only through [`NewRoute::validate`] or [`RoutePatch::apply`], so the rest of the
 //! engine can trust the types here. This module does no I/O.
 
+mod features;
 mod host;
 pub(crate) mod object;
 mod upstream;
 
+pub use features::{
+    BACKEND_HEADERS, DEFAULT_REDIRECT_STATUS, HeaderPair, HeaderRules, REDIRECT_CODES, RouteTarget,
+};
 pub use host::HostPattern;
 pub use object::Object;
 pub use upstream::Upstream;
@@ -95,7 +99,8 @@ pub struct Route {
     pub host: HostPattern,
     /// Path prefix, matched on segment boundaries. Default: `/`.
     pub path: PathPrefix,
-    /// Where requests go. Exactly one for now; several with balancing come later.
+    /// Where requests go: exactly one for a proxying route (several with balancing come
+    /// later); empty for a static or redirect route.
     pub upstreams: Vec<Upstream>,
     /// Remove the matched prefix before forwarding. Default: false.
     pub strip_prefix: bool,
@@ -116,15 +121,43 @@ pub struct Route {
     pub project: Option<String>,
     /// Record this route's traffic in the inspector. Default: true.
     pub capture: bool,
+    /// Serve this folder (absolute path) instead of forwarding. Default: none.
+    #[schema(required = true)]
+    pub static_dir: Option<String>,
+    /// Static folders: answer paths that match no file (and look like pages) with the
+    /// folder's `index.html`, for single-page apps. Default: false.
+    pub spa: bool,
+    /// Static folders: list a directory's files when it has no `index.html`. Default: false.
+    pub dir_listing: bool,
+    /// Static folders: follow symbolic links that lead outside the folder. Default: false.
+    pub follow_symlinks: bool,
+    /// Answer every request with a redirect to this URL instead of forwarding. Default: none.
+    #[schema(required = true)]
+    pub redirect: Option<String>,
+    /// The redirect's status: 301, 302, 307 or 308. Default: 307.
+    pub redirect_status: u16,
+    /// Append the request's path (after the prefix, when `strip_prefix`) and query to the
+    /// redirect URL. Default: true.
+    pub redirect_keep_path: bool,
+    /// Compress responses (zstd, br or gzip, as the client accepts). Default: the
+    /// `default_compress` setting when the route is created.
+    pub compress: bool,
+    /// Cache responses as a shared HTTP cache would (RFC 9111). Default: the
+    /// `default_cache` setting when the route is created.
+    pub cache: bool,
+    /// Cache responses that say nothing about caching for this many seconds (simulating a
+    /// CDN). Default: none (only what the upstream allows is cached).
+    #[schema(required = true, minimum = 1, maximum = 31_536_000)]
+    pub cache_ttl_secs: Option<u64>,
+    /// Changes to the request headers before forwarding.
+    pub request_headers: HeaderRules,
+    /// Changes to the response headers before answering.
+    pub response_headers: HeaderRules,
+    /// Remove `Server`, `X-Powered-By` and similar headers from responses. Default: false.
+    pub hide_backend: bool,
 }
 
 impl Route {
-    /// The upstream requests are forwarded to.
-    pub fn upstream(&self) -> &Upstream {
-        // Validation guarantees exactly one upstream.
-        &self.upstreams[0]
-    }
-
     /// The per-route response-header timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
@@ -143,7 +176,8 @@ pub struct NewRoute {
     #[schema(example = "/")]
     pub path: Option<String>,
     /// Upstream targets: `http://host:port[/base]`, `host:port` or a bare port. Exactly one
-    /// for now.
+    /// for now, unless the route has a `static_dir` or a `redirect` instead.
+    #[serde(default)]
     #[schema(example = json!(["5173"]))]
     pub upstreams: Vec<String>,
     /// Default: false.
@@ -165,6 +199,46 @@ pub struct NewRoute {
     /// Default: true.
     #[serde(default)]
     pub capture: Option<bool>,
+    /// A folder to serve instead of an upstream (absolute path).
+    #[serde(default)]
+    pub static_dir: Option<String>,
+    /// Default: false.
+    #[serde(default)]
+    pub spa: bool,
+    /// Default: false.
+    #[serde(default)]
+    pub dir_listing: bool,
+    /// Default: false.
+    #[serde(default)]
+    pub follow_symlinks: bool,
+    /// A URL to redirect to instead of an upstream.
+    #[serde(default)]
+    pub redirect: Option<String>,
+    /// Default: 307.
+    #[serde(default)]
+    pub redirect_status: Option<u16>,
+    /// Default: true.
+    #[serde(default)]
+    pub redirect_keep_path: Option<bool>,
+    /// Default: the `default_compress` setting.
+    #[serde(default)]
+    pub compress: Option<bool>,
+    /// Default: the `default_cache` setting.
+    #[serde(default)]
+    pub cache: Option<bool>,
+    /// Default: none.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_536_000)]
+    pub cache_ttl_secs: Option<u64>,
+    /// Default: no changes.
+    #[serde(default)]
+    pub request_headers: HeaderRules,
+    /// Default: no changes.
+    #[serde(default)]
+    pub response_headers: HeaderRules,
+    /// Default: false.
+    #[serde(default)]
+    pub hide_backend: bool,
 }
 
 /// A validated route that has no id yet.
@@ -190,6 +264,32 @@ pub struct ValidRoute {
     pub project: Option<String>,
     /// See [`Route::capture`].
     pub capture: bool,
+    /// See [`Route::static_dir`].
+    pub static_dir: Option<String>,
+    /// See [`Route::spa`].
+    pub spa: bool,
+    /// See [`Route::dir_listing`].
+    pub dir_listing: bool,
+    /// See [`Route::follow_symlinks`].
+    pub follow_symlinks: bool,
+    /// See [`Route::redirect`].
+    pub redirect: Option<String>,
+    /// See [`Route::redirect_status`].
+    pub redirect_status: u16,
+    /// See [`Route::redirect_keep_path`].
+    pub redirect_keep_path: bool,
+    /// See [`Route::compress`].
+    pub compress: bool,
+    /// See [`Route::cache`].
+    pub cache: bool,
+    /// See [`Route::cache_ttl_secs`].
+    pub cache_ttl_secs: Option<u64>,
+    /// See [`Route::request_headers`].
+    pub request_headers: HeaderRules,
+    /// See [`Route::response_headers`].
+    pub response_headers: HeaderRules,
+    /// See [`Route::hide_backend`].
+    pub hide_backend: bool,
 }
 
 impl ValidRoute {
@@ -207,6 +307,19 @@ impl ValidRoute {
             https_redirect: self.https_redirect,
             project: self.project,
             capture: self.capture,
+            static_dir: self.static_dir,
+            spa: self.spa,
+            dir_listing: self.dir_listing,
+            follow_symlinks: self.follow_symlinks,
+            redirect: self.redirect,
+            redirect_status: self.redirect_status,
+            redirect_keep_path: self.redirect_keep_path,
+            compress: self.compress,
+            cache: self.cache,
+            cache_ttl_secs: self.cache_ttl_secs,
+            request_headers: self.request_headers,
+            response_headers: self.response_headers,
+            hide_backend: self.hide_backend,
         }
     }
 }
@@ -216,8 +329,25 @@ impl NewRoute {
     pub fn validate(&self) -> Result<ValidRoute, Error> {
         let host = HostPattern::parse(&self.host)?;
         let path = PathPrefix::parse(self.path.as_deref().unwrap_or("/"))?;
-        let upstreams = validate_upstreams(&self.upstreams)?;
+        let static_dir = self
+            .static_dir
+            .as_deref()
+            .map(features::validate_static_dir)
+            .transpose()?;
+        let redirect = self
+            .redirect
+            .as_deref()
+            .map(features::validate_redirect)
+            .transpose()?;
+        let upstreams = validate_target(&self.upstreams, &static_dir, &redirect)?;
         let timeout_ms = validate_timeout(self.timeout_ms)?;
+        let redirect_status = features::validate_redirect_status(
+            self.redirect_status
+                .unwrap_or(features::DEFAULT_REDIRECT_STATUS),
+        )?;
+        let cache_ttl_secs = features::validate_cache_ttl(self.cache_ttl_secs)?;
+        self.request_headers.validate("request_headers")?;
+        self.response_headers.validate("response_headers")?;
         Ok(ValidRoute {
             host,
             path,
@@ -229,7 +359,28 @@ impl NewRoute {
             https_redirect: self.https_redirect.unwrap_or(true),
             project: None,
             capture: self.capture.unwrap_or(true),
+            static_dir,
+            spa: self.spa,
+            dir_listing: self.dir_listing,
+            follow_symlinks: self.follow_symlinks,
+            redirect,
+            redirect_status,
+            redirect_keep_path: self.redirect_keep_path.unwrap_or(true),
+            compress: self.compress.unwrap_or(false),
+            cache: self.cache.unwrap_or(false),
+            cache_ttl_secs,
+            request_headers: self.request_headers.clone(),
+            response_headers: self.response_headers.clone(),
+            hide_backend: self.hide_backend,
         })
+    }
+
+    /// Fill `compress` and `cache`, when not given, from the settings' defaults for new
+    /// routes.
+    pub fn with_defaults(mut self, settings: &Settings) -> NewRoute {
+        self.compress = self.compress.or(Some(settings.default_compress));
+        self.cache = self.cache.or(Some(settings.default_cache));
+        self
     }
 }
 
@@ -256,6 +407,38 @@ pub struct RoutePatch {
     pub https_redirect: Option<bool>,
     /// Capture this route's traffic, or not.
     pub capture: Option<bool>,
+    /// New folder to serve (replacing the upstream or redirect); `null` removes it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub static_dir: Option<Option<String>>,
+    /// New SPA fallback flag.
+    pub spa: Option<bool>,
+    /// New directory listing flag.
+    pub dir_listing: Option<bool>,
+    /// New symlink flag.
+    pub follow_symlinks: Option<bool>,
+    /// New redirect URL (replacing the upstream or folder); `null` removes it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub redirect: Option<Option<String>>,
+    /// New redirect status.
+    pub redirect_status: Option<u16>,
+    /// New keep-path flag.
+    pub redirect_keep_path: Option<bool>,
+    /// Compress, or not.
+    pub compress: Option<bool>,
+    /// Cache, or not.
+    pub cache: Option<bool>,
+    /// New "cache without headers" time; `null` removes it.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 31_536_000)]
+    pub cache_ttl_secs: Option<Option<u64>>,
+    /// New request header rules (replacing the old ones).
+    pub request_headers: Option<HeaderRules>,
+    /// New response header rules (replacing the old ones).
+    pub response_headers: Option<HeaderRules>,
+    /// Hide the backend's identity headers, or not.
+    pub hide_backend: Option<bool>,
 }
 
 impl RoutePatch {
@@ -289,7 +472,94 @@ impl RoutePatch {
         if let Some(capture) = self.capture {
             next.capture = capture;
         }
+        // A new target replaces the others: setting a folder on a proxying route turns it
+        // into a static route.
+        if let Some(dir) = &self.static_dir {
+            next.static_dir = dir
+                .as_deref()
+                .map(features::validate_static_dir)
+                .transpose()?;
+            if next.static_dir.is_some() {
+                next.redirect = None;
+                next.upstreams.clear();
+            }
+        }
+        if let Some(url) = &self.redirect {
+            next.redirect = url
+                .as_deref()
+                .map(features::validate_redirect)
+                .transpose()?;
+            if next.redirect.is_some() {
+                next.static_dir = None;
+                next.upstreams.clear();
+            }
+        }
+        if self.upstreams.is_some() && self.static_dir.is_none() && self.redirect.is_none() {
+            next.static_dir = None;
+            next.redirect = None;
+        }
+        let upstream_text: Vec<String> = next.upstreams.iter().map(ToString::to_string).collect();
+        next.upstreams = validate_target(&upstream_text, &next.static_dir, &next.redirect)?;
+        if let Some(v) = self.spa {
+            next.spa = v;
+        }
+        if let Some(v) = self.dir_listing {
+            next.dir_listing = v;
+        }
+        if let Some(v) = self.follow_symlinks {
+            next.follow_symlinks = v;
+        }
+        if let Some(v) = self.redirect_status {
+            next.redirect_status = features::validate_redirect_status(v)?;
+        }
+        if let Some(v) = self.redirect_keep_path {
+            next.redirect_keep_path = v;
+        }
+        if let Some(v) = self.compress {
+            next.compress = v;
+        }
+        if let Some(v) = self.cache {
+            next.cache = v;
+        }
+        if let Some(v) = self.cache_ttl_secs {
+            next.cache_ttl_secs = features::validate_cache_ttl(v)?;
+        }
+        if let Some(rules) = &self.request_headers {
+            rules.validate("request_headers")?;
+            next.request_headers = rules.clone();
+        }
+        if let Some(rules) = &self.response_headers {
+            rules.validate("response_headers")?;
+            next.response_headers = rules.clone();
+        }
+        if let Some(v) = self.hide_backend {
+            next.hide_backend = v;
+        }
         Ok(next)
+    }
+}
+
+/// A route has exactly one target: one upstream, a folder, or a redirect.
+fn validate_target(
+    upstreams: &[String],
+    static_dir: &Option<String>,
+    redirect: &Option<String>,
+) -> Result<Vec<Upstream>, Error> {
+    match (upstreams.is_empty(), static_dir, redirect) {
+        (true, Some(_), None) | (true, None, Some(_)) => Ok(Vec::new()),
+        (_, Some(_), Some(_)) => Err(Error::InvalidSetting {
+            field: "redirect",
+            reason: "a route either serves a folder or redirects, not both".into(),
+        }),
+        (false, Some(_), None) => Err(Error::InvalidSetting {
+            field: "static_dir",
+            reason: "a route either forwards to an upstream or serves a folder, not both".into(),
+        }),
+        (false, None, Some(_)) => Err(Error::InvalidSetting {
+            field: "redirect",
+            reason: "a route either forwards to an upstream or redirects, not both".into(),
+        }),
+        _ => validate_upstreams(upstreams),
     }
 }
 
@@ -297,7 +567,9 @@ fn validate_upstreams(targets: &[String]) -> Result<Vec<Upstream>, Error> {
     match targets {
         [] => Err(Error::InvalidUpstream {
             upstream: String::new(),
-            reason: "a route needs an upstream, e.g. http://127.0.0.1:5173 or just 5173".into(),
+            reason: "a route needs an upstream (e.g. http://127.0.0.1:5173 or just 5173), a \
+                     static_dir or a redirect"
+                .into(),
         }),
         [one] => Ok(vec![Upstream::parse(one)?]),
         [_, extra, ..] => Err(Error::InvalidUpstream {
@@ -486,6 +758,18 @@ pub struct Settings {
     pub capture_retention_count: u64,
     /// Keep captured exchanges at most this many days. Applies at once. Default: 7.
     pub capture_retention_days: u64,
+    /// Whether new routes compress responses when they do not say. Default: false.
+    pub default_compress: bool,
+    /// Whether new routes cache responses when they do not say. Default: false.
+    pub default_cache: bool,
+    /// The response cache's size bound, in MiB, for all routes together. Applies at once
+    /// (changing it empties the cache). Default: 256.
+    #[schema(minimum = 1, maximum = 65_536)]
+    pub cache_max_mb: u64,
+    /// Responses whose known length is below this many bytes are not compressed. Applies at
+    /// once. Default: 1024.
+    #[schema(maximum = 104_857_600)]
+    pub compress_min_bytes: u64,
 }
 
 impl Default for Settings {
@@ -501,6 +785,10 @@ impl Default for Settings {
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
             capture_retention_days: 7,
+            default_compress: false,
+            default_cache: false,
+            cache_max_mb: 256,
+            compress_min_bytes: 1024,
         }
     }
 }
@@ -539,6 +827,16 @@ pub struct SettingsPatch {
     pub capture_retention_count: Option<u64>,
     /// See [`Settings::capture_retention_days`].
     pub capture_retention_days: Option<u64>,
+    /// See [`Settings::default_compress`].
+    pub default_compress: Option<bool>,
+    /// See [`Settings::default_cache`].
+    pub default_cache: Option<bool>,
+    /// See [`Settings::cache_max_mb`].
+    #[schema(minimum = 1, maximum = 65_536)]
+    pub cache_max_mb: Option<u64>,
+    /// See [`Settings::compress_min_bytes`].
+    #[schema(maximum = 104_857_600)]
+    pub compress_min_bytes: Option<u64>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -553,6 +851,24 @@ mod double_option {
 
     pub(super) fn serialize<S: Serializer>(
         value: &Option<Option<String>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.as_ref().and_then(Option::as_ref).serialize(s)
+    }
+}
+
+/// [`double_option`] for numbers.
+mod double_option_u64 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<u64>>, D::Error> {
+        Ok(Some(Option::deserialize(d)?))
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Option<u64>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         value.as_ref().and_then(Option::as_ref).serialize(s)
@@ -592,6 +908,18 @@ impl SettingsPatch {
         }
         if let Some(v) = self.capture_retention_days {
             next.capture_retention_days = v;
+        }
+        if let Some(v) = self.default_compress {
+            next.default_compress = v;
+        }
+        if let Some(v) = self.default_cache {
+            next.default_cache = v;
+        }
+        if let Some(v) = self.cache_max_mb {
+            next.cache_max_mb = v;
+        }
+        if let Some(v) = self.compress_min_bytes {
+            next.compress_min_bytes = v;
         }
         next.validate()?;
         Ok(next)
@@ -660,6 +988,18 @@ impl Settings {
             return Err(bad(
                 "capture_retention_days",
                 "must be between 1 and 365".into(),
+            ));
+        }
+        if !(1..=65_536).contains(&self.cache_max_mb) {
+            return Err(bad(
+                "cache_max_mb",
+                "must be between 1 and 65536 (64 GiB)".into(),
+            ));
+        }
+        if self.compress_min_bytes > 100 << 20 {
+            return Err(bad(
+                "compress_min_bytes",
+                "must be at most 104857600 (100 MiB)".into(),
             ));
         }
         if !(1_000..=600_000).contains(&self.header_read_timeout_ms) {
@@ -841,6 +1181,19 @@ impl From<&Route> for NewRoute {
             enabled: Some(route.enabled),
             https_redirect: Some(route.https_redirect),
             capture: Some(route.capture),
+            static_dir: route.static_dir.clone(),
+            spa: route.spa,
+            dir_listing: route.dir_listing,
+            follow_symlinks: route.follow_symlinks,
+            redirect: route.redirect.clone(),
+            redirect_status: Some(route.redirect_status),
+            redirect_keep_path: Some(route.redirect_keep_path),
+            compress: Some(route.compress),
+            cache: Some(route.cache),
+            cache_ttl_secs: route.cache_ttl_secs,
+            request_headers: route.request_headers.clone(),
+            response_headers: route.response_headers.clone(),
+            hide_backend: route.hide_backend,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::admin::{
     self, AdminState, CaReport, Control, Event, ListenerStatus, ProjectRoutes, RotationReport,
     RouteCounts, Status, StoreChange, Token,
 };
+use crate::cache::Cache;
 use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
 use crate::inspect::capture::Inspector;
 use crate::inspect::recorder::{Live, Retention};
@@ -146,6 +147,8 @@ struct Core {
     inspector: Inspector,
     live: tokio::sync::broadcast::Sender<Live>,
     retention: Arc<Retention>,
+    cache: Cache,
+    compress_min_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -197,6 +200,10 @@ impl Engine {
             settings.capture_retention_days,
         );
         let live = tokio::sync::broadcast::channel(1024).0;
+        let cache = Cache::new(settings.cache_max_mb << 20);
+        let compress_min_bytes = Arc::new(std::sync::atomic::AtomicU64::new(
+            settings.compress_min_bytes,
+        ));
 
         let http = Listeners::bind(&config.http).await?;
         let https = match &config.https {
@@ -245,6 +252,8 @@ impl Engine {
             inspector: inspector.clone(),
             live: live.clone(),
             retention: retention.clone(),
+            cache: cache.clone(),
+            compress_min_bytes: compress_min_bytes.clone(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -255,6 +264,8 @@ impl Engine {
             https_port: core.https_addrs.first().map(SocketAddr::port),
             tls: Some(tls.clone()),
             inspector: Some(inspector.clone()),
+            cache: Some(cache.clone()),
+            compress_min_bytes,
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
         // what they captured.
@@ -336,6 +347,7 @@ impl Engine {
                 https: core.https_addrs.first().copied(),
                 ca_file: tls.authority().ca().root_path(),
             });
+            let state = state.with_cache(cache);
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {
@@ -524,7 +536,8 @@ impl Core {
     }
 
     async fn add_route(&self, route: NewRoute) -> Result<Route, Error> {
-        let valid = route.validate()?;
+        let settings = blocking(&self.store, Store::settings).await?;
+        let valid = route.with_defaults(&settings).validate()?;
         let stored = blocking(&self.store, move |s| s.insert_route(&valid)).await?;
         self.rebuild().await?;
         Ok(stored)
@@ -539,11 +552,15 @@ impl Core {
         })
         .await??;
         self.rebuild().await?;
+        // Any edit drops what the route cached (its rules or target may have changed what a
+        // response would be), and turning caching back on later starts empty.
+        self.cache.purge_route(id);
         Ok(updated)
     }
 
     async fn remove_route(&self, id: RouteId) -> Result<(), Error> {
         blocking(&self.store, move |s| s.delete_route(id)).await?;
+        self.cache.purge_route(id);
         self.rebuild().await
     }
 
@@ -634,15 +651,21 @@ impl Core {
             Ok(next)
         })
         .await??;
-        self.apply_capture_settings(&settings);
+        self.apply_live_settings(&settings);
         self.refresh_ca(true).await;
         let _ = self.events.send(Event::SettingsChanged);
         Ok(settings)
     }
 
-    /// Capture settings take effect at once.
-    fn apply_capture_settings(&self, settings: &Settings) {
+    /// Capture, cache and compression settings take effect at once.
+    fn apply_live_settings(&self, settings: &Settings) {
         use std::sync::atomic::Ordering;
+        let max_bytes = settings.cache_max_mb << 20;
+        if self.cache.max_bytes() != max_bytes {
+            self.cache.set_max_bytes(max_bytes);
+        }
+        self.compress_min_bytes
+            .store(settings.compress_min_bytes, Ordering::Relaxed);
         self.inspector.set_paused(settings.capture_paused);
         self.inspector
             .set_body_limit(settings.capture_body_limit as usize);
@@ -743,7 +766,7 @@ impl Core {
         self.rebuild().await?;
         if has_settings {
             if let Ok(settings) = blocking(&self.store, Store::settings).await {
-                self.apply_capture_settings(&settings);
+                self.apply_live_settings(&settings);
             }
             self.refresh_ca(true).await;
             let _ = self.events.send(Event::SettingsChanged);
@@ -752,8 +775,14 @@ impl Core {
     }
 
     async fn sync_project(&self, project: ProjectRoutes) -> Result<ImportSummary, Error> {
-        let routes = crate::config::validate_project(&project.project, &project.routes)
-            .map_err(Error::Import)?;
+        let settings = blocking(&self.store, Store::settings).await?;
+        let wanted: Vec<NewRoute> = project
+            .routes
+            .into_iter()
+            .map(|r| r.with_defaults(&settings))
+            .collect();
+        let routes =
+            crate::config::validate_project(&project.project, &wanted).map_err(Error::Import)?;
         let name = project.project;
         let summary = blocking(&self.store, move |s| s.sync_project(&name, &routes)).await?;
         self.rebuild().await?;
@@ -815,6 +844,10 @@ async fn watch_store(core: Arc<Core>, baseline: i64, stop: CancellationToken) {
             seen = now;
             if let Err(err) = core.rebuild().await {
                 tracing::warn!("cannot reload routes: {err}");
+            }
+            match blocking(&core.store, Store::settings).await {
+                Ok(settings) => core.apply_live_settings(&settings),
+                Err(err) => tracing::warn!("cannot reload settings: {err}"),
             }
         }
         core.refresh_ca(changed).await;
@@ -902,6 +935,11 @@ impl EngineHandle {
     /// Change a route; requests already in flight finish on the old one.
     pub async fn update_route(&self, id: RouteId, patch: RoutePatch) -> Result<Route, Error> {
         self.core.update_route(id, patch).await
+    }
+
+    /// Change settings; capture, cache and compression settings apply at once.
+    pub async fn update_settings(&self, patch: SettingsPatch) -> Result<Settings, Error> {
+        self.core.update_settings(patch).await
     }
 
     /// Remove a route.

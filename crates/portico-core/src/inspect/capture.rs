@@ -166,6 +166,8 @@ impl Inspector {
             websocket: None,
             replay_of: req.extensions().get::<ReplayOf>().map(|r| r.0),
             imported: false,
+            cache: None,
+            compression: None,
         };
         Some(Capture {
             id,
@@ -290,6 +292,13 @@ impl Capture {
         p.exchange.error = Some(message);
         p.exchange.error_side = Some(side.to_owned());
         p.exchange.error_code = code.map(str::to_owned);
+    }
+
+    /// What the route's cache and compression did.
+    pub fn features(&self, cache: Option<&str>, compression: Option<&str>) {
+        let mut p = self.lock();
+        p.exchange.cache = cache.map(str::to_owned);
+        p.exchange.compression = compression.map(str::to_owned);
     }
 
     /// The response head sent to the client.

@@ -65,6 +65,13 @@ pub struct Exchange {
     pub replay_of: Option<ExchangeId>,
     /// Loaded from a HAR file rather than captured.
     pub imported: bool,
+    /// What the route's cache did: `hit`, `miss`, `revalidated`, `stale`, `bypass` or
+    /// `collapsed` (absent when the route does not cache).
+    #[serde(default)]
+    pub cache: Option<String>,
+    /// The encoding Portico compressed the response with (`zstd`, `br`, `gzip`), if any.
+    #[serde(default)]
+    pub compression: Option<String>,
 }
 
 impl Exchange {
@@ -98,6 +105,8 @@ impl Exchange {
             websocket: None,
             replay_of: None,
             imported: false,
+            cache: None,
+            compression: None,
         }
     }
 }
@@ -168,6 +177,9 @@ pub struct Summary {
     pub websocket: bool,
     /// Replay of.
     pub replay_of: Option<ExchangeId>,
+    /// What the cache did, if the route caches.
+    #[serde(default)]
+    pub cache: Option<String>,
 }
 
 impl From<&Exchange> for Summary {
@@ -188,6 +200,7 @@ impl From<&Exchange> for Summary {
             error_side: e.error_side.clone(),
             websocket: e.websocket.is_some(),
             replay_of: e.replay_of,
+            cache: e.cache.clone(),
         }
     }
 }

@@ -610,6 +610,8 @@ fn import_entry(entry: &Value) -> Result<Exchange, EntryProblem> {
         websocket,
         replay_of: field(entry, "_replay_of").and_then(Value::as_i64),
         imported: true,
+        cache: None,
+        compression: None,
     })
 }
 

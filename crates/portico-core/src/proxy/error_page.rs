@@ -94,6 +94,14 @@ impl<'a> Page<'a> {
                 "Upstream timed out",
                 "The dev server did not answer in time. It may still be compiling; try again, or raise the route's timeout.".to_owned(),
             ),
+            Error::StaticDir { source, .. } => (
+                "static-dir",
+                "Static folder unavailable",
+                format!(
+                    "Create {} (or run the build that does), or point the route at another folder.",
+                    source.dir().display()
+                ),
+            ),
             Error::Bind { .. } => ("internal", "Internal error", String::new()),
         };
         let hint = match err {
@@ -105,6 +113,7 @@ impl<'a> Page<'a> {
             | Error::UpstreamUnreachable { route, .. }
             | Error::UpstreamFailed { route, .. }
             | Error::UpstreamTimeout { route, .. } => format!("Route {route}: {err}."),
+            Error::StaticDir { .. } => format!("{}.", capitalise(&err.to_string())),
             other => format!("{}.", capitalise(&other.to_string())),
         };
         let routes = matches!(err, Error::NoRoute { .. }).then(|| {
@@ -152,7 +161,7 @@ impl<'a> Page<'a> {
                     } else {
                         r.path.as_str()
                     },
-                    r.upstream(),
+                    r.target(),
                     if r.enabled { "" } else { " (disabled)" }
                 ));
             }
@@ -176,7 +185,7 @@ impl<'a> Page<'a> {
                     json!({
                         "host": l.route.host,
                         "path": l.route.path,
-                        "upstream": l.route.upstream(),
+                        "upstream": l.route.target().to_string(),
                         "enabled": l.route.enabled,
                         "url": l.url,
                     })
@@ -210,7 +219,7 @@ impl<'a> Page<'a> {
                     };
                     list.push_str(&format!(
                         "<li>{name} &rarr; <code>{}</code>{}</li>",
-                        escape(&r.upstream().to_string()),
+                        escape(&r.target().to_string()),
                         if r.enabled {
                             ""
                         } else {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -11,6 +12,7 @@ use http::header::{self, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -21,8 +23,11 @@ use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
 use super::{Error, ProxyBody, error_page, upgrade};
-use crate::config::Route;
+use crate::cache::{Cache, CacheOutcome, ClientTarget, RouteCache};
+use crate::compress::{self, CompressOptions, Encoding};
+use crate::config::{BACKEND_HEADERS, Route, RouteTarget, Upstream};
 use crate::inspect::capture::{Capture, CapturedAs, Inspector, RequestStart, Side};
+use crate::static_files::{self, StaticOptions};
 use crate::tls::Tls;
 
 /// How long connecting to an upstream may take. Loopback connects are instant; this bounds
@@ -74,6 +79,10 @@ pub struct ProxyOptions {
     pub tls: Option<Tls>,
     /// Where captured exchanges go; `None` captures nothing.
     pub inspector: Option<Inspector>,
+    /// The response cache for routes with `cache` on; `None` caches nothing.
+    pub cache: Option<Cache>,
+    /// Responses whose known length is below this are not compressed (changed live).
+    pub compress_min_bytes: Arc<AtomicU64>,
 }
 
 fn side_name(side: super::Side) -> &'static str {
@@ -173,7 +182,7 @@ impl Proxy {
 
     async fn forward(
         &self,
-        mut req: Request<ProxyBody>,
+        req: Request<ProxyBody>,
         conn: ConnInfo,
         table: &RouteTable,
         capture: Option<&Capture>,
@@ -199,16 +208,10 @@ impl Proxy {
             .clone();
         let route = &target.route;
         if let Some(capture) = capture {
-            capture.route(route.id, &target.label, &route.upstream().to_string());
+            capture.route(route.id, &target.label, &route.target().to_string());
             if !route.capture {
                 capture.cancel();
             }
-        }
-        if target.loops || headers::hops(req.headers()) >= headers::MAX_HOPS {
-            return Err(Error::Loop {
-                route: target.label.clone(),
-                upstream: route.upstream().to_string(),
-            });
         }
 
         if !conn.tls
@@ -219,15 +222,62 @@ impl Proxy {
             return Ok(redirect_to_https(&host, port, req.uri()));
         }
 
+        let method = req.method().clone();
+        let request_headers = route.compress.then(|| req.headers().clone());
+        let (mut resp, cache) = match route.target() {
+            RouteTarget::Redirect(url) => (redirect(route, url, req.uri()), None),
+            RouteTarget::Static(dir) => (self.serve_static(&target, dir, &req).await?, None),
+            RouteTarget::Upstream(upstream) => {
+                return self
+                    .forward_upstream(req, conn, &target, upstream, original_host, capture)
+                    .await;
+            }
+        };
+        self.finish_response(&mut resp, route, cache);
+        Ok(self.maybe_compress(
+            route,
+            &method,
+            request_headers.as_ref(),
+            resp,
+            capture,
+            cache,
+        ))
+    }
+
+    /// Forward to the route's upstream (through the cache when the route has it on).
+    async fn forward_upstream(
+        &self,
+        mut req: Request<ProxyBody>,
+        conn: ConnInfo,
+        target: &Target,
+        upstream: &Upstream,
+        original_host: HeaderValue,
+        capture: Option<&Capture>,
+    ) -> Result<Response<ProxyBody>, Error> {
+        let route = &target.route;
+        if target.loops || headers::hops(req.headers()) >= headers::MAX_HOPS {
+            return Err(Error::Loop {
+                route: target.label.clone(),
+                upstream: upstream.to_string(),
+            });
+        }
+
         let upgrade = match req.version() {
             Version::HTTP_11 => headers::upgrade_request(req.headers()),
             _ => None,
         };
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let method = req.method().clone();
+        let request_headers = route.compress.then(|| req.headers().clone());
 
         let (mut parts, body) = req.into_parts();
         let version = parts.version;
-        parts.uri = upstream_uri(route, &parts.uri)?;
+        let client_target = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        parts.uri = upstream_uri(route, upstream, &parts.uri)?;
         headers::strip_hop_by_hop(&mut parts.headers, upgrade.as_ref());
         headers::set_forwarding(
             &mut parts.headers,
@@ -239,61 +289,207 @@ impl Proxy {
             },
         );
         let host_header = if route.upstream_host {
-            authority_value(route.upstream().authority())
+            authority_value(upstream.authority())
         } else {
             original_host
         };
         parts.headers.insert(header::HOST, host_header);
+        route.request_headers.apply(&mut parts.headers);
         // Upstream dev servers speak HTTP/1.1, whatever the client used.
         parts.version = Version::HTTP_11;
         let body = match capture {
             Some(capture) => capture.tee(Side::Request, body).map_err(Into::into).boxed(),
             None => body.map_err(Into::into).boxed(),
         };
-        let outgoing = Request::from_parts(parts, body);
+        let mut outgoing = Request::from_parts(parts, body);
 
+        if let Some(client_upgrade) = client_upgrade {
+            // Upgrades never touch the cache or compression: the 101's connection becomes
+            // a tunnel.
+            let resp = self.send_raw(outgoing, target, upstream, capture).await?;
+            if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+                let websocket = upgrade
+                    .as_ref()
+                    .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"websocket"));
+                return Ok(upgrade::tunnel(
+                    resp,
+                    client_upgrade,
+                    &self.inner.tunnels,
+                    self.inner.stop.clone(),
+                    target.label.clone(),
+                    capture
+                        .filter(|_| route.capture)
+                        .map(|c| (c.clone(), websocket)),
+                ));
+            }
+            let mut resp = finish_upstream(resp);
+            self.finish_response(&mut resp, route, None);
+            return Ok(self.maybe_compress(
+                route,
+                &method,
+                request_headers.as_ref(),
+                resp,
+                capture,
+                None,
+            ));
+        }
+
+        let cache = self.inner.options.cache.as_ref().filter(|_| route.cache);
+        if cache.is_some() {
+            // The cache keys and purges by the URL the client asked for, not the rewritten
+            // upstream one.
+            outgoing
+                .extensions_mut()
+                .insert(ClientTarget(client_target.clone()));
+        }
+        let (resp, outcome) = match cache {
+            Some(cache) => {
+                let settings = RouteCache {
+                    route_id: route.id,
+                    default_ttl: route.cache_ttl_secs.map(Duration::from_secs),
+                };
+                let (resp, outcome) = cache
+                    .handle(settings, outgoing, |req| {
+                        self.send(req, target, upstream, capture)
+                    })
+                    .await?;
+                (resp, Some(outcome))
+            }
+            None => (self.send(outgoing, target, upstream, capture).await?, None),
+        };
+
+        let mut resp = resp;
+        self.finish_response(&mut resp, route, outcome.as_ref());
+        Ok(self.maybe_compress(
+            route,
+            &method,
+            request_headers.as_ref(),
+            resp,
+            capture,
+            outcome.as_ref(),
+        ))
+    }
+
+    /// One request to the upstream, within the route's timeout; hop-by-hop headers removed
+    /// from the answer and `Via` added.
+    async fn send(
+        &self,
+        outgoing: Request<ProxyBody>,
+        target: &Target,
+        upstream: &Upstream,
+        capture: Option<&Capture>,
+    ) -> Result<Response<ProxyBody>, Error> {
+        let resp = self.send_raw(outgoing, target, upstream, capture).await?;
+        Ok(finish_upstream(resp))
+    }
+
+    /// One request to the upstream, within the route's timeout, answer as it came.
+    async fn send_raw(
+        &self,
+        outgoing: Request<ProxyBody>,
+        target: &Target,
+        upstream: &Upstream,
+        capture: Option<&Capture>,
+    ) -> Result<Response<Incoming>, Error> {
+        let route = &target.route;
         let sent = tokio::time::timeout(route.timeout(), self.inner.client.request(outgoing));
         let resp = match sent.await {
             Err(_elapsed) => {
                 return Err(Error::UpstreamTimeout {
                     route: target.label.clone(),
-                    upstream: route.upstream().to_string(),
+                    upstream: upstream.to_string(),
                     timeout: route.timeout(),
                 });
             }
-            Ok(Err(err)) => return Err(classify(err, &target)),
+            Ok(Err(err)) => return Err(classify(err, target, upstream)),
             Ok(Ok(resp)) => resp,
         };
         if let Some(capture) = capture {
             capture.upstream_answered();
         }
+        Ok(resp)
+    }
 
-        if resp.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(client_upgrade) = client_upgrade
-        {
-            let websocket = upgrade
-                .as_ref()
-                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"websocket"));
-            return Ok(upgrade::tunnel(
-                resp,
-                client_upgrade,
-                &self.inner.tunnels,
-                self.inner.stop.clone(),
-                target.label.clone(),
-                capture
-                    .filter(|_| route.capture)
-                    .map(|c| (c.clone(), websocket)),
-            ));
+    /// Serve a file (or listing) from a static route's folder.
+    async fn serve_static(
+        &self,
+        target: &Target,
+        dir: &str,
+        req: &Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, Error> {
+        let route = &target.route;
+        let options = StaticOptions {
+            dir: dir.into(),
+            spa: route.spa,
+            listing: route.dir_listing,
+            follow_symlinks: route.follow_symlinks,
+        };
+        // The prefix itself (`/app` on an `/app` route) is "": the folder then redirects to
+        // `/app/` so the page's relative links resolve under the prefix.
+        let full = req.uri().path();
+        let path = if !route.path.is_root() && full == route.path.as_str() {
+            ""
+        } else {
+            route.path.strip(full)
+        };
+        static_files::serve(req, path, &options)
+            .await
+            .map_err(|source| Error::StaticDir {
+                route: target.label.clone(),
+                source,
+            })
+    }
+
+    /// The route's response header rules, "hide backend", and the cache's `Cache-Status`.
+    fn finish_response(
+        &self,
+        resp: &mut Response<ProxyBody>,
+        route: &Route,
+        cache: Option<&CacheOutcome>,
+    ) {
+        let headers = resp.headers_mut();
+        if route.hide_backend {
+            for name in BACKEND_HEADERS {
+                headers.remove(name);
+            }
         }
+        route.response_headers.apply(headers);
+        if let Some(outcome) = cache {
+            headers.insert("cache-status", outcome.header_value());
+        }
+    }
 
-        let (mut parts, body) = resp.into_parts();
-        headers::strip_hop_by_hop(&mut parts.headers, None);
-        headers::append_via(&mut parts.headers, parts.version);
-        parts.version = Version::default();
-        Ok(Response::from_parts(
-            parts,
-            body.map_err(Into::into).boxed(),
-        ))
+    /// Compress the response when the route asks and the exchange allows; tell the capture
+    /// what the cache and compression did.
+    fn maybe_compress(
+        &self,
+        route: &Route,
+        method: &Method,
+        request_headers: Option<&http::HeaderMap>,
+        resp: Response<ProxyBody>,
+        capture: Option<&Capture>,
+        cache: Option<&CacheOutcome>,
+    ) -> Response<ProxyBody> {
+        let (resp, encoding) = match request_headers {
+            Some(headers) if route.compress => {
+                let options = CompressOptions {
+                    min_bytes: self
+                        .inner
+                        .options
+                        .compress_min_bytes
+                        .load(Ordering::Relaxed),
+                };
+                compress::compress(method, headers, resp, &options)
+            }
+            _ => (resp, None),
+        };
+        if let Some(capture) = capture {
+            capture.features(
+                cache.map(CacheOutcome::label),
+                encoding.map(Encoding::as_str),
+            );
+        }
+        resp
     }
 }
 
@@ -368,6 +564,53 @@ fn redirect_to_https(host: &str, https_port: u16, uri: &Uri) -> Response<ProxyBo
     resp
 }
 
+/// An upstream's answer made ready for the client: hop-by-hop headers removed, `Via` added.
+fn finish_upstream(resp: Response<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers, None);
+    headers::append_via(&mut parts.headers, parts.version);
+    parts.version = Version::default();
+    Response::from_parts(parts, body.map_err(Into::into).boxed())
+}
+
+/// A redirect route's answer: its URL, plus the request's path (after the prefix when the
+/// route strips it) and query when it keeps them.
+fn redirect(route: &Route, url: &str, uri: &Uri) -> Response<ProxyBody> {
+    let location = if route.redirect_keep_path {
+        let path = if route.strip_prefix {
+            route.path.strip(uri.path())
+        } else {
+            uri.path()
+        };
+        let mut location = url.trim_end_matches('/').to_owned();
+        location.push_str(path);
+        if let Some(query) = uri.query() {
+            location.push('?');
+            location.push_str(query);
+        }
+        location
+    } else {
+        url.to_owned()
+    };
+    let status =
+        StatusCode::from_u16(route.redirect_status).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+    let mut resp = Response::new(
+        Full::new(Bytes::from(format!("Redirecting to {location}\n")))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
 /// The host the client asked for, as it sent it (with port): the URI authority for HTTP/2
 /// and absolute-form requests, else the `Host` header.
 fn original_host<B>(req: &Request<B>) -> Result<HeaderValue, Error> {
@@ -401,8 +644,7 @@ fn host_name(value: &HeaderValue) -> Result<String, Error> {
 
 /// The URI to send upstream: the upstream's authority and base path, then the request path
 /// (without the route's prefix when it strips) and query.
-fn upstream_uri(route: &Route, uri: &Uri) -> Result<Uri, Error> {
-    let upstream = route.upstream();
+fn upstream_uri(route: &Route, upstream: &Upstream, uri: &Uri) -> Result<Uri, Error> {
     let path = uri.path();
     let path = if route.strip_prefix {
         route.path.strip(path)
@@ -430,9 +672,9 @@ fn upstream_uri(route: &Route, uri: &Uri) -> Result<Uri, Error> {
 }
 
 /// Sort a client error into refused / unreachable / failed, keeping the cause.
-fn classify(err: hyper_util::client::legacy::Error, target: &Target) -> Error {
+fn classify(err: hyper_util::client::legacy::Error, target: &Target, upstream: &Upstream) -> Error {
     let route = target.label.clone();
-    let upstream = target.route.upstream().to_string();
+    let upstream = upstream.to_string();
     if !err.is_connect() {
         return Error::UpstreamFailed {
             route,
@@ -482,19 +724,34 @@ mod tests {
         .with_id(1)
     }
 
+    fn forwarded(prefix: &str, upstream: &str, strip: bool, uri: &Uri) -> String {
+        let route = route(prefix, upstream, strip);
+        let upstream = route.upstream().expect("a proxying route");
+        upstream_uri(&route, upstream, uri)
+            .expect("uri")
+            .to_string()
+    }
+
     #[test]
     fn upstream_uri_keeps_or_strips_the_prefix_and_keeps_the_query() {
         let uri: Uri = "/api/users?id=1".parse().expect("uri");
-        let keep = upstream_uri(&route("/api", "3000", false), &uri).expect("uri");
-        assert_eq!(keep.to_string(), "http://localhost:3000/api/users?id=1");
-        let strip = upstream_uri(&route("/api", "3000", true), &uri).expect("uri");
-        assert_eq!(strip.to_string(), "http://localhost:3000/users?id=1");
-        let base =
-            upstream_uri(&route("/api", "http://localhost:3000/v1", true), &uri).expect("uri");
-        assert_eq!(base.to_string(), "http://localhost:3000/v1/users?id=1");
+        assert_eq!(
+            forwarded("/api", "3000", false, &uri),
+            "http://localhost:3000/api/users?id=1"
+        );
+        assert_eq!(
+            forwarded("/api", "3000", true, &uri),
+            "http://localhost:3000/users?id=1"
+        );
+        assert_eq!(
+            forwarded("/api", "http://localhost:3000/v1", true, &uri),
+            "http://localhost:3000/v1/users?id=1"
+        );
         let bare: Uri = "/api".parse().expect("uri");
-        let root = upstream_uri(&route("/api", "3000", true), &bare).expect("uri");
-        assert_eq!(root.to_string(), "http://localhost:3000/");
+        assert_eq!(
+            forwarded("/api", "3000", true, &bare),
+            "http://localhost:3000/"
+        );
     }
 
     #[test]

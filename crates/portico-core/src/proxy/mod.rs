@@ -108,6 +108,14 @@ pub enum Error {
         /// The route's timeout.
         timeout: Duration,
     },
+    /// A static route's folder cannot be served.
+    #[error("route {route}: {source}")]
+    StaticDir {
+        /// The route, as `host/path`.
+        route: String,
+        /// What is wrong with the folder.
+        source: crate::static_files::Error,
+    },
     /// A listener address could not be bound.
     #[error(
         "cannot listen on {addr}: {source}; if another program (or another Portico) has it, stop that one or choose another address"
@@ -131,6 +139,7 @@ impl Error {
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Error::StaticDir { .. } => StatusCode::BAD_GATEWAY,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -143,7 +152,7 @@ impl Error {
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. }
             | Error::UpstreamTimeout { .. } => Side::Upstream,
-            Error::Loop { .. } | Error::Bind { .. } => Side::Portico,
+            Error::Loop { .. } | Error::StaticDir { .. } | Error::Bind { .. } => Side::Portico,
         }
     }
 }

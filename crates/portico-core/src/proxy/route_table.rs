@@ -124,7 +124,9 @@ impl RouteTable {
 /// are loopback by definition (RFC 6761); other names are not resolved here, so a loop
 /// through them is caught by the hop count instead.
 fn points_at_self(route: &Route, own: &[SocketAddr]) -> bool {
-    let upstream = route.upstream();
+    let Some(upstream) = route.upstream() else {
+        return false;
+    };
     let host = upstream
         .host()
         .trim_start_matches('[')

@@ -32,6 +32,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0002_https.sql")),
     M::up(include_str!("migrations/0003_projects.sql")),
     M::up(include_str!("migrations/0004_capture.sql")),
+    M::up(include_str!("migrations/0005_route_features.sql")),
 ];
 
 /// How long a write waits for another process (the CLI, a running engine) to finish its own.

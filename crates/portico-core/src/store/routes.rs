@@ -5,7 +5,77 @@ use rusqlite::{ErrorCode, OptionalExtension, Row, params};
 use super::{Error, Store};
 use crate::config::{self, NewRoute, Route, RouteId, ValidRoute};
 
-const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture";
+const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture, features";
+
+/// The `features` column: what a route does beyond forwarding, as JSON. Absent keys take
+/// their defaults, so rows written before a feature existed read as "off".
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Features {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    static_dir: Option<String>,
+    spa: bool,
+    dir_listing: bool,
+    follow_symlinks: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect: Option<String>,
+    redirect_status: Option<u16>,
+    redirect_keep_path: Option<bool>,
+    compress: Option<bool>,
+    cache: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_ttl_secs: Option<u64>,
+    request_headers: config::HeaderRules,
+    response_headers: config::HeaderRules,
+    hide_backend: bool,
+}
+
+impl Features {
+    fn of(route: &Route) -> Features {
+        Features {
+            static_dir: route.static_dir.clone(),
+            spa: route.spa,
+            dir_listing: route.dir_listing,
+            follow_symlinks: route.follow_symlinks,
+            redirect: route.redirect.clone(),
+            redirect_status: Some(route.redirect_status),
+            redirect_keep_path: Some(route.redirect_keep_path),
+            compress: Some(route.compress),
+            cache: Some(route.cache),
+            cache_ttl_secs: route.cache_ttl_secs,
+            request_headers: route.request_headers.clone(),
+            response_headers: route.response_headers.clone(),
+            hide_backend: route.hide_backend,
+        }
+    }
+
+    fn json(route: &Route) -> Result<String, Error> {
+        serde_json::to_string(&Features::of(route)).map_err(|source| Error::Json {
+            what: "route features".into(),
+            source,
+        })
+    }
+
+    fn json_valid(route: &ValidRoute) -> Result<String, Error> {
+        Features::json(&route.clone().with_id(0))
+    }
+
+    fn fill(self, new: &mut NewRoute) {
+        new.static_dir = self.static_dir;
+        new.spa = self.spa;
+        new.dir_listing = self.dir_listing;
+        new.follow_symlinks = self.follow_symlinks;
+        new.redirect = self.redirect;
+        new.redirect_status = self.redirect_status;
+        new.redirect_keep_path = self.redirect_keep_path;
+        new.compress = self.compress;
+        new.cache = self.cache;
+        new.cache_ttl_secs = self.cache_ttl_secs;
+        new.request_headers = self.request_headers;
+        new.response_headers = self.response_headers;
+        new.hide_backend = self.hide_backend;
+    }
+}
 
 /// Every stored route, split into those that validate and those that do not.
 #[derive(Debug, Default)]
@@ -38,7 +108,11 @@ fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
     let upstreams: String = row.get(3)?;
     let upstreams: Vec<String> =
         serde_json::from_str(&upstreams).unwrap_or_else(|_| vec![upstreams]);
-    Ok(RawRoute {
+    let features: String = row.get(11)?;
+    let features: Features = serde_json::from_str(&features).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(11, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let mut raw = RawRoute {
         id: row.get(0)?,
         new: NewRoute {
             host: row.get(1)?,
@@ -50,9 +124,12 @@ fn raw_route(row: &Row<'_>) -> rusqlite::Result<RawRoute> {
             enabled: Some(row.get(7)?),
             https_redirect: Some(row.get(8)?),
             capture: Some(row.get(10)?),
+            ..NewRoute::default()
         },
         project: row.get(9)?,
-    })
+    };
+    features.fill(&mut raw.new);
+    Ok(raw)
 }
 
 impl RawRoute {
@@ -133,8 +210,8 @@ impl Store {
     pub fn insert_route(&self, route: &ValidRoute) -> Result<Route, Error> {
         let conn = self.lock();
         conn.execute(
-            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture, features)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 route.host.to_string(),
                 route.path.as_str(),
@@ -146,6 +223,7 @@ impl Store {
                 route.https_redirect,
                 route.project,
                 route.capture,
+                Features::json_valid(route)?,
             ],
         )
         .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -159,7 +237,7 @@ impl Store {
             .execute(
                 "UPDATE routes SET host = ?2, path = ?3, upstreams = ?4, strip_prefix = ?5,
                      upstream_host = ?6, timeout_ms = ?7, enabled = ?8, https_redirect = ?9,
-                     project = ?10, capture = ?11,
+                     project = ?10, capture = ?11, features = ?12,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
                 params![
@@ -174,6 +252,7 @@ impl Store {
                     route.https_redirect,
                     route.project,
                     route.capture,
+                    Features::json(route)?,
                 ],
             )
             .map_err(|e| map_unique(e, &route.host, &route.path))?;
@@ -237,10 +316,11 @@ fn upsert(tx: &rusqlite::Transaction<'_>, route: &ValidRoute) -> Result<bool, Er
         route.https_redirect,
         route.project,
         route.capture,
+        Features::json_valid(route)?,
     ];
     let changed = tx.execute(
         "UPDATE routes SET upstreams = ?3, strip_prefix = ?4, upstream_host = ?5, timeout_ms = ?6,
-             enabled = ?7, https_redirect = ?8, project = ?9, capture = ?10,
+             enabled = ?7, https_redirect = ?8, project = ?9, capture = ?10, features = ?11,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE host = ?1 AND path = ?2",
         values,
@@ -249,8 +329,8 @@ fn upsert(tx: &rusqlite::Transaction<'_>, route: &ValidRoute) -> Result<bool, Er
         return Ok(false);
     }
     tx.execute(
-        "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO routes (host, path, upstreams, strip_prefix, upstream_host, timeout_ms, enabled, https_redirect, project, capture, features)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         values,
     )?;
     Ok(true)

@@ -192,7 +192,7 @@ fn a_database_of_the_previous_schema_moves_forward_with_its_data() {
     let route = &rows.routes[0];
     assert_eq!(route.host.to_string(), "app.localhost");
     assert_eq!(route.path.as_str(), "/api");
-    assert_eq!(route.upstream().to_string(), "http://localhost:5173");
+    assert_eq!(route.target().to_string(), "http://localhost:5173");
     assert!(route.strip_prefix);
     assert_eq!(route.timeout_ms, 5000);
     assert!(!route.enabled);

@@ -17,7 +17,12 @@ pub const TRAFFIC_FILE: &str = "traffic.db";
 /// `PRAGMA application_id` of a Portico traffic database ("PRTT").
 const APPLICATION_ID: i64 = 0x5052_5454;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("traffic_migrations/0001_exchanges.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("traffic_migrations/0001_exchanges.sql")),
+    M::up(include_str!(
+        "traffic_migrations/0002_cache_compression.sql"
+    )),
+];
 
 /// The most rows one query returns.
 pub(super) const MAX_PAGE: usize = 500;
@@ -94,10 +99,10 @@ pub struct TrafficStore {
 const COLUMNS: &str = "id, started_at, method, scheme, host, path, query, version, client, \
     route_id, route, upstream, status, duration_ms, ttfb_ms, bytes_in, bytes_out, error, \
     error_side, error_code, request_headers, response_headers, request_body, request_size, \
-    response_body, response_size, websocket, replay_of, imported";
+    response_body, response_size, websocket, replay_of, imported, cache, compression";
 
 const SUMMARY_COLUMNS: &str = "id, started_at, method, scheme, host, path, query, status, \
-    duration_ms, bytes_out, route, error, error_side, websocket IS NOT NULL, replay_of";
+    duration_ms, bytes_out, route, error, error_side, websocket IS NOT NULL, replay_of, cache";
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|source| Error::Json {
@@ -148,6 +153,8 @@ fn exchange(row: &Row<'_>) -> rusqlite::Result<Exchange> {
         websocket: websocket.map(|w| parse(&w)).transpose()?,
         replay_of: row.get(27)?,
         imported: row.get(28)?,
+        cache: row.get(29)?,
+        compression: row.get(30)?,
     })
 }
 
@@ -168,6 +175,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
         error_side: row.get(12)?,
         websocket: row.get(13)?,
         replay_of: row.get(14)?,
+        cache: row.get(15)?,
     })
 }
 
@@ -233,7 +241,7 @@ impl TrafficStore {
             let mut row = tx.prepare_cached(&format!(
                 "INSERT INTO exchanges ({COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
             ))?;
             for e in exchanges {
                 let websocket = e.websocket.as_ref().map(json).transpose()?;
@@ -267,6 +275,8 @@ impl TrafficStore {
                     websocket,
                     e.replay_of,
                     e.imported,
+                    e.cache,
+                    e.compression,
                 ])?;
             }
         }

@@ -126,6 +126,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body as received (still content-encoded).
+    pub raw: Bytes,
 }
 
 impl Reply {
@@ -171,6 +173,7 @@ pub async fn send_from(
         status: parts.status,
         headers: parts.headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body,
     }
 }
 

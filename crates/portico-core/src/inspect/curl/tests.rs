@@ -41,6 +41,8 @@ fn exchange(method: &str, host_header: &str, path: &str, query: Option<&str>) ->
         websocket: None,
         replay_of: None,
         imported: false,
+        cache: None,
+        compression: None,
     }
 }
 

@@ -46,6 +46,8 @@ fn exchange() -> Exchange {
         websocket: None,
         replay_of: None,
         imported: false,
+        cache: None,
+        compression: None,
     }
 }
 

@@ -1,0 +1,23 @@
+# Shared by the benchmark scripts (sourced, not run): a work dir removed on exit, processes
+# stopped by PID on exit, free loopback ports, waiting for a port, and medians.
+# Expects `set -euo pipefail` in the caller.
+
+work=$(mktemp -d)
+chmod 755 "$work" # nginx workers run unprivileged and must read files under it
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 100); do
+    (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "port $1 never opened" >&2; exit 1
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }

@@ -709,6 +709,10 @@ async fn static_folders_serve_files_ranges_and_spa_fallback_and_never_escape() {
             tokio::task::spawn_blocking(move || raw_request(addr, "site.localhost", target))
                 .await
                 .expect("request");
+        assert!(
+            answer.starts_with("HTTP/1.1 4"),
+            "{target} is refused with a 4xx: {answer}"
+        );
         assert!(!answer.contains("TOP-SECRET"), "{target} leaked: {answer}");
         assert!(!answer.contains("root:"), "{target} leaked: {answer}");
     }

@@ -751,6 +751,13 @@ export interface components {
              */
             capture_body_limit: number;
             /**
+             * Format: int64
+             * @description Keep captured traffic within this many MiB on disk (the oldest exchanges go first).
+             *     Applies at once. Default: 1024.
+             * @default 1024
+             */
+            capture_max_mb: number;
+            /**
              * @description Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
              * @default false
              */
@@ -1333,6 +1340,13 @@ export interface components {
              */
             capture_body_limit: number;
             /**
+             * Format: int64
+             * @description Keep captured traffic within this many MiB on disk (the oldest exchanges go first).
+             *     Applies at once. Default: 1024.
+             * @default 1024
+             */
+            capture_max_mb: number;
+            /**
              * @description Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
              * @default false
              */
@@ -1417,6 +1431,11 @@ export interface components {
              * @description See [`Settings::capture_body_limit`].
              */
             capture_body_limit?: number | null;
+            /**
+             * Format: int64
+             * @description See [`Settings::capture_max_mb`].
+             */
+            capture_max_mb?: number | null;
             /** @description See [`Settings::capture_paused`]. */
             capture_paused?: boolean | null;
             /**

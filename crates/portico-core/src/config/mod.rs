@@ -758,6 +758,10 @@ pub struct Settings {
     pub capture_retention_count: u64,
     /// Keep captured exchanges at most this many days. Applies at once. Default: 7.
     pub capture_retention_days: u64,
+    /// Keep captured traffic within this many MiB on disk (the oldest exchanges go first).
+    /// Applies at once. Default: 1024.
+    #[schema(minimum = 16, maximum = 1_048_576)]
+    pub capture_max_mb: u64,
     /// Whether new routes compress responses when they do not say. Default: false.
     pub default_compress: bool,
     /// Whether new routes cache responses when they do not say. Default: false.
@@ -785,6 +789,7 @@ impl Default for Settings {
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
             capture_retention_days: 7,
+            capture_max_mb: 1024,
             default_compress: false,
             default_cache: false,
             cache_max_mb: 256,
@@ -827,6 +832,9 @@ pub struct SettingsPatch {
     pub capture_retention_count: Option<u64>,
     /// See [`Settings::capture_retention_days`].
     pub capture_retention_days: Option<u64>,
+    /// See [`Settings::capture_max_mb`].
+    #[schema(minimum = 16, maximum = 1_048_576)]
+    pub capture_max_mb: Option<u64>,
     /// See [`Settings::default_compress`].
     pub default_compress: Option<bool>,
     /// See [`Settings::default_cache`].
@@ -909,6 +917,9 @@ impl SettingsPatch {
         if let Some(v) = self.capture_retention_days {
             next.capture_retention_days = v;
         }
+        if let Some(v) = self.capture_max_mb {
+            next.capture_max_mb = v;
+        }
         if let Some(v) = self.default_compress {
             next.default_compress = v;
         }
@@ -988,6 +999,12 @@ impl Settings {
             return Err(bad(
                 "capture_retention_days",
                 "must be between 1 and 365".into(),
+            ));
+        }
+        if !(16..=1_048_576).contains(&self.capture_max_mb) {
+            return Err(bad(
+                "capture_max_mb",
+                "must be between 16 and 1048576 (1 TiB)".into(),
             ));
         }
         if !(1..=65_536).contains(&self.cache_max_mb) {

@@ -198,6 +198,7 @@ impl Engine {
         let retention = Retention::new(
             settings.capture_retention_count,
             settings.capture_retention_days,
+            settings.capture_max_mb,
         );
         let live = tokio::sync::broadcast::channel(1024).0;
         let cache = Cache::new(settings.cache_max_mb << 20);
@@ -675,6 +676,9 @@ impl Core {
         self.retention
             .max_age_secs
             .store(settings.capture_retention_days * 86_400, Ordering::Relaxed);
+        self.retention
+            .max_bytes
+            .store(settings.capture_max_mb << 20, Ordering::Relaxed);
     }
 
     fn ca_report(ca: &Ca, stores: Vec<trust::StoreStatus>) -> CaReport {

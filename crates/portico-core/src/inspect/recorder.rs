@@ -42,14 +42,17 @@ pub struct Retention {
     pub max_count: AtomicU64,
     /// None older than this, in seconds.
     pub max_age_secs: AtomicU64,
+    /// At most this many bytes of database pages in use.
+    pub max_bytes: AtomicU64,
 }
 
 impl Retention {
-    /// Keep `count` exchanges for at most `days`.
-    pub fn new(count: u64, days: u64) -> Arc<Retention> {
+    /// Keep `count` exchanges for at most `days`, in at most `max_mb` MiB.
+    pub fn new(count: u64, days: u64, max_mb: u64) -> Arc<Retention> {
         Arc::new(Retention {
             max_count: AtomicU64::new(count),
             max_age_secs: AtomicU64::new(days * 86_400),
+            max_bytes: AtomicU64::new(max_mb << 20),
         })
     }
 }
@@ -66,6 +69,7 @@ pub async fn run(
     let mut dropped_seen = 0;
     let mut last_trim = Instant::now();
     let mut since_trim: u64 = 0;
+    let mut bytes_since_trim: u64 = 0;
     loop {
         let first = tokio::select! {
             record = queue.recv() => record,
@@ -99,26 +103,37 @@ pub async fn run(
         let summaries: Vec<Summary> = exchanges.iter().map(Summary::from).collect();
         let writer = store.clone();
         since_trim += exchanges.len() as u64;
-        // Trim on a timer, and sooner when a tenth of the allowance has come in since.
+        bytes_since_trim += exchanges
+            .iter()
+            .map(|e| (e.request_body.bytes.len() + e.response_body.bytes.len()) as u64 + 1024)
+            .sum::<u64>();
+        let max_bytes = retention.max_bytes.load(Ordering::Relaxed);
+        // Trim on a timer, and sooner when a tenth of the count or size allowance has come in.
         let due = last_trim.elapsed() >= TRIM_EVERY
-            || since_trim >= (retention.max_count.load(Ordering::Relaxed) / 10).max(1);
+            || since_trim >= (retention.max_count.load(Ordering::Relaxed) / 10).max(1)
+            || bytes_since_trim >= max_bytes / 10;
         let trim = due.then(|| {
             last_trim = Instant::now();
             since_trim = 0;
+            bytes_since_trim = 0;
             let now_ms = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or_default();
             let age_ms = retention.max_age_secs.load(Ordering::Relaxed) as i64 * 1000;
-            (retention.max_count.load(Ordering::Relaxed), now_ms - age_ms)
+            (
+                retention.max_count.load(Ordering::Relaxed),
+                now_ms - age_ms,
+                max_bytes,
+            )
         });
         let written = tokio::task::spawn_blocking(move || -> Result<(), crate::store::Error> {
             writer.insert(&exchanges)?;
             for (id, stats) in &sockets {
                 writer.update_websocket(*id, stats)?;
             }
-            if let Some((count, oldest)) = trim {
-                writer.trim(count, oldest)?;
+            if let Some((count, oldest, max_bytes)) = trim {
+                writer.trim(count, oldest, max_bytes)?;
             }
             Ok(())
         })

@@ -269,11 +269,55 @@ fn the_search_index_catches_up_on_demand_and_ids_never_fall_below_it() {
         "rows recorded after a search are indexed by the next"
     );
     assert_eq!(search("app.localhost/a"), vec![1]);
-    traffic.trim(0, i64::MAX).expect("trim everything");
+    traffic
+        .trim(0, i64::MAX, u64::MAX)
+        .expect("trim everything");
     drop(traffic);
     let reopened = TrafficStore::open_dir(dir.path()).expect("reopen");
     assert!(
         reopened.max_id().expect("max") >= 3,
         "new ids must stay above indexed ones"
+    );
+}
+
+#[test]
+fn traffic_is_trimmed_to_its_size_bound_oldest_first_and_the_file_stops_growing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    let with_body = |id: i64| {
+        let mut e = exchange(id, "/big", "x");
+        e.response_body.bytes = vec![b'z'; 64 * 1024];
+        e.response_body.size = 64 * 1024;
+        e
+    };
+    let bound: u64 = 2 << 20;
+    let file_size = || std::fs::metadata(traffic.path()).expect("file").len();
+    let mut sizes = Vec::new();
+    // Ten rounds of 4 MiB against a 2 MiB bound, trimming after each as the recorder does.
+    for round in 0..10 {
+        let batch: Vec<_> = (0..64).map(|i| with_body(round * 64 + i + 1)).collect();
+        traffic.insert(&batch).expect("insert");
+        traffic.trim(u64::MAX, 0, bound).expect("trim");
+        sizes.push(file_size());
+    }
+    let kept = traffic
+        .exchanges(&TrafficFilter::default(), 10_000)
+        .expect("list");
+    let kept_bytes: u64 = kept
+        .iter()
+        .map(|e| e.response_body.bytes.len() as u64)
+        .sum();
+    assert!(kept_bytes <= bound, "kept {kept_bytes} bytes of previews");
+    assert!(!kept.is_empty(), "the newest exchanges stay");
+    assert_eq!(kept[0].id, 640, "newest first, and the newest is kept");
+    let ids: Vec<i64> = kept.iter().map(|e| e.id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1] + 1),
+        "the oldest went first, leaving one contiguous run: {ids:?}"
+    );
+    // Freed pages are reused: after the first rounds the file no longer grows.
+    assert!(
+        sizes[9] <= sizes[3] + (1 << 20),
+        "the file kept growing: {sizes:?}"
     );
 }

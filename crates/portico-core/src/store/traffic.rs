@@ -383,13 +383,13 @@ impl TrafficStore {
 
     /// Keep at most `max_count` exchanges, none older than `oldest` (Unix ms); returns how
     /// many were deleted.
-    pub fn trim(&self, max_count: u64, oldest: i64) -> Result<usize, Error> {
+    pub fn trim(&self, max_count: u64, oldest: i64, max_bytes: u64) -> Result<usize, Error> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let cutoff: Option<i64> = tx
             .query_row(
                 "SELECT id FROM exchanges ORDER BY id DESC LIMIT 1 OFFSET ?1",
-                [max_count as i64],
+                [i64::try_from(max_count).unwrap_or(i64::MAX)],
                 |r| r.get(0),
             )
             .optional()?;
@@ -399,13 +399,46 @@ impl TrafficStore {
              (SELECT id FROM exchanges WHERE id < ?1 OR started_at < ?2)",
             params![cutoff, oldest],
         )?;
-        let deleted = tx.execute(
+        let mut deleted = tx.execute(
             "DELETE FROM exchanges WHERE id < ?1 OR started_at < ?2",
             params![cutoff, oldest],
         )?;
+        // Then by size: drop the oldest tenth until the pages in use fit. Freed pages are
+        // reused by later writes, so the file stays near the bound instead of growing with
+        // every large body (a count alone allows 100,000 one-MiB previews).
+        for _ in 0..SIZE_TRIM_ROUNDS {
+            if used_bytes(&tx)? <= max_bytes {
+                break;
+            }
+            let rows: i64 = tx.query_row("SELECT count(*) FROM exchanges", [], |r| r.get(0))?;
+            if rows == 0 {
+                break;
+            }
+            let oldest_tenth = (rows / 10).max(1);
+            tx.execute(
+                "DELETE FROM exchanges_fts WHERE rowid IN \
+                 (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
+                [oldest_tenth],
+            )?;
+            deleted += tx.execute(
+                "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
+                [oldest_tenth],
+            )?;
+        }
         tx.commit()?;
         Ok(deleted)
     }
+}
+
+/// At most this many size-trimming rounds (a tenth of the rows each) per trim.
+const SIZE_TRIM_ROUNDS: usize = 30;
+
+/// Bytes of the database's pages that hold data (free pages excluded).
+fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(((pages - free).max(0) * size) as u64)
 }
 
 /// Conditions joined by `AND`, with numbered parameters.

@@ -151,6 +151,10 @@ pub fn compress(
         }
     };
     mark_encoded(&mut parts.headers, encoding);
+    // HEAD gets the headers a GET would (RFC 9110 §9.3.2), and its empty body as it is.
+    if *method == Method::HEAD {
+        return (Response::from_parts(parts, body), Some(encoding));
+    }
     let body = CompressBody::with_encoder(body, encoding, encoder);
     (
         Response::from_parts(parts, BoxBody::new(body)),
@@ -256,12 +260,11 @@ fn parse_qvalue(text: &str) -> Option<u16> {
 /// Whether the response may be compressed at all, whatever the client accepts.
 fn compressible(method: &Method, resp: &Response<ProxyBody>, opts: &CompressOptions) -> bool {
     let headers = resp.headers();
-    *method != Method::HEAD
-        && status_has_full_body(resp.status())
+    status_has_full_body(resp.status())
         && !headers.contains_key(CONTENT_RANGE)
         && !already_encoded(headers)
         && !header_has_token(headers, &CACHE_CONTROL, b"no-transform")
-        && known_length(resp).is_none_or(|len| len >= opts.min_bytes)
+        && known_length(method, resp).is_none_or(|len| len >= opts.min_bytes)
         && content_type_compressible(headers)
 }
 
@@ -280,12 +283,17 @@ fn already_encoded(headers: &HeaderMap) -> bool {
 }
 
 /// The body's length, from `Content-Length` or else from an exact size hint.
-fn known_length(resp: &Response<ProxyBody>) -> Option<u64> {
-    resp.headers()
+fn known_length(method: &Method, resp: &Response<ProxyBody>) -> Option<u64> {
+    let header = resp
+        .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .or_else(|| resp.body().size_hint().exact())
+        .and_then(|v| v.trim().parse().ok());
+    // A HEAD answer's body is always empty; only its header speaks for the GET's body.
+    if *method == Method::HEAD {
+        return header;
+    }
+    header.or_else(|| resp.body().size_hint().exact())
 }
 
 /// Whether the `Content-Type` names a media type worth compressing; a missing or unreadable
@@ -860,9 +868,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn head_requests_are_not_compressed() {
-        let resp = response(200, &[("content-type", "text/html")], text_body());
-        assert_untouched(Method::HEAD, resp).await;
+    async fn head_requests_get_the_headers_a_get_would_and_no_body() {
+        let head = |len: &'static str| {
+            response(
+                200,
+                &[
+                    ("content-type", "text/html"),
+                    ("content-length", len),
+                    ("etag", "\"a\""),
+                ],
+                BoxBody::new(http_body_util::Empty::new().map_err(|never| match never {})),
+            )
+        };
+        let (resp, applied) = run(Method::HEAD, &accept("gzip"), head("5000"));
+        assert_eq!(applied, Some(Encoding::Gzip));
+        assert_eq!(resp.headers()[CONTENT_ENCODING], "gzip");
+        assert!(resp.headers().get(CONTENT_LENGTH).is_none());
+        assert_eq!(resp.headers()[ETAG], "W/\"a\"");
+        let (body, _) = drain(&mut resp.into_body()).await;
+        assert!(body.is_empty(), "a HEAD answer stays empty");
+        // A small GET body is not compressed, so neither is its HEAD.
+        let (resp, applied) = run(Method::HEAD, &accept("gzip"), head("10"));
+        assert_eq!(applied, None);
+        assert!(resp.headers().get(CONTENT_ENCODING).is_none());
     }
 
     #[tokio::test]

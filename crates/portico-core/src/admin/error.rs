@@ -140,6 +140,16 @@ impl From<Error> for Problem {
                     format!("{err}; nothing was changed"),
                 )
             },
+            Error::Store(store::Error::Sqlite(e)) if is_disk_full(e) => {
+                tracing::error!("admin request failed: {err}");
+                Problem::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "Disk full",
+                    "the disk holding Portico's data directory is full, so nothing was changed; \
+                     free some space (clearing captured traffic, DELETE /api/v1/requests, or a \
+                     smaller capture_max_mb helps) and try again",
+                )
+            }
             Error::TrustUnavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Trust stores unavailable",
@@ -155,6 +165,11 @@ impl From<Error> for Problem {
             }
         }
     }
+}
+
+/// Whether SQLite gave up because the disk (or the file's quota) is full.
+fn is_disk_full(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 impl From<config::Error> for Problem {
@@ -190,4 +205,21 @@ pub(super) async fn not_found() -> Problem {
         "Not found",
         "no such admin API path; the API lives under /api/v1",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_named_and_says_what_to_do() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let problem = Problem::from(Error::Store(store::Error::Sqlite(full)));
+        assert_eq!(problem.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(problem.detail.contains("disk"), "{}", problem.detail);
+        assert!(problem.detail.contains("nothing was changed"));
+    }
 }

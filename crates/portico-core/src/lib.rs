@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cache;
 pub mod compress;
 pub mod config;
+pub mod discover;
 mod engine;
 mod error;
 pub mod inspect;

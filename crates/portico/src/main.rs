@@ -8,6 +8,7 @@ mod open;
 mod project;
 mod route;
 mod serve;
+mod services;
 mod settings;
 mod transfer;
 
@@ -59,6 +60,12 @@ enum Command {
     /// The local certificate authority: status, trust, untrust, export, rotate.
     #[command(subcommand)]
     Ca(ca::Command),
+    /// Services listening on loopback, with a suggested host and the command to map each.
+    Services {
+        /// Print JSON instead of a list.
+        #[arg(long)]
+        json: bool,
+    },
     /// The response cache of the running engine: stats (default) or purge.
     Cache {
         #[command(subcommand)]
@@ -106,6 +113,7 @@ fn main() -> ExitCode {
         Command::Route(cmd) => route::run(&dir, *cmd),
         Command::Ca(cmd) => ca::run(&dir, cmd),
         Command::Cache { cmd } => cache::run(&dir, cmd),
+        Command::Services { json } => services::run(&dir, json),
         Command::Settings { cmd } => settings::run(&dir, cmd),
         Command::Export { out } => transfer::export(&dir, out),
         Command::Import { file } => transfer::import(&dir, &file),

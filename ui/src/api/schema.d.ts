@@ -428,6 +428,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every TCP service listening where loopback reaches it (not Portico's own), with its
+         *     process, working directory (Linux), framework guess, a suggested host, and the routes
+         *     already forwarding to it. Scanned on each call.
+         */
+        get: operations["list_services"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings": {
         parameters: {
             query?: never;
@@ -1311,6 +1332,43 @@ export interface components {
             upstream_host?: boolean | null;
             /** @description New upstream targets. */
             upstreams?: string[] | null;
+        };
+        /** @description One service listening on a loopback-reachable port. */
+        Service: {
+            /** @description The addresses it listens on (`127.0.0.1`, `::1`, `0.0.0.0`…). */
+            addresses: string[];
+            /** @description Its command line, shortened (Linux). */
+            command: string | null;
+            /** @description Its working directory, usually the project folder (Linux). */
+            cwd: string | null;
+            /** @description The framework it looks like (`Vite`, `Next.js`, `Rails`, `Django`…), if any. */
+            framework: string | null;
+            /**
+             * Format: int32
+             * @description The process id, when the OS shows it.
+             */
+            pid: number | null;
+            /**
+             * Format: int32
+             * @description The port.
+             */
+            port: number;
+            /** @description The process name (`node`, `python3`…). */
+            process: string | null;
+            /** @description Routes that already forward to this port. */
+            routes: number[];
+            /** @description `<suggested_name>.localhost`. */
+            suggested_host: string;
+            /**
+             * @description A host label for it: the project's `package.json` name, else its folder, else the
+             *     process.
+             */
+            suggested_name: string;
+        };
+        /** @description The services found. */
+        Services: {
+            /** @description By port, excluding Portico's own listeners. */
+            services: components["schemas"]["Service"][];
         };
         /**
          * @description Engine-wide settings, stored in the `settings` table.
@@ -2552,6 +2610,28 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    list_services: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The services */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Services"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     get_settings: {

@@ -17,6 +17,7 @@ mod events;
 mod openapi;
 mod requests;
 mod routes;
+mod services;
 mod settings;
 mod status;
 mod transfer;
@@ -31,6 +32,7 @@ pub use openapi::openapi_json;
 pub use requests::{
     Cleared, Imported, ReplayEdits, Replayed, RequestDetail, RequestPage, TrafficApi,
 };
+pub use services::Services;
 pub use status::{CaptureStatus, ListenerStatus, RouteCounts, Status};
 pub use transfer::ProjectRoutes;
 
@@ -110,6 +112,8 @@ pub struct AdminState {
     guard: Arc<auth::Guard>,
     traffic: Option<Arc<requests::TrafficApi>>,
     cache: Option<crate::cache::Cache>,
+    /// Portico's own listeners, left out of the services found.
+    own_listeners: Vec<SocketAddr>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -134,12 +138,19 @@ impl AdminState {
             guard: Arc::new(auth::Guard::new(token, addrs, proxy_ports, allow_remote)),
             traffic: None,
             cache: None,
+            own_listeners: addrs.to_vec(),
         }
     }
 
     /// Serve the captured traffic too.
     pub fn with_traffic(mut self, traffic: requests::TrafficApi) -> Self {
         self.traffic = Some(Arc::new(traffic));
+        self
+    }
+
+    /// Leave these listeners (the proxy's) out of the services found, besides the admin's.
+    pub fn with_own_listeners(mut self, addrs: &[SocketAddr]) -> Self {
+        self.own_listeners.extend_from_slice(addrs);
         self
     }
 
@@ -189,6 +200,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/requests/{id}/replay", post(requests::replay))
         .route("/requests/{id}/curl", get(requests::curl))
         .route("/cache", get(cache::stats).delete(cache::purge))
+        .route("/services", get(services::list))
         .route("/export", get(transfer::export))
         .route("/import", post(transfer::import))
         .route("/projects/up", post(transfer::project_up))

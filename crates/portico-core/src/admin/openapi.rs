@@ -20,7 +20,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi, ToResponse};
 
-use super::{auth, ca, cache, events, requests, routes, settings, status, transfer};
+use super::{auth, ca, cache, events, requests, routes, services, settings, status, transfer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +62,7 @@ use super::{auth, ca, cache, events, requests, routes, settings, status, transfe
         requests::import_har,
         cache::stats,
         cache::purge,
+        services::list,
         transfer::project_up,
         transfer::project_down,
         auth::create_login_code,

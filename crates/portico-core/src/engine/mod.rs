@@ -348,7 +348,13 @@ impl Engine {
                 https: core.https_addrs.first().copied(),
                 ca_file: tls.authority().ca().root_path(),
             });
-            let state = state.with_cache(cache);
+            let own: Vec<SocketAddr> = core
+                .http_addrs
+                .iter()
+                .chain(&core.https_addrs)
+                .copied()
+                .collect();
+            let state = state.with_cache(cache).with_own_listeners(&own);
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {

@@ -1,0 +1,58 @@
+//! `/api/v1/services`: what listens on this machine's loopback, for click-to-configure.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use super::AdminState;
+use super::error::Problem;
+use super::openapi::{Forbidden, Unauthorized};
+use crate::discover::{self, Service};
+
+/// The services found.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Services {
+    /// By port, excluding Portico's own listeners.
+    pub services: Vec<Service>,
+}
+
+/// Every TCP service listening where loopback reaches it (not Portico's own), with its
+/// process, working directory (Linux), framework guess, a suggested host, and the routes
+/// already forwarding to it. Scanned on each call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    operation_id = "list_services",
+    tag = "routes",
+    responses(
+        (status = 200, description = "The services", body = Services),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
+pub(super) async fn list(State(state): State<AdminState>) -> Result<Json<Services>, Problem> {
+    let rows = state.control.routes().await?;
+    let routed: Vec<(i64, u16)> = rows
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let upstream = r.upstream()?;
+            let host = upstream
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let local = host.eq_ignore_ascii_case("localhost")
+                || host.ends_with(".localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+            local.then(|| (r.id, upstream.port()))
+        })
+        .collect();
+    let own = state.own_listeners.clone();
+    let services = tokio::task::spawn_blocking(move || discover::scan(&own, &routed))
+        .await
+        .map_err(|e| Problem::unavailable(&format!("the scan stopped: {e}")))?
+        .map_err(|e| Problem::unavailable(&e.to_string()))?;
+    Ok(Json(Services { services }))
+}

@@ -152,6 +152,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest probe of every enabled route that forwards to an upstream. */
+        get: operations["upstream_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/import": {
         parameters: {
             query?: never;
@@ -641,6 +658,16 @@ export interface components {
             fingerprint: string;
             /** @enum {string} */
             type: "ca_changed";
+        } | {
+            /**
+             * Format: int64
+             * @description The route.
+             */
+            route_id: number;
+            /** @enum {string} */
+            type: "upstream_health";
+            /** @description Whether its upstream is up now. */
+            up: boolean;
         } | {
             /**
              * Format: int64
@@ -1278,6 +1305,32 @@ export interface components {
             invalid: number;
             /** @description Stored and valid. */
             total: number;
+        };
+        /** @description What the last probe of a route's upstream found. */
+        RouteHealth: {
+            /**
+             * Format: int64
+             * @description When it was last probed, Unix milliseconds.
+             */
+            checked_at: number;
+            /** @description Why it is down (when down). */
+            error: string | null;
+            /**
+             * Format: double
+             * @description How long the connect took, in milliseconds (when up).
+             */
+            latency_ms: number | null;
+            /** @description The route. */
+            route_id: components["schemas"]["i64"];
+            /**
+             * Format: int64
+             * @description Since when it has been up (or down), Unix milliseconds.
+             */
+            since: number;
+            /** @description Whether it accepted a connection. */
+            up: boolean;
+            /** @description The upstream probed. */
+            upstream: string;
         };
         /** @description A partial change to a stored route; absent fields stay as they are. */
         RoutePatch: {
@@ -1987,6 +2040,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Export"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    upstream_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per enabled proxying route */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteHealth"][];
                 };
             };
             401: components["responses"]["Unauthorized"];

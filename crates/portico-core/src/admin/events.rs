@@ -25,6 +25,13 @@ pub enum Event {
         /// SHA-256 of the (possibly new) root.
         fingerprint: String,
     },
+    /// A route's upstream started or stopped accepting connections (see `/api/v1/health`).
+    UpstreamHealth {
+        /// The route.
+        route_id: i64,
+        /// Whether its upstream is up now.
+        up: bool,
+    },
     /// Events were dropped because this client read too slowly; re-read everything.
     Lagged {
         /// How many.

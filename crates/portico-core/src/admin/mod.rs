@@ -14,6 +14,7 @@ mod ca;
 mod cache;
 mod error;
 mod events;
+mod health;
 mod openapi;
 mod requests;
 mod routes;
@@ -114,6 +115,7 @@ pub struct AdminState {
     cache: Option<crate::cache::Cache>,
     /// Portico's own listeners, left out of the services found.
     own_listeners: Vec<SocketAddr>,
+    health: Option<crate::proxy::HealthMonitor>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -139,6 +141,7 @@ impl AdminState {
             traffic: None,
             cache: None,
             own_listeners: addrs.to_vec(),
+            health: None,
         }
     }
 
@@ -151,6 +154,12 @@ impl AdminState {
     /// Leave these listeners (the proxy's) out of the services found, besides the admin's.
     pub fn with_own_listeners(mut self, addrs: &[SocketAddr]) -> Self {
         self.own_listeners.extend_from_slice(addrs);
+        self
+    }
+
+    /// Serve the upstreams' health too.
+    pub fn with_health(mut self, health: crate::proxy::HealthMonitor) -> Self {
+        self.health = Some(health);
         self
     }
 
@@ -201,6 +210,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/requests/{id}/curl", get(requests::curl))
         .route("/cache", get(cache::stats).delete(cache::purge))
         .route("/services", get(services::list))
+        .route("/health", get(health::list))
         .route("/export", get(transfer::export))
         .route("/import", post(transfer::import))
         .route("/projects/up", post(transfer::project_up))

@@ -20,7 +20,9 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi, ToResponse};
 
-use super::{auth, ca, cache, events, requests, routes, services, settings, status, transfer};
+use super::{
+    auth, ca, cache, events, health, requests, routes, services, settings, status, transfer,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -63,6 +65,7 @@ use super::{auth, ca, cache, events, requests, routes, services, settings, statu
         cache::stats,
         cache::purge,
         services::list,
+        health::list,
         transfer::project_up,
         transfer::project_down,
         auth::create_login_code,

@@ -24,7 +24,8 @@ use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, Sett
 use crate::inspect::capture::Inspector;
 use crate::inspect::recorder::{Live, Retention};
 use crate::proxy::{
-    self, Fallback, ListenSpec, Listeners, Proxy, ProxyOptions, RouteTable, ServeOptions,
+    self, Fallback, HealthMonitor, ListenSpec, Listeners, Proxy, ProxyOptions, RouteTable,
+    ServeOptions,
 };
 use crate::store::{self, ImportSummary, RouteRows, Store, StoredCertificate, TrafficStore};
 use crate::tls::trust::{self, TrustEnv};
@@ -280,6 +281,7 @@ impl Engine {
             stop_recorder.clone(),
         ));
         let proxy = Proxy::new(table, stop_tunnels.clone(), options);
+        let health = HealthMonitor::default();
         let tasks = TaskTracker::new();
         let opts = ServeOptions {
             header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
@@ -354,7 +356,10 @@ impl Engine {
                 .chain(&core.https_addrs)
                 .copied()
                 .collect();
-            let state = state.with_cache(cache).with_own_listeners(&own);
+            let state = state
+                .with_cache(cache)
+                .with_own_listeners(&own)
+                .with_health(health.clone());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {
@@ -367,6 +372,17 @@ impl Engine {
             admin_state = Some(state);
         }
         tasks.spawn(watch_store(core.clone(), baseline, stop.clone()));
+        let events = core.events.clone();
+        tasks.spawn(
+            health
+                .clone()
+                .run(core.table.clone(), stop.clone(), move |h| {
+                    let _ = events.send(Event::UpstreamHealth {
+                        route_id: h.route_id,
+                        up: h.up,
+                    });
+                }),
+        );
 
         Ok(EngineHandle {
             recorder: Some(recorder),

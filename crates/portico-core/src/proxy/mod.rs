@@ -6,12 +6,14 @@
 mod error_page;
 mod forward;
 mod headers;
+mod health;
 mod listener;
 mod resolve;
 mod route_table;
 mod upgrade;
 
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
+pub use health::{HealthMonitor, PROBE_EVERY, RouteHealth};
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
 pub use route_table::{RouteTable, Target};
 

@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{Reply, TestEngine, spawn_echo};
-use http::{Request, StatusCode};
+use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -572,10 +572,74 @@ async fn portico_localhost_reaches_the_admin_api_through_the_proxy() {
     );
     let home = engine.get("portico.localhost", "/").await;
     assert!(
-        home.body.contains("web UI is not built yet"),
+        home.body.contains("<title>Portico</title>"),
         "{}",
         home.body
     );
+}
+
+/// The web UI's files (`ui/dist`, when built) at `/` and `/assets/…`: `index.html` is
+/// revalidated every time, hashed assets are cached for good, each has its content type, and
+/// the Host check guards them like the API. Without a build, `/` says how to make one.
+#[tokio::test]
+async fn the_admin_serves_the_ui_with_content_types_and_cache_rules_behind_the_host_check() {
+    let engine = TestEngine::start().await;
+    let admin = engine.admin_addr();
+    let home = common::send(admin, "127.0.0.1", Request::get("/"), Bytes::new()).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    assert_eq!(home.headers[header::CACHE_CONTROL], "no-cache");
+    assert!(
+        home.headers[header::CONTENT_TYPE]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("text/html")),
+        "{:?}",
+        home.headers
+    );
+
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist/index.html");
+    if !built.exists() {
+        assert!(home.body.contains("make ui"), "{}", home.body);
+    }
+    let assets: Vec<&str> = home
+        .body
+        .split('"')
+        .filter(|part| part.starts_with("/assets/"))
+        .collect();
+    assert_eq!(built.exists(), !assets.is_empty(), "{}", home.body);
+    for asset in assets {
+        let reply = common::send(admin, "127.0.0.1", Request::get(asset), Bytes::new()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{asset}");
+        assert_eq!(
+            reply.headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        let expected = if asset.ends_with(".js") {
+            "text/javascript"
+        } else if asset.ends_with(".css") {
+            "text/css"
+        } else {
+            ""
+        };
+        let content_type = reply.headers[header::CONTENT_TYPE].to_str().unwrap_or("");
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+
+        let rebound = common::send(admin, "evil.example", Request::get(asset), Bytes::new()).await;
+        assert_eq!(rebound.status, StatusCode::FORBIDDEN, "{asset}");
+    }
+
+    let missing = common::send(
+        admin,
+        "127.0.0.1",
+        Request::get("/assets/nope.js"),
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let rebound = common::send(admin, "evil.example", Request::get("/"), Bytes::new()).await;
+    assert_eq!(rebound.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -175,7 +175,7 @@ impl AdminState {
     }
 }
 
-/// The admin router: the UI page, `/login` and `/api/v1/openapi.json` behind the Host/Origin
+/// The admin router: the UI (`/` and `/assets/…`), `/login` and `/api/v1/openapi.json` behind the Host/Origin
 /// check, the rest of `/api/v1/...` behind the credentials check too.
 pub fn router(state: AdminState) -> Router {
     use axum::routing::{get, post};
@@ -223,6 +223,7 @@ pub fn router(state: AdminState) -> Router {
         ));
     Router::new()
         .route("/", get(ui::index))
+        .route("/assets/{*path}", get(ui::asset))
         .route("/login", get(auth::login))
         // Outside the credentials layer: the document holds no secret (see `openapi`).
         .route("/api/v1/openapi.json", get(openapi::document))

@@ -75,12 +75,15 @@ interface RowProps {
 
 function RouteRow({ route, listeners, health, onChanged }: RowProps) {
   const [busy, setBusy] = useState<Toggle | null>(null);
+  // The value asked for while the PATCH is under way, so the switch moves at once.
+  const [wanted, setWanted] = useState<{ field: Toggle; value: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const name = route.path === "/" ? route.host : `${route.host}${route.path}`;
   const url = listeners ? routeUrl(route, listeners) : null;
 
   const toggle = async (field: Toggle, value: boolean) => {
     setBusy(field);
+    setWanted({ field, value });
     setError(null);
     try {
       onChanged(await patchRoute(route.id, { [field]: value }));
@@ -88,6 +91,7 @@ function RouteRow({ route, listeners, health, onChanged }: RowProps) {
       setError(caught instanceof Error ? caught.message : String(caught));
     } finally {
       setBusy(null);
+      setWanted(null);
     }
   };
 
@@ -114,7 +118,7 @@ function RouteRow({ route, listeners, health, onChanged }: RowProps) {
                 type="checkbox"
                 role="switch"
                 name={field}
-                checked={route[field]}
+                checked={wanted?.field === field ? wanted.value : route[field]}
                 disabled={busy !== null}
                 onChange={(event) => void toggle(field, event.currentTarget.checked)}
               />

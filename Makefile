@@ -1,8 +1,11 @@
 # Portico's entry points. Every target installs what it needs first (quietly when present).
 #
 #   make run      build and run the engine headless (`portico serve`)
-#   make test     formatting, lints, the whole test suite, the API types check and the API fuzzer
+#   make test     formatting, lints, the whole test suite, the web UI's checks and browser test,
+#                 the API types check and the API fuzzer
 #   make openapi  regenerate docs/openapi.json and ui/src/api/schema.d.ts after an API change
+#   make ui       build the web UI into ui/dist (every target that runs cargo does this first:
+#                 the engine embeds ui/dist)
 #
 # Build output goes to a cache outside the clone so every checkout and CI run shares it.
 
@@ -11,33 +14,61 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/portico/target
 export CARGO_TERM_COLOR ?= auto
 # schemathesis and the OpenAPI validator live in a venv beside the build cache.
 export PORTICO_VENV ?= $(HOME)/.cache/portico/venv
+# Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 PREFIX ?= $(HOME)/.local
 ARGS ?=
 
 CARGO := cargo
 PORTICO := $(CARGO_TARGET_DIR)/release/portico
 
-.PHONY: run test deps build install lint fmt unit bench openapi check-api-types fuzz-api
+.PHONY: run test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e
+
+# The UI is rebuilt only when something it is built from changed.
+UI_INPUTS := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/package.json ui/vite.config.ts \
+	ui/tsconfig.json package-lock.json
 
 ## run: build (release) and run `portico serve`; pass options with ARGS="--http 127.0.0.1:8080"
-run: deps
+run: deps ui
 	@$(CARGO) build --release --locked -p portico
 	@echo "portico is at $(PORTICO) (make install puts it on your PATH)"
 	$(PORTICO) serve $(ARGS)
 
-## test: rustfmt, clippy (warnings are errors), every test with cargo-nextest, the UI's API
-## types against a fresh generation, and schemathesis against a running engine
-test: deps lint unit check-api-types fuzz-api
+## test: rustfmt, clippy (warnings are errors), every test with cargo-nextest, the web UI's
+## type check, lint, unit tests and build, the browser end-to-end test, the UI's API types
+## against a fresh generation, and schemathesis against a running engine
+test: deps ui-check lint unit e2e check-api-types fuzz-api
 
-lint: deps
+## ui: build the web UI into ui/dist (quiet, and nothing to do when it is up to date)
+ui: deps ui/dist/index.html
+
+ui/dist/index.html: $(UI_INPUTS) | deps
+	@echo "building the web UI (ui/dist)"
+	@npm run --silent ui:build
+
+## ui-check: the UI's type check (tsc), lint (ESLint, no warnings), unit tests (Vitest), build
+ui-check: deps
+	npm run --silent ui:typecheck
+	npx --no-install tsc -p tests/e2e
+	npm run --silent ui:lint
+	npm run --silent ui:test
+	@$(MAKE) --no-print-directory ui
+
+## e2e: Playwright with Debian's Chromium against a real `portico serve` (tests/e2e/);
+## the Routes page's screenshot lands in tests/e2e/screenshots/ (not committed)
+e2e: deps ui
+	@$(CARGO) build --locked -p portico
+	npx --no-install playwright test -c tests/e2e/playwright.config.ts
+
+lint: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: deps
+unit: deps ui
 	$(CARGO) nextest run --workspace --locked
 
 ## openapi: write docs/openapi.json from the code, then ui/src/api/schema.d.ts from it
-openapi: deps
+openapi: deps ui
 	@$(CARGO) build --locked -p portico
 	$(CARGO_TARGET_DIR)/debug/portico openapi > docs/openapi.json.tmp
 	@mv docs/openapi.json.tmp docs/openapi.json
@@ -54,12 +85,12 @@ check-api-types: deps
 	echo "ui/src/api/schema.d.ts matches docs/openapi.json"
 
 ## fuzz-api: schemathesis, driven by the OpenAPI document, against a real `portico serve`
-fuzz-api: deps
+fuzz-api: deps ui
 	@$(CARGO) build --locked -p portico
 	scripts/api-fuzz.sh $(CARGO_TARGET_DIR)/debug/portico
 
 ## build: release binary only
-build: deps
+build: deps ui
 	$(CARGO) build --release --locked -p portico
 
 ## install: copy the release binary to $(PREFIX)/bin
@@ -75,7 +106,7 @@ deps:
 	@scripts/install-deps.sh
 
 ## bench: TLS against nginx, capture on versus off, compression and cache against nginx and Caddy (installs nginx, Caddy, wrk and tools when missing)
-bench: deps
+bench: deps ui
 	@scripts/install-deps.sh --bench
 	$(CARGO) build --release --locked -p portico
 	bench/tls.sh

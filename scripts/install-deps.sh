@@ -65,14 +65,20 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked --quiet
 fi
 
-# Node.js and npm generate the UI's TypeScript types from the OpenAPI document
-# (openapi-typescript, pinned in package-lock.json).
+# Node.js and npm build the web UI (ui/, an npm workspace: Vite, React, ESLint, Vitest), run
+# the browser test (Playwright, driving Debian's chromium above, never a downloaded browser)
+# and generate the UI's TypeScript types from the OpenAPI document (openapi-typescript); all
+# pinned in package-lock.json. Vite needs Node.js 20.19 or newer.
 root="$(cd "$(dirname "$0")/.." && pwd)"
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "Node.js $(node --version) is too old for the web UI's build (Vite needs 20.19 or newer): install a newer nodejs (e.g. from NodeSource or nvm)" >&2
+  exit 1
+fi
 if [ ! -d "$root/node_modules" ] ||
   [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
   echo "installing the Node packages in package-lock.json (npm ci)"
-  (cd "$root" && npm ci --silent --no-audit --no-fund >/dev/null)
+  (cd "$root" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 
 # The API fuzzer (schemathesis) and an OpenAPI validator, pinned, in a venv beside the build

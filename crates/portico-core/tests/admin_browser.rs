@@ -593,7 +593,11 @@ async fn a_login_link_sets_a_strict_httponly_cookie_once_that_opens_the_api_and_
     )
     .await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains("<h1>Portico</h1>"), "{}", home.body);
+    assert!(
+        home.body.contains("<title>Portico</title>"),
+        "{}",
+        home.body
+    );
 
     let status = send(
         admin,

@@ -14,6 +14,9 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/portico/target
 export CARGO_TERM_COLOR ?= auto
 # schemathesis and the OpenAPI validator live in a venv beside the build cache.
 export PORTICO_VENV ?= $(HOME)/.cache/portico/venv
+# A Node.js new enough for the UI's tools, when the system's is not (scripts/install-deps.sh
+# puts one here from the npm registry); harmless when the folder does not exist.
+export PATH := $(HOME)/.cache/portico/node/node_modules/.bin:$(PATH)
 # Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 PREFIX ?= $(HOME)/.local

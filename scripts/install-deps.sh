@@ -71,9 +71,23 @@ fi
 # pinned in package-lock.json. Vite needs Node.js 20.19 or newer.
 root="$(cd "$(dirname "$0")/.." && pwd)"
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
-  echo "Node.js $(node --version) is too old for the web UI's build (Vite needs 20.19 or newer): install a newer nodejs (e.g. from NodeSource or nvm)" >&2
-  exit 1
+# Debian 12's nodejs is 18. A newer Node comes from the npm registry itself (the `node`
+# package ships the official binary) into a folder beside the build cache, which the Makefile
+# puts first on PATH.
+node_home="${PORTICO_NODE_HOME:-$HOME/.cache/portico/node}"
+new_enough() {
+  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+if ! new_enough node && ! new_enough "$node_home/node_modules/.bin/node"; then
+  echo "installing Node.js 22 from the npm registry into $node_home (the system's $(node --version) is too old for Vite)"
+  npm install --prefix "$node_home" --no-save --no-audit --no-fund --silent node@22 >/dev/null
+  new_enough "$node_home/node_modules/.bin/node" || {
+    echo "could not install a Node.js new enough for the web UI (20.19 or newer)" >&2
+    exit 1
+  }
+fi
+if ! new_enough node; then
+  export PATH="$node_home/node_modules/.bin:$PATH"
 fi
 if [ ! -d "$root/node_modules" ] ||
   [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then

@@ -123,14 +123,15 @@ pub enum Error {
     },
 }
 
-/// Compress `resp` for a client that sent `request_headers` with `method`, when the rules allow.
-/// Returns the response (changed or not) and the encoding applied, if any.
+/// Compress `resp` with `accepted` (the client's choice, from [`negotiate`]) for a request
+/// with `method`, when the rules allow. Returns the response (changed or not) and the
+/// encoding applied, if any.
 ///
 /// A response that could be compressed for some client gets `Vary: Accept-Encoding` even when
 /// this client accepts no coding, so that caches keep the variants apart.
 pub fn compress(
     method: &Method,
-    request_headers: &HeaderMap,
+    accepted: Option<Encoding>,
     resp: Response<ProxyBody>,
     opts: &CompressOptions,
 ) -> (Response<ProxyBody>, Option<Encoding>) {
@@ -139,7 +140,7 @@ pub fn compress(
     }
     let (mut parts, body) = resp.into_parts();
     add_vary_accept_encoding(&mut parts.headers);
-    let Some(encoding) = negotiate(request_headers) else {
+    let Some(encoding) = accepted else {
         return (Response::from_parts(parts, body), None);
     };
     let encoder = match Encoder::new(encoding) {
@@ -685,7 +686,12 @@ mod tests {
         request: &HeaderMap,
         resp: Response<ProxyBody>,
     ) -> (Response<ProxyBody>, Option<Encoding>) {
-        compress(&method, request, resp, &CompressOptions::default())
+        compress(
+            &method,
+            negotiate(request),
+            resp,
+            &CompressOptions::default(),
+        )
     }
 
     fn header(resp: &Response<ProxyBody>, name: http::header::HeaderName) -> Option<&str> {

@@ -51,6 +51,26 @@ pub struct Service {
     pub routes: Vec<i64>,
 }
 
+/// `(route id, port)` for every route forwarding to this machine (a `localhost` name or a
+/// loopback or unspecified address): what [`scan`] marks as already mapped.
+pub fn routed_ports(routes: &[crate::config::Route]) -> Vec<(i64, u16)> {
+    routes
+        .iter()
+        .filter_map(|r| {
+            let upstream = r.upstream()?;
+            let host = upstream
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let local = crate::proxy::is_localhost(host)
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+            local.then(|| (r.id, upstream.port()))
+        })
+        .collect()
+}
+
 /// The longest command line kept.
 const MAX_COMMAND: usize = 300;
 

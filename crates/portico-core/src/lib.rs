@@ -20,3 +20,12 @@ pub mod tls;
 
 pub use engine::{ADMIN_FILE, AdminListen, Engine, EngineConfig, EngineHandle};
 pub use error::Error;
+
+/// Now, as Unix milliseconds (0 if the clock is before 1970): the time stamps of captured
+/// exchanges, retention and health probes.
+pub(crate) fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

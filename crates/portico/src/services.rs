@@ -9,10 +9,7 @@ use crate::backend::Backend;
 pub(crate) fn run(data_dir: &Path, json: bool) -> anyhow::Result<()> {
     let backend = Backend::open(data_dir)?;
     let (routes, _) = backend.routes()?;
-    let routed: Vec<(i64, u16)> = routes
-        .iter()
-        .filter_map(|r| Some((r.id, r.upstream()?.port())))
-        .collect();
+    let routed = discover::routed_ports(&routes);
     // Portico's own listeners, when it runs, are whatever the running engine reports.
     let own = match &backend {
         Backend::Api(api) => {

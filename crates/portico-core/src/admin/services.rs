@@ -31,24 +31,7 @@ pub struct Services {
     )
 )]
 pub(super) async fn list(State(state): State<AdminState>) -> Result<Json<Services>, Problem> {
-    let rows = state.control.routes().await?;
-    let routed: Vec<(i64, u16)> = rows
-        .routes
-        .iter()
-        .filter_map(|r| {
-            let upstream = r.upstream()?;
-            let host = upstream
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let local = host.eq_ignore_ascii_case("localhost")
-                || host.ends_with(".localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
-            local.then(|| (r.id, upstream.port()))
-        })
-        .collect();
+    let routed = discover::routed_ports(&state.control.routes().await?.routes);
     let own = state.own_listeners.clone();
     let services = tokio::task::spawn_blocking(move || discover::scan(&own, &routed))
         .await

@@ -339,7 +339,8 @@ impl NewRoute {
             .as_deref()
             .map(features::validate_redirect)
             .transpose()?;
-        let upstreams = validate_target(&self.upstreams, &static_dir, &redirect)?;
+        let upstreams = validate_upstreams(&self.upstreams)?;
+        check_one_target(&upstreams, &static_dir, &redirect)?;
         let timeout_ms = validate_timeout(self.timeout_ms)?;
         let redirect_status = features::validate_redirect_status(
             self.redirect_status
@@ -498,8 +499,7 @@ impl RoutePatch {
             next.static_dir = None;
             next.redirect = None;
         }
-        let upstream_text: Vec<String> = next.upstreams.iter().map(ToString::to_string).collect();
-        next.upstreams = validate_target(&upstream_text, &next.static_dir, &next.redirect)?;
+        check_one_target(&next.upstreams, &next.static_dir, &next.redirect)?;
         if let Some(v) = self.spa {
             next.spa = v;
         }
@@ -539,14 +539,20 @@ impl RoutePatch {
     }
 }
 
-/// A route has exactly one target: one upstream, a folder, or a redirect.
-fn validate_target(
-    upstreams: &[String],
+/// A route has exactly one target: an upstream, a folder, or a redirect.
+fn check_one_target(
+    upstreams: &[Upstream],
     static_dir: &Option<String>,
     redirect: &Option<String>,
-) -> Result<Vec<Upstream>, Error> {
+) -> Result<(), Error> {
     match (upstreams.is_empty(), static_dir, redirect) {
-        (true, Some(_), None) | (true, None, Some(_)) => Ok(Vec::new()),
+        (true, Some(_), None) | (true, None, Some(_)) | (false, None, None) => Ok(()),
+        (true, None, None) => Err(Error::InvalidUpstream {
+            upstream: String::new(),
+            reason: "a route needs an upstream (e.g. http://127.0.0.1:5173 or just 5173), a \
+                     static_dir or a redirect"
+                .into(),
+        }),
         (_, Some(_), Some(_)) => Err(Error::InvalidSetting {
             field: "redirect",
             reason: "a route either serves a folder or redirects, not both".into(),
@@ -559,18 +565,14 @@ fn validate_target(
             field: "redirect",
             reason: "a route either forwards to an upstream or redirects, not both".into(),
         }),
-        _ => validate_upstreams(upstreams),
     }
 }
 
+/// The upstreams as given: none (a static or redirect route, or a route with no target,
+/// which [`check_one_target`] refuses) or one.
 fn validate_upstreams(targets: &[String]) -> Result<Vec<Upstream>, Error> {
     match targets {
-        [] => Err(Error::InvalidUpstream {
-            upstream: String::new(),
-            reason: "a route needs an upstream (e.g. http://127.0.0.1:5173 or just 5173), a \
-                     static_dir or a redirect"
-                .into(),
-        }),
+        [] => Ok(Vec::new()),
         [one] => Ok(vec![Upstream::parse(one)?]),
         [_, extra, ..] => Err(Error::InvalidUpstream {
             upstream: extra.clone(),

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -121,10 +121,7 @@ impl Inspector {
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let uri = req.uri();
-        let started_at = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
+        let started_at = crate::unix_millis();
         let mut request_headers = header_list(req.headers());
         // HTTP/2 carries the host (and port) in `:authority`, not in a Host header; keep it
         // so the URL can be rebuilt (curl, HAR, replay).

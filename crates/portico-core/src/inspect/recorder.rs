@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
@@ -116,10 +116,7 @@ pub async fn run(
             last_trim = Instant::now();
             since_trim = 0;
             bytes_since_trim = 0;
-            let now_ms = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or_default();
+            let now_ms = crate::unix_millis();
             let age_ms = retention.max_age_secs.load(Ordering::Relaxed) as i64 * 1000;
             (
                 retention.max_count.load(Ordering::Relaxed),

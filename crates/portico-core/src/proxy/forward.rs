@@ -222,8 +222,6 @@ impl Proxy {
             return Ok(redirect_to_https(&host, port, req.uri()));
         }
 
-        let method = req.method().clone();
-        let request_headers = route.compress.then(|| req.headers().clone());
         let (mut resp, cache) = match route.target() {
             RouteTarget::Redirect(url) => (redirect(route, url, req.uri()), None),
             RouteTarget::Static(dir) => (self.serve_static(&target, dir, &req).await?, None),
@@ -234,14 +232,8 @@ impl Proxy {
             }
         };
         self.finish_response(&mut resp, route, cache);
-        Ok(self.maybe_compress(
-            route,
-            &method,
-            request_headers.as_ref(),
-            resp,
-            capture,
-            cache,
-        ))
+        let compression = Compression::of(route, &req);
+        Ok(self.maybe_compress(compression, resp, capture, cache))
     }
 
     /// Forward to the route's upstream (through the cache when the route has it on).
@@ -267,16 +259,20 @@ impl Proxy {
             _ => None,
         };
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-        let method = req.method().clone();
-        let request_headers = route.compress.then(|| req.headers().clone());
+        let compression = Compression::of(route, &req);
 
         let (mut parts, body) = req.into_parts();
         let version = parts.version;
-        let client_target = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        // The cache keys and purges by the URL the client asked for, not the rewritten one.
+        let client_target = route.cache.then(|| {
+            ClientTarget(
+                parts
+                    .uri
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+            )
+        });
         parts.uri = upstream_uri(route, upstream, &parts.uri)?;
         headers::strip_hop_by_hop(&mut parts.headers, upgrade.as_ref());
         headers::set_forwarding(
@@ -324,23 +320,12 @@ impl Proxy {
             }
             let mut resp = finish_upstream(resp);
             self.finish_response(&mut resp, route, None);
-            return Ok(self.maybe_compress(
-                route,
-                &method,
-                request_headers.as_ref(),
-                resp,
-                capture,
-                None,
-            ));
+            return Ok(self.maybe_compress(compression, resp, capture, None));
         }
 
         let cache = self.inner.options.cache.as_ref().filter(|_| route.cache);
-        if cache.is_some() {
-            // The cache keys and purges by the URL the client asked for, not the rewritten
-            // upstream one.
-            outgoing
-                .extensions_mut()
-                .insert(ClientTarget(client_target.clone()));
+        if let Some(target) = client_target {
+            outgoing.extensions_mut().insert(target);
         }
         let (resp, outcome) = match cache {
             Some(cache) => {
@@ -360,14 +345,7 @@ impl Proxy {
 
         let mut resp = resp;
         self.finish_response(&mut resp, route, outcome.as_ref());
-        Ok(self.maybe_compress(
-            route,
-            &method,
-            request_headers.as_ref(),
-            resp,
-            capture,
-            outcome.as_ref(),
-        ))
+        Ok(self.maybe_compress(compression, resp, capture, outcome.as_ref()))
     }
 
     /// One request to the upstream, within the route's timeout; hop-by-hop headers removed
@@ -463,15 +441,13 @@ impl Proxy {
     /// what the cache and compression did.
     fn maybe_compress(
         &self,
-        route: &Route,
-        method: &Method,
-        request_headers: Option<&http::HeaderMap>,
+        compression: Option<Compression>,
         resp: Response<ProxyBody>,
         capture: Option<&Capture>,
         cache: Option<&CacheOutcome>,
     ) -> Response<ProxyBody> {
-        let (resp, encoding) = match request_headers {
-            Some(headers) if route.compress => {
+        let (resp, encoding) = match compression {
+            Some(Compression { method, accepted }) => {
                 let options = CompressOptions {
                     min_bytes: self
                         .inner
@@ -479,9 +455,9 @@ impl Proxy {
                         .compress_min_bytes
                         .load(Ordering::Relaxed),
                 };
-                compress::compress(method, headers, resp, &options)
+                compress::compress(&method, accepted, resp, &options)
             }
-            _ => (resp, None),
+            None => (resp, None),
         };
         if let Some(capture) = capture {
             capture.features(
@@ -490,6 +466,22 @@ impl Proxy {
             );
         }
         resp
+    }
+}
+
+/// What compressing the answer needs from the request, taken before the request is forwarded
+/// (nothing when the route does not compress): its method and the coding it accepts.
+struct Compression {
+    method: Method,
+    accepted: Option<Encoding>,
+}
+
+impl Compression {
+    fn of<B>(route: &Route, req: &Request<B>) -> Option<Compression> {
+        route.compress.then(|| Compression {
+            method: req.method().clone(),
+            accepted: compress::negotiate(req.headers()),
+        })
     }
 }
 

@@ -3,16 +3,20 @@
 //! and the UI's health dots. A change is reported as it happens.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use hyper_util::client::legacy::connect::dns::Name;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+use tower_service::Service;
 
 use super::RouteTable;
+use super::resolve::Resolver;
 use crate::config::{RouteId, Upstream};
 
 /// How often every upstream is probed.
@@ -48,13 +52,6 @@ pub struct HealthMonitor {
     latest: Arc<RwLock<HashMap<RouteId, RouteHealth>>>,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 impl HealthMonitor {
     /// The latest probe of every enabled proxying route, by route id.
     pub fn all(&self) -> Vec<RouteHealth> {
@@ -79,7 +76,7 @@ impl HealthMonitor {
             (*id, upstream, result, started.elapsed())
         });
         let results = futures_util::future::join_all(probes).await;
-        let now = now_ms();
+        let now = crate::unix_millis();
         let mut latest = self.latest.write().unwrap_or_else(|p| p.into_inner());
         let live: Vec<RouteId> = targets.iter().map(|(id, _)| *id).collect();
         latest.retain(|id, _| live.contains(id));
@@ -125,25 +122,24 @@ impl HealthMonitor {
     }
 }
 
-/// A TCP connect to the upstream; `localhost` names try both loopbacks, as forwarding does.
+/// A TCP connect to the upstream, to the addresses forwarding would use (the proxy's own
+/// [`Resolver`]: both loopbacks for `localhost` names, the system resolver for the rest).
 async fn connect(upstream: &Upstream) -> Result<(), String> {
     let host = upstream
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
     let port = upstream.port();
-    let addrs: Vec<SocketAddr> = if super::resolve::is_localhost(host) {
-        vec![
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
-        ]
-    } else if let Ok(ip) = host.parse::<IpAddr>() {
-        vec![SocketAddr::new(ip, port)]
-    } else {
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port))).await {
-            Ok(Ok(found)) => found.collect(),
-            Ok(Err(err)) => return Err(format!("{host} does not resolve: {err}")),
-            Err(_) => return Err(format!("resolving {host} took over a second")),
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            let name =
+                Name::from_str(host).map_err(|e| format!("{host} is not a host name: {e}"))?;
+            match tokio::time::timeout(CONNECT_TIMEOUT, Resolver::new().call(name)).await {
+                Ok(Ok(found)) => found.map(|addr| SocketAddr::new(addr.ip(), port)).collect(),
+                Ok(Err(err)) => return Err(format!("{host} does not resolve: {err}")),
+                Err(_) => return Err(format!("resolving {host} took over a second")),
+            }
         }
     };
     let mut last = format!("{host} has no address");

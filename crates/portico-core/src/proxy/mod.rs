@@ -15,6 +15,7 @@ mod upgrade;
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use health::{HealthMonitor, PROBE_EVERY, RouteHealth};
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
+pub(crate) use resolve::is_localhost;
 pub use route_table::{RouteTable, Target};
 
 use std::net::SocketAddr;

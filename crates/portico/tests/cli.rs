@@ -15,31 +15,17 @@ use axum::extract::Request as AxumRequest;
 use axum::routing::{get as get_route, post};
 use bytes::Bytes;
 use common::{
-    KillOnDrop, SERVE_ON_FREE_PORTS, Serve, Upstream, get, portico, portico_command, routes_json,
-    send, uncreatable_dir, wait_for_answer,
+    KillOnDrop, SERVE_ON_FREE_PORTS, Serve, Upstream, data_dir, expanded, get, portico,
+    portico_command, routes_json, send, uncreatable_dir, wait_for_answer,
 };
 use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
 use hyper::{Request, StatusCode, header};
 use serde_json::json;
-use tempfile::TempDir;
 
 /// How long a route change made with the CLI may take to reach a running engine.
 const LIVE_RELOAD: Duration = Duration::from_secs(1);
-
-fn data_dir() -> TempDir {
-    tempfile::tempdir().expect("create a temporary data dir")
-}
-
-/// How the engine writes a route target given on the command line, e.g. a bare port. The
-/// shorthand rules themselves are pinned by portico-core's tests; these tests check that
-/// the CLI stores and prints what the engine makes of them.
-fn expanded(target: &str) -> String {
-    portico_core::config::Upstream::parse(target)
-        .expect("a valid target")
-        .to_string()
-}
 
 /// The stored routes without their ids, which only the store chooses.
 fn without_ids(routes: Vec<serde_json::Value>) -> Vec<serde_json::Value> {

@@ -16,28 +16,19 @@ use axum::Router;
 use axum::extract::Request as AxumRequest;
 use axum::routing::get as get_route;
 use bytes::Bytes;
-use common::{KillOnDrop, Output, Serve, Upstream, portico, portico_command, routes_json, send};
+use common::{
+    KillOnDrop, Output, Serve, Upstream, data_dir, expanded, portico, portico_command, routes_json,
+    send,
+};
 use http_body_util::{BodyExt, Empty};
 use hyper::{HeaderMap, Request, StatusCode, header};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 /// How long a one-shot command run from another directory may take.
 const CLI_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How long one HTTP exchange through `portico serve` may take.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
-
-fn data_dir() -> TempDir {
-    tempfile::tempdir().expect("create a temporary data dir")
-}
-
-/// How the engine writes a route target given on the command line, e.g. a bare port.
-fn expanded(target: &str) -> String {
-    portico_core::config::Upstream::parse(target)
-        .expect("a valid target")
-        .to_string()
-}
 
 fn no_rules() -> Value {
     json!({ "set": [], "add": [], "remove": [] })

@@ -475,3 +475,17 @@ pub(crate) fn uncreatable_dir(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(&file, b"a regular file, not a directory\n").expect("write a file");
     (file.clone(), file.join("data"))
 }
+
+/// A fresh temporary data dir.
+pub(crate) fn data_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary data dir")
+}
+
+/// How the engine writes a route target given on the command line, e.g. a bare port. The
+/// shorthand rules themselves are pinned by portico-core's tests; the CLI tests check that
+/// the CLI stores and prints what the engine makes of them.
+pub(crate) fn expanded(target: &str) -> String {
+    portico_core::config::Upstream::parse(target)
+        .expect("a valid target")
+        .to_string()
+}

@@ -13,7 +13,8 @@ export type Listeners = components["schemas"]["ListenerStatus"];
 export type Problem = components["schemas"]["Problem"];
 export type EngineEvent = components["schemas"]["Event"];
 
-const client = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
+/** The typed client; feature modules in this folder (e.g. `traffic.ts`) build on it. */
+export const client = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
 
 /** A failed call, with the API's human-readable `detail` as its message. */
 export class ApiError extends Error {
@@ -40,7 +41,8 @@ export function problemDetail(error: unknown, status: number): string {
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
 
-function unwrap<T>(result: Result<T>): T {
+/** The data of a call, or an `ApiError` carrying the problem's detail (and field). */
+export function unwrap<T>(result: Result<T>): T {
   const { data, error, response } = result;
   if (error !== undefined || !response.ok || data === undefined) {
     const field =

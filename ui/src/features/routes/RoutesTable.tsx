@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { patchRoute, type Listeners, type Route, type RouteHealth } from "../../api/client";
 import { describeTarget, routeUrl } from "./links";
-import type { LoadError } from "./usePoll";
+import type { LoadError } from "../../lib/usePoll";
 
 type Toggle = "enabled" | "cache" | "compress";
 const TOGGLES: { field: Toggle; label: string }[] = [

@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { mapService, type Route, type Service } from "../../api/client";
 import { describeService, sanitizeHost, unmappedServices } from "./links";
-import type { LoadError } from "./usePoll";
+import type { LoadError } from "../../lib/usePoll";
 
 interface Props {
   services: Service[] | undefined;

@@ -1,6 +1,6 @@
 // Load something now and again every `intervalMs`, until the component goes away.
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError } from "../../api/client";
+import { ApiError } from "../api/client";
 
 /** Why the last load failed; `status` is the HTTP status when the API answered. */
 export interface LoadError {

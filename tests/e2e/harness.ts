@@ -13,6 +13,8 @@ import { expect, type Page } from "@playwright/test";
 
 export const TARGET_DIR = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache/portico/target");
 export const PORTICO = path.join(TARGET_DIR, "debug/portico");
+/** This checkout's UI build, served with `--ui-dir` whatever checkout compiled the binary. */
+export const UI_DIST = path.join(import.meta.dirname, "../../ui/dist");
 
 /** A port nothing listens on right now (bound, then released). */
 export async function freePort(): Promise<number> {
@@ -107,6 +109,7 @@ export interface Stack {
 /** Start `portico serve` (plain HTTP proxy only) in a fresh temp dir. */
 export async function startPortico(extraArgs: string[] = []): Promise<Stack> {
   expect(fs.existsSync(PORTICO), `${PORTICO} is missing: run \`cargo build -p portico\` (make test does)`).toBe(true);
+  expect(fs.existsSync(path.join(UI_DIST, "index.html")), "ui/dist is missing: run `make ui`").toBe(true);
   expect(fs.existsSync("/usr/bin/chromium"), "Debian's chromium package is missing (make deps installs it)").toBe(true);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "portico-e2e-"));
   const httpPort = await freePort();
@@ -123,6 +126,8 @@ export async function startPortico(extraArgs: string[] = []): Promise<Stack> {
       "--no-https",
       "--admin",
       `127.0.0.1:${adminPort}`,
+      "--ui-dir",
+      UI_DIST,
       ...extraArgs,
     ],
     { cwd: tmp, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORTICO_LOG: "warn" } },

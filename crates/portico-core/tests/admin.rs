@@ -282,6 +282,7 @@ async fn a_non_loopback_admin_address_is_refused_unless_allowed() {
     config.admin = Some(portico_core::AdminListen {
         listen: ListenSpec::Addr("0.0.0.0:0".parse().expect("addr")),
         allow_remote: false,
+        ui_dir: None,
     });
     let err = portico_core::Engine::start(config)
         .await
@@ -640,6 +641,73 @@ async fn the_admin_serves_the_ui_with_content_types_and_cache_rules_behind_the_h
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let rebound = common::send(admin, "evil.example", Request::get("/"), Bytes::new()).await;
     assert_eq!(rebound.status, StatusCode::FORBIDDEN);
+}
+
+/// With a UI folder set, `/` and `/assets/…` come from that folder (read on each request),
+/// and a path that climbs out of it finds nothing.
+#[tokio::test]
+async fn the_admin_serves_the_ui_from_a_given_folder_and_nothing_outside_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ui = tempfile::tempdir().expect("ui");
+    std::fs::create_dir(ui.path().join("assets")).expect("assets");
+    std::fs::write(
+        ui.path().join("index.html"),
+        "<!doctype html><title>dev build</title>",
+    )
+    .expect("index");
+    std::fs::write(ui.path().join("assets/app-1.js"), "console.log(1)").expect("js");
+    std::fs::write(ui.path().join("secret.txt"), "not an asset").expect("secret");
+    let mut config = common::tls_config(dir.path());
+    config.https = None;
+    if let Some(admin) = config.admin.as_mut() {
+        admin.ui_dir = Some(ui.path().to_owned());
+    }
+    let engine = portico_core::Engine::start(config).await.expect("engine");
+    let admin = engine.admin_addrs()[0];
+
+    let home = common::send(admin, "127.0.0.1", Request::get("/"), Bytes::new()).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("dev build"), "{}", home.body);
+    assert_eq!(home.headers[header::CACHE_CONTROL], "no-cache");
+    let js = common::send(
+        admin,
+        "127.0.0.1",
+        Request::get("/assets/app-1.js"),
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert_eq!(js.body, "console.log(1)");
+    assert!(
+        js.headers[header::CONTENT_TYPE]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("text/javascript")),
+        "{:?}",
+        js.headers
+    );
+    // A rebuilt file shows on the next request.
+    std::fs::write(
+        ui.path().join("index.html"),
+        "<!doctype html><title>rebuilt</title>",
+    )
+    .expect("rebuild");
+    let again = common::send(admin, "127.0.0.1", Request::get("/"), Bytes::new()).await;
+    assert!(again.body.contains("rebuilt"), "{}", again.body);
+    for climb in [
+        "/assets/..%2fsecret.txt",
+        "/assets/../secret.txt",
+        "/assets/%2e%2e/secret.txt",
+    ] {
+        let reply = common::send(admin, "127.0.0.1", Request::get(climb), Bytes::new()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{climb}: {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("not an asset"), "{climb}");
+    }
+    engine.shutdown().await;
 }
 
 #[tokio::test]

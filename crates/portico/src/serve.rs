@@ -29,6 +29,10 @@ pub(crate) struct Args {
     /// who can reach it can try; only for trusted networks.
     #[arg(long, requires = "admin")]
     admin_allow_remote: bool,
+    /// Serve the web UI from this folder (a `vite build` output such as `ui/dist`) instead of
+    /// the one built into the binary: for working on the UI.
+    #[arg(long, value_name = "DIR")]
+    ui_dir: Option<PathBuf>,
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -66,6 +70,7 @@ async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
         config.admin = Some(AdminListen {
             listen: ListenSpec::Addr(addr),
             allow_remote: false,
+            ui_dir: None,
         });
     }
     if let Some(addr) = args.admin {
@@ -77,7 +82,21 @@ async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
         config.admin = Some(AdminListen {
             listen: ListenSpec::Addr(addr),
             allow_remote: args.admin_allow_remote,
+            ui_dir: None,
         });
+    }
+    if let Some(dir) = &args.ui_dir {
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve --ui-dir {}", dir.display()))?;
+        if !dir.join("index.html").is_file() {
+            anyhow::bail!(
+                "--ui-dir {}: no index.html there; build the UI first (`make ui`) or point at its `dist` folder",
+                dir.display()
+            );
+        }
+        if let Some(admin) = config.admin.as_mut() {
+            admin.ui_dir = Some(dir);
+        }
     }
     let signals = ShutdownSignals::install()?;
     let engine = Engine::start(config)

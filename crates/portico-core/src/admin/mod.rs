@@ -116,6 +116,8 @@ pub struct AdminState {
     /// Portico's own listeners, left out of the services found.
     own_listeners: Vec<SocketAddr>,
     health: Option<crate::proxy::HealthMonitor>,
+    /// Serve the UI from this folder instead of the embedded build.
+    ui_dir: Option<Arc<std::path::Path>>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -142,7 +144,14 @@ impl AdminState {
             cache: None,
             own_listeners: addrs.to_vec(),
             health: None,
+            ui_dir: None,
         }
+    }
+
+    /// Serve the web UI from `dir` (a Vite build) instead of the one built in.
+    pub fn with_ui_dir(mut self, dir: Option<&std::path::Path>) -> Self {
+        self.ui_dir = dir.map(Arc::from);
+        self
     }
 
     /// Serve the captured traffic too.

@@ -6,8 +6,14 @@
 //! A build without `ui/dist` still compiles (`allow_missing`): `/` then says how to build the
 //! UI (`make ui`) instead of failing, so `cargo build` works on a fresh clone. It does not own
 //! the login flow (`auth.rs`) or anything under `/api/v1`.
+//!
+//! With a UI folder set (`portico serve --ui-dir`), the files come from that folder on every
+//! request instead: for working on the UI, and so tests serve the checkout's build whatever
+//! checkout compiled the binary.
 
-use axum::extract::Path;
+use std::path::{Component, Path as FsPath};
+
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use rust_embed::Embed;
@@ -37,8 +43,8 @@ the <code>portico</code> command does everything: \
 <code>portico route add app.localhost 5173</code>, <code>portico ca trust</code>.</p></body></html>";
 
 /// `GET /`: the UI's `index.html`, or a page saying how to build it.
-pub(super) async fn index() -> Response {
-    match file("index.html", REVALIDATE) {
+pub(super) async fn index(State(state): State<super::AdminState>) -> Response {
+    match file(state.ui_dir.as_deref(), "index.html", REVALIDATE).await {
         Some(resp) => resp,
         None => {
             let mut resp = Html(NOT_BUILT).into_response();
@@ -50,17 +56,45 @@ pub(super) async fn index() -> Response {
 }
 
 /// `GET /assets/{*path}`: one of the build's hashed files.
-pub(super) async fn asset(Path(path): Path<String>) -> Response {
-    match file(&format!("assets/{path}"), IMMUTABLE) {
+pub(super) async fn asset(
+    State(state): State<super::AdminState>,
+    Path(path): Path<String>,
+) -> Response {
+    match file(
+        state.ui_dir.as_deref(),
+        &format!("assets/{path}"),
+        IMMUTABLE,
+    )
+    .await
+    {
         Some(resp) => resp,
         None => super::error::not_found().await.into_response(),
     }
 }
 
-/// The embedded file at `path` with its content type and `cache_control`, if there is one.
-fn file(path: &str, cache_control: &'static str) -> Option<Response> {
-    let file = Dist::get(path)?;
-    let mime = file.metadata.mimetype();
+/// The file at `path` (from `dir` when set, else the embedded build) with its content type
+/// and `cache_control`, if there is one.
+async fn file(dir: Option<&FsPath>, path: &str, cache_control: &'static str) -> Option<Response> {
+    let (mime, data) = match dir {
+        Some(dir) => {
+            let relative = FsPath::new(path);
+            // Only plain names below the folder: no `..`, no root, no prefix.
+            if !relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+            {
+                return None;
+            }
+            let data = tokio::fs::read(dir.join(relative)).await.ok()?;
+            let mime = mime_guess::from_path(relative).first_or_octet_stream();
+            (mime.essence_str().to_owned(), data)
+        }
+        None => {
+            let file = Dist::get(path)?;
+            (file.metadata.mimetype().to_owned(), file.data.into_owned())
+        }
+    };
+    let mime = mime.as_str();
     let content_type = if mime.starts_with("text/") || mime == "application/javascript" {
         format!("{mime}; charset=utf-8")
     } else {
@@ -82,7 +116,7 @@ fn file(path: &str, cache_control: &'static str) -> Option<Response> {
                     HeaderValue::from_static("nosniff"),
                 ),
             ],
-            file.data.into_owned(),
+            data,
         )
             .into_response(),
     )

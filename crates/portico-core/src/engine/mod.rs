@@ -73,6 +73,9 @@ pub struct AdminListen {
     pub listen: ListenSpec,
     /// Serve on a non-loopback address. Default: false (such an address is refused).
     pub allow_remote: bool,
+    /// Serve the web UI from this folder (a Vite build) instead of the one built in.
+    /// Default: none.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -98,6 +101,7 @@ impl EngineConfig {
                     fallback: 0,
                 },
                 allow_remote: false,
+                ui_dir: None,
             }),
         }
     }
@@ -359,7 +363,8 @@ impl Engine {
             let state = state
                 .with_cache(cache)
                 .with_own_listeners(&own)
-                .with_health(health.clone());
+                .with_health(health.clone())
+                .with_ui_dir(admin_config.ui_dir.as_deref());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {

@@ -116,6 +116,7 @@ pub fn tls_config(dir: &std::path::Path) -> EngineConfig {
     config.admin = Some(portico_core::AdminListen {
         listen: ListenSpec::Addr("127.0.0.1:0".parse().expect("addr")),
         allow_remote: false,
+        ui_dir: None,
     });
     config
 }

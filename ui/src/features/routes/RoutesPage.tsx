@@ -1,6 +1,6 @@
 // The Routes page: discovered services above, the routes below, kept current by polling and
-// by the engine's change events.
-import { useCallback, useEffect } from "react";
+// by the engine's change events; the route editor and the delete confirmation on top.
+import { useCallback, useEffect, useMemo, useState } from "react";
 import {
   getHealth,
   listRoutes,
@@ -8,18 +8,27 @@ import {
   subscribeEvents,
   type Route,
 } from "../../api/client";
+import { getSettings } from "../../api/routes";
+import { ConfirmDelete } from "./ConfirmDelete";
+import { findMovedUpstreams } from "./moved";
+import { RouteEditor } from "./RouteEditor";
 import { RoutesTable } from "./RoutesTable";
 import { ServicesPanel } from "./ServicesPanel";
 import { useStatus } from "../../app/status";
 import { usePoll } from "../../lib/usePoll";
+import "./routes.css";
+
+type Dialog = { kind: "add" } | { kind: "edit"; id: number } | { kind: "delete"; id: number };
 
 export function RoutesPage() {
   const routes = usePoll(listRoutes, 5_000);
   const health = usePoll(getHealth, 2_000);
   const services = usePoll(listServices, 3_000);
+  const settings = usePoll(getSettings, 30_000);
   const { reload: reloadRoutes, mutate: mutateRoutes } = routes;
   const { reload: reloadHealth } = health;
   const { reload: reloadServices } = services;
+  const [dialog, setDialog] = useState<Dialog | null>(null);
 
   useEffect(
     () =>
@@ -49,8 +58,9 @@ export function RoutesPage() {
     (changed: Route) => {
       mutateRoutes((list) => list.map((route) => (route.id === changed.id ? changed : route)));
       reloadHealth();
+      reloadServices();
     },
-    [mutateRoutes, reloadHealth],
+    [mutateRoutes, reloadHealth, reloadServices],
   );
   const onMapped = useCallback(
     (created: Route) => {
@@ -60,8 +70,27 @@ export function RoutesPage() {
     },
     [mutateRoutes, reloadServices, reloadHealth],
   );
+  const onDeleted = useCallback(
+    (id: number) => {
+      mutateRoutes((list) => list.filter((route) => route.id !== id));
+      reloadServices();
+      reloadHealth();
+      setDialog(null);
+    },
+    [mutateRoutes, reloadServices, reloadHealth],
+  );
+  const close = useCallback(() => {
+    setDialog(null);
+  }, []);
+
+  const moved = useMemo(
+    () => findMovedUpstreams(routes.data ?? [], health.data ?? [], services.data ?? []),
+    [routes.data, health.data, services.data],
+  );
 
   const listeners = useStatus()?.listeners;
+  const dialogRoute =
+    dialog && dialog.kind !== "add" ? routes.data?.find((route) => route.id === dialog.id) : undefined;
 
   return (
     <>
@@ -72,8 +101,42 @@ export function RoutesPage() {
         error={routes.error}
         listeners={listeners}
         health={health.data}
+        moved={moved}
         onChanged={onChanged}
+        onAdd={() => { setDialog({ kind: "add" }); }}
+        onEdit={(route) => { setDialog({ kind: "edit", id: route.id }); }}
+        onDelete={(route) => { setDialog({ kind: "delete", id: route.id }); }}
       />
+      {dialog?.kind === "add" && (
+        <RouteEditor
+          mode={{ kind: "add" }}
+          services={services.data}
+          settings={settings.data}
+          onSaved={(route) => {
+            onMapped(route);
+            close();
+          }}
+          onDelete={close}
+          onClose={close}
+        />
+      )}
+      {dialog?.kind === "edit" && dialogRoute && (
+        <RouteEditor
+          key={dialogRoute.id}
+          mode={{ kind: "edit", route: dialogRoute }}
+          services={services.data}
+          settings={settings.data}
+          onSaved={(route) => {
+            onChanged(route);
+            close();
+          }}
+          onDelete={(route) => { setDialog({ kind: "delete", id: route.id }); }}
+          onClose={close}
+        />
+      )}
+      {dialog?.kind === "delete" && dialogRoute && (
+        <ConfirmDelete route={dialogRoute} onDeleted={onDeleted} onClose={close} />
+      )}
     </>
   );
 }

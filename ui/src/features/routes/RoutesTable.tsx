@@ -1,8 +1,9 @@
-// The routes: where each is reachable, what it forwards to, whether its upstream answers, and
-// the switches that change it at once.
+// The routes: where each is reachable, what it forwards to, whether its upstream answers, the
+// switches that change it at once, and a way to follow a dev server that moved to another port.
 import { useState } from "react";
 import { patchRoute, type Listeners, type Route, type RouteHealth } from "../../api/client";
 import { describeTarget, routeUrl } from "./links";
+import { movedMessage, type MovedHint } from "./moved";
 import type { LoadError } from "../../lib/usePoll";
 
 type Toggle = "enabled" | "cache" | "compress";
@@ -17,21 +18,32 @@ interface Props {
   error: LoadError | undefined;
   listeners: Listeners | undefined;
   health: RouteHealth[] | undefined;
+  moved: Map<number, MovedHint>;
   onChanged: (route: Route) => void;
+  onAdd: () => void;
+  onEdit: (route: Route) => void;
+  onDelete: (route: Route) => void;
 }
 
-export function RoutesTable({ routes, error, listeners, health, onChanged }: Props) {
+const COLUMNS = 4 + TOGGLES.length;
+
+export function RoutesTable({ routes, error, listeners, health, moved, onChanged, onAdd, onEdit, onDelete }: Props) {
   return (
     <section aria-labelledby="routes-title" className="panel">
-      <h2 id="routes-title">Routes</h2>
+      <div className="re-panel-head">
+        <h2 id="routes-title">Routes</h2>
+        <button type="button" onClick={onAdd} data-focus-fallback>
+          Add route
+        </button>
+      </div>
       {error && <p role="alert" className="error">{error.message}</p>}
       {routes === undefined && !error && <p className="muted">Loading routes…</p>}
       {routes !== undefined && routes.length === 0 && (
         <div className="empty">
           <p>
-            <strong>No routes yet.</strong> Map a discovered service above, or run{" "}
-            <code>portico route add app.localhost 5173</code> to send <code>app.localhost</code> to the dev server
-            on port 5173.
+            <strong>No routes yet.</strong> Map a discovered service above, or use <strong>Add route</strong> to send a
+            name such as <code>app.localhost</code> to a dev server, a folder or another URL. From a terminal:{" "}
+            <code>portico route add app.localhost 5173</code>.
           </p>
         </div>
       )}
@@ -47,6 +59,9 @@ export function RoutesTable({ routes, error, listeners, health, onChanged }: Pro
                   {label}
                 </th>
               ))}
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -56,7 +71,10 @@ export function RoutesTable({ routes, error, listeners, health, onChanged }: Pro
                 route={route}
                 listeners={listeners}
                 health={health?.find((h) => h.route_id === route.id)}
+                moved={moved.get(route.id)}
                 onChanged={onChanged}
+                onEdit={onEdit}
+                onDelete={onDelete}
               />
             ))}
           </tbody>
@@ -70,16 +88,32 @@ interface RowProps {
   route: Route;
   listeners: Listeners | undefined;
   health: RouteHealth | undefined;
+  moved: MovedHint | undefined;
   onChanged: (route: Route) => void;
+  onEdit: (route: Route) => void;
+  onDelete: (route: Route) => void;
 }
 
-function RouteRow({ route, listeners, health, onChanged }: RowProps) {
+function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete }: RowProps) {
   const [busy, setBusy] = useState<Toggle | null>(null);
   // The value asked for while the PATCH is under way, so the switch moves at once.
   const [wanted, setWanted] = useState<{ field: Toggle; value: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const name = route.path === "/" ? route.host : `${route.host}${route.path}`;
   const url = listeners ? routeUrl(route, listeners) : null;
+
+  const [moving, setMoving] = useState(false);
+  const follow = async (upstream: string) => {
+    setMoving(true);
+    setError(null);
+    try {
+      onChanged(await patchRoute(route.id, { upstreams: [upstream] }));
+    } catch (caught) {
+      setError(caught instanceof Error ? caught.message : String(caught));
+    } finally {
+      setMoving(false);
+    }
+  };
 
   const toggle = async (field: Toggle, value: boolean) => {
     setBusy(field);
@@ -128,15 +162,71 @@ function RouteRow({ route, listeners, health, onChanged }: RowProps) {
             </label>
           </td>
         ))}
+        <td className="re-actions">
+          <button type="button" className="re-secondary re-small" aria-label={`Edit ${name}`} onClick={() => { onEdit(route); }}>
+            Edit
+          </button>
+          <button
+            type="button"
+            className="re-icon-button re-delete"
+            aria-label={`Delete ${name}`}
+            title="Delete"
+            onClick={() => { onDelete(route); }}
+          >
+            <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
+              <path
+                fill="currentColor"
+                d="M6 1.5h4a.5.5 0 0 1 .5.5v1h3a.5.5 0 0 1 0 1h-.6l-.7 9.6A1.5 1.5 0 0 1 10.7 15H5.3a1.5 1.5 0 0 1-1.5-1.4L3.1 4h-.6a.5.5 0 0 1 0-1h3V2a.5.5 0 0 1 .5-.5Zm.5 1.5h3v-.5h-3V3Zm-2.4 1 .7 9.5c0 .3.2.5.5.5h5.4c.3 0 .5-.2.5-.5l.7-9.5H4.1Zm2.4 2a.5.5 0 0 1 .5.5v5a.5.5 0 0 1-1 0v-5a.5.5 0 0 1 .5-.5Zm3 0a.5.5 0 0 1 .5.5v5a.5.5 0 0 1-1 0v-5a.5.5 0 0 1 .5-.5Z"
+              />
+            </svg>
+          </button>
+        </td>
       </tr>
+      {moved && (
+        <tr className="re-moved-row" data-moved-route={route.id}>
+          <td colSpan={COLUMNS}>
+            <MovedNotice hint={moved} busy={moving} onFollow={(upstream) => void follow(upstream)} />
+          </td>
+        </tr>
+      )}
       {error && (
         <tr className="row-error">
-          <td colSpan={3 + TOGGLES.length} role="alert" className="error">
+          <td colSpan={COLUMNS} role="alert" className="error">
             {name}: {error}
           </td>
         </tr>
       )}
     </>
+  );
+}
+
+function MovedNotice({ hint, busy, onFollow }: { hint: MovedHint; busy: boolean; onFollow: (upstream: string) => void }) {
+  const [best, ...others] = hint.candidates;
+  if (!best) return null;
+  return (
+    <div className="re-moved" role="status">
+      <span className="re-moved-icon" aria-hidden="true">
+        ⚠
+      </span>
+      <span className="re-moved-text">{movedMessage(hint, best)}</span>
+      <span className="re-moved-actions">
+        <button type="button" disabled={busy} onClick={() => { onFollow(best.upstream); }} title={`Forward to ${best.upstream}`}>
+          Use :{best.service.port}
+        </button>
+        {others.map((other) => (
+          <button
+            type="button"
+            key={other.service.port}
+            className="re-secondary"
+            disabled={busy}
+            onClick={() => { onFollow(other.upstream); }}
+            title={movedMessage(hint, other)}
+          >
+            Use :{other.service.port}
+          </button>
+        ))}
+      </span>
+    </div>
   );
 }
 
@@ -152,6 +242,10 @@ function HealthDot({ route, health }: { route: Route; health: RouteHealth | unde
   } else if (health === undefined) {
     state = "unknown";
     text = "not probed yet";
+  } else if (health.upstream !== route.upstreams[0]) {
+    // The probe was of the upstream the route had before its last change.
+    state = "unknown";
+    text = "checking…";
   } else if (health.up) {
     state = "up";
     text = health.latency_ms == null ? "up" : `up (${health.latency_ms.toFixed(1)} ms)`;

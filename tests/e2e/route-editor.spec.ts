@@ -1,0 +1,290 @@
+// The route editor end to end: a real `portico serve`, real upstreams (Node HTTP servers in
+// folders of their own), Debian's headless Chromium. Routes are added, changed and deleted
+// through the editor and then checked through the proxy itself; a dev server that comes back
+// on another port is followed with the "upstream moved" hint. Every wait is bounded.
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import { screenshot, startPortico, startUpstream, stop, type Stack } from "./harness.ts";
+
+test.describe.configure({ mode: "serial" });
+
+let stack: Stack;
+const upstreams: Awaited<ReturnType<typeof startUpstream>>[] = [];
+
+/** A server answering `body` to everything, printing `listening PORT`. */
+function serverSource(body: string): string {
+  return `const http = require("node:http");
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "x-powered-by": "node" });
+  res.end(${JSON.stringify(body)});
+});
+server.listen(0, "127.0.0.1", () => console.log("listening " + server.address().port));
+`;
+}
+
+async function upstream(name: string, body: string) {
+  const started = await startUpstream(path.join(stack.tmp, name), name, serverSource(body));
+  upstreams.push(started);
+  return started;
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** GET `pathAndQuery` from the proxy with `Host: host`, without following redirects. */
+function viaProxy(host: string, pathAndQuery = "/"): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      {
+        host: "127.0.0.1",
+        port: stack.httpPort,
+        path: pathAndQuery,
+        headers: { host: `${host}:${stack.httpPort}` },
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("proxy request timed out")));
+    req.on("error", reject);
+  });
+}
+
+let loginUsed = false;
+
+/** Log this test's browser in (the printed link works once, so later tests ask for a new one). */
+async function openRoutes(page: Page): Promise<void> {
+  const url = loginUsed ? (await stack.api<{ url: string }>("POST", "/api/v1/login-codes")).url : stack.loginUrl;
+  loginUsed = true;
+  await page.goto(url);
+  await expect(page).toHaveURL(/\/$/);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Routes" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Routes" })).toBeVisible();
+}
+
+function editor(page: Page) {
+  return page.getByRole("dialog");
+}
+
+async function openAddRoute(page: Page) {
+  await page.getByRole("button", { name: "Add route", exact: true }).click();
+  const dialog = editor(page);
+  await expect(dialog.getByRole("heading", { name: "Add route" })).toBeVisible();
+  return dialog;
+}
+
+test.beforeAll(async () => {
+  stack = await startPortico();
+});
+
+test.afterAll(async () => {
+  for (const started of upstreams) await stop(started.child);
+  await stack.stop();
+});
+
+test.afterEach(async ({ page }, info) => {
+  info.annotations.push({ type: "portico stderr", description: stack.log() });
+  await screenshot(page, `route-editor-${info.title.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`);
+});
+
+test("a route added in the editor from a discovered dev server is proxied, with its header rule", async ({ page }) => {
+  const notes = await upstream("notes", "hello from notes");
+  await openRoutes(page);
+  await expect(page.getByText("No routes yet.")).toBeVisible();
+  const dialog = await openAddRoute(page);
+
+  // Discovered dev servers come first; picking one fills the host and the upstream.
+  const service = dialog.getByRole("button", { name: new RegExp(`^:${notes.port}\\b`) });
+  await expect(service).toBeVisible({ timeout: 15_000 });
+  await service.click();
+  await expect(service).toHaveAttribute("aria-pressed", "true");
+  await expect(dialog.getByLabel("Host", { exact: true })).toHaveValue("notes.localhost");
+  await expect(dialog.getByLabel("Upstream", { exact: true })).toHaveValue(String(notes.port));
+  await expect(dialog.getByText(`→ http://localhost:${notes.port}`)).toBeVisible();
+
+  // A response header rule, typed as one line into the name.
+  await dialog.getByRole("button", { name: "Add response header rule" }).click();
+  await dialog.getByLabel("Response headers rule 1: header name").fill("X-Route-Editor: created");
+  await expect(dialog.getByLabel("Response headers rule 1: header name")).toHaveValue("X-Route-Editor");
+  await expect(dialog.getByLabel("Response headers rule 1: value")).toHaveValue("created");
+  await dialog.getByRole("switch", { name: /Hide backend headers/ }).check();
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await dialog.locator(".re-body").evaluate((body) => body.scrollTo(0, 0));
+  await screenshot(page, "route-editor");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "route-editor-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+
+  await dialog.getByRole("button", { name: "Add route", exact: true }).click();
+  await expect(dialog).toBeHidden();
+
+  const row = page.locator('tr[data-host="notes.localhost"]');
+  await expect(row).toContainText(`localhost:${notes.port}`);
+  await expect(row.locator('[data-health="up"]')).toBeVisible({ timeout: 10_000 });
+  const reply = await viaProxy("notes.localhost");
+  expect(reply.status).toBe(200);
+  expect(reply.body).toBe("hello from notes");
+  expect(reply.headers["x-route-editor"]).toBe("created");
+  expect(reply.headers["x-powered-by"]).toBeUndefined();
+});
+
+test("editing a header rule changes the proxied response", async ({ page }) => {
+  await openRoutes(page);
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  const dialog = editor(page);
+  await expect(dialog.getByRole("heading", { name: "Edit notes.localhost" })).toBeVisible();
+  const value = dialog.getByLabel("Response headers rule 1: value");
+  await expect(value).toHaveValue("created");
+  await value.fill("edited");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+
+  await expect.poll(async () => (await viaProxy("notes.localhost")).headers["x-route-editor"], { timeout: 5_000 }).toBe("edited");
+  const stored = await stack.api<{ host: string; response_headers: { set: { name: string; value: string }[] } }[]>("GET", "/api/v1/routes");
+  expect(stored.find((r) => r.host === "notes.localhost")?.response_headers.set).toEqual([{ name: "X-Route-Editor", value: "edited" }]);
+});
+
+test("a static-folder route serves the folder's index.html", async ({ page }) => {
+  const site = path.join(stack.tmp, "site");
+  fs.mkdirSync(site, { recursive: true });
+  fs.writeFileSync(path.join(site, "index.html"), "<!doctype html><h1>static site from a folder</h1>\n");
+
+  await openRoutes(page);
+  const dialog = await openAddRoute(page);
+  await dialog.getByLabel("Host", { exact: true }).fill("site.localhost");
+  await dialog.getByRole("radio", { name: /Folder/ }).check();
+  await dialog.getByLabel("Folder (absolute path)").fill(site);
+  await dialog.getByRole("switch", { name: /Single-page app/ }).check();
+  await dialog.getByRole("button", { name: "Add route", exact: true }).click();
+  await expect(dialog).toBeHidden();
+
+  await expect(page.locator('tr[data-host="site.localhost"]')).toContainText(`folder ${site}`);
+  const reply = await viaProxy("site.localhost");
+  expect(reply.status).toBe(200);
+  expect(reply.body).toContain("static site from a folder");
+  // SPA fallback: an unknown page answers with index.html too.
+  expect((await viaProxy("site.localhost", "/some/page")).body).toContain("static site from a folder");
+});
+
+test("a redirect route answers 307 with the Location", async ({ page }) => {
+  await openRoutes(page);
+  const dialog = await openAddRoute(page);
+  await dialog.getByLabel("Host", { exact: true }).fill("old.localhost");
+  await dialog.getByRole("radio", { name: /Redirect/ }).check();
+  await dialog.getByLabel("Redirect to (URL)").fill("http://new.localhost:9999/base");
+  await expect(dialog.getByLabel("Status")).toHaveValue("307");
+  await dialog.getByRole("button", { name: "Add route", exact: true }).click();
+  await expect(dialog).toBeHidden();
+
+  await expect(page.locator('tr[data-host="old.localhost"]')).toContainText("redirect http://new.localhost:9999/base (307)");
+  const reply = await viaProxy("old.localhost", "/docs/page?q=1");
+  expect(reply.status).toBe(307);
+  expect(reply.headers.location).toBe("http://new.localhost:9999/base/docs/page?q=1");
+});
+
+test("an invalid host shows the API's message next to the host and keeps every input", async ({ page }) => {
+  await openRoutes(page);
+  // Opened from the keyboard; Escape closes it again and focus returns to the button.
+  const add = page.getByRole("button", { name: "Add route", exact: true });
+  await add.focus();
+  await page.keyboard.press("Enter");
+  const dialog = editor(page);
+  await expect(dialog.getByRole("heading", { name: "Add route" })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(add).toBeFocused();
+
+  await page.keyboard.press("Enter");
+  await expect(dialog).toBeVisible();
+  const host = dialog.getByLabel("Host", { exact: true });
+  await host.fill("bad host");
+  await dialog.getByLabel("Path prefix", { exact: true }).fill("/api");
+  await dialog.getByLabel("Upstream", { exact: true }).fill("5999");
+  await dialog.getByLabel("Timeout (seconds)").fill("12");
+  await dialog.getByRole("button", { name: "Add request header rule" }).click();
+  await dialog.getByLabel("Request headers rule 1: header name").fill("X-Keep");
+  await dialog.getByLabel("Request headers rule 1: value").fill("me");
+  await dialog.getByRole("button", { name: "Add route", exact: true }).click();
+
+  const error = dialog.locator("#re-host-error");
+  await expect(error).toContainText('invalid host "bad host"');
+  await expect(host).toHaveAttribute("aria-invalid", "true");
+  await expect(host).toHaveAttribute("aria-describedby", /re-host-error/);
+  await expect(host).toBeFocused();
+  await expect(host).toHaveValue("bad host");
+  await expect(dialog.getByLabel("Path prefix", { exact: true })).toHaveValue("/api");
+  await expect(dialog.getByLabel("Upstream", { exact: true })).toHaveValue("5999");
+  await expect(dialog.getByLabel("Timeout (seconds)")).toHaveValue("12");
+  await expect(dialog.getByLabel("Request headers rule 1: header name")).toHaveValue("X-Keep");
+  await expect(dialog.getByLabel("Request headers rule 1: value")).toHaveValue("me");
+  await screenshot(page, "route-editor-invalid-host");
+
+  // Fixing the host clears its message; Tab keeps focus inside the editor.
+  await host.fill("api.good.localhost");
+  await expect(error).toBeHidden();
+  for (let i = 0; i < 60; i++) await page.keyboard.press("Tab");
+  await expect(dialog.locator(":focus")).toHaveCount(1);
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  const stored = await stack.api<{ host: string }[]>("GET", "/api/v1/routes");
+  expect(stored.map((r) => r.host)).not.toContain("bad host");
+});
+
+test("a route is deleted after a confirmation", async ({ page }) => {
+  await openRoutes(page);
+  const row = page.locator('tr[data-host="site.localhost"]');
+  await expect(row).toBeVisible();
+  await row.getByRole("button", { name: "Delete site.localhost" }).click();
+  const confirm = page.getByRole("alertdialog", { name: "Delete site.localhost?" });
+  await expect(confirm).toBeVisible();
+  // "Keep it" is the safe default.
+  await expect(confirm.getByRole("button", { name: "Keep it" })).toBeFocused();
+  await confirm.getByRole("button", { name: "Delete route" }).click();
+  await expect(confirm).toBeHidden();
+  await expect(row).toBeHidden();
+  await expect(page.getByRole("button", { name: "Add route", exact: true })).toBeFocused();
+  await expect.poll(async () => (await viaProxy("site.localhost")).status, { timeout: 5_000 }).toBe(404);
+  const stored = await stack.api<{ host: string }[]>("GET", "/api/v1/routes");
+  expect(stored.map((r) => r.host)).not.toContain("site.localhost");
+});
+
+test("a dev server back on another port is followed from the moved hint", async ({ page }) => {
+  const first = await upstream("shop", "shop on the first port");
+  await openRoutes(page);
+  const service = page.locator(`li.service[data-port="${first.port}"]`);
+  await expect(service).toBeVisible({ timeout: 15_000 });
+  await service.getByRole("button", { name: `Map port ${first.port} to shop.localhost` }).click();
+  const row = page.locator('tr[data-host="shop.localhost"]');
+  await expect(row.locator('[data-health="up"]')).toBeVisible({ timeout: 10_000 });
+  expect((await viaProxy("shop.localhost")).body).toBe("shop on the first port");
+
+  // The dev server stops, and a new one for the same folder starts on another port.
+  await stop(first.child);
+  await expect(row.locator('[data-health="down"]')).toBeVisible({ timeout: 10_000 });
+  const second = await upstream("shop", "shop on the second port");
+  expect(second.port).not.toBe(first.port);
+
+  const hint = page.locator(`tr[data-moved-route]`).filter({ hasText: `shop.localhost → :${first.port} is down` });
+  await expect(hint).toBeVisible({ timeout: 15_000 });
+  const use = hint.getByRole("button", { name: `Use :${second.port}` });
+  await expect(use).toBeVisible({ timeout: 15_000 });
+  await expect(hint).toContainText(/is listening on :\d+/);
+  await screenshot(page, "routes-moved");
+
+  await use.click();
+  await expect(row.locator('[data-health="up"]')).toBeVisible({ timeout: 10_000 });
+  await expect(row).toContainText(`localhost:${second.port}`);
+  await expect(hint).toBeHidden();
+  const reply = await viaProxy("shop.localhost");
+  expect(reply.status).toBe(200);
+  expect(reply.body).toBe("shop on the second port");
+});

@@ -1,0 +1,258 @@
+import { describe, expect, it } from "vitest";
+import type { Route } from "../../api/client";
+import {
+  emptyHeaderRow,
+  fieldForApi,
+  formFromRoute,
+  formFromService,
+  newForm,
+  rowsToRules,
+  rulesEqual,
+  rulesToRows,
+  splitHeaderLine,
+  toNewRoute,
+  toPatch,
+  upstreamRow,
+  type HeaderRow,
+  type RouteForm,
+} from "./form";
+
+const noRules = { set: [], add: [], remove: [] };
+
+function route(overrides: Partial<Route> = {}): Route {
+  return {
+    id: 7,
+    host: "shop.localhost",
+    path: "/",
+    upstreams: ["http://localhost:5173"],
+    strip_prefix: false,
+    upstream_host: false,
+    timeout_ms: 60_000,
+    enabled: true,
+    https_redirect: true,
+    project: null,
+    capture: true,
+    static_dir: null,
+    spa: false,
+    dir_listing: false,
+    follow_symlinks: false,
+    redirect: null,
+    redirect_status: 307,
+    redirect_keep_path: true,
+    compress: false,
+    cache: false,
+    cache_ttl_secs: null,
+    request_headers: noRules,
+    response_headers: noRules,
+    hide_backend: false,
+    ...overrides,
+  };
+}
+
+const row = (kind: HeaderRow["kind"], name: string, value = ""): HeaderRow => ({ ...emptyHeaderRow(kind), name, value });
+
+describe("newForm", () => {
+  it("takes cache and compress from the settings", () => {
+    const form = newForm({ default_cache: true, default_compress: true });
+    expect(form.cache).toBe(true);
+    expect(form.compress).toBe(true);
+    expect(newForm().cache).toBe(false);
+    expect(form.kind).toBe("upstream");
+    expect(form.enabled && form.httpsRedirect && form.capture && form.redirectKeepPath).toBe(true);
+    expect(form.redirectStatus).toBe(307);
+  });
+
+  it("is pre-filled from a discovered service", () => {
+    const form = formFromService(newForm(), { port: 5174, suggested_host: "My Shop.localhost" });
+    expect(form.host).toBe("my-shop.localhost");
+    expect(form.upstreams.map((u) => u.text)).toEqual(["5174"]);
+  });
+});
+
+describe("toNewRoute", () => {
+  const base = (): RouteForm => ({ ...newForm(), host: " shop.localhost ", upstreams: [upstreamRow("5173"), upstreamRow(" ")] });
+
+  it("sends an upstream route with the visible defaults and nothing empty", () => {
+    expect(toNewRoute(base())).toEqual({
+      ok: true,
+      value: {
+        host: "shop.localhost",
+        path: "/",
+        upstreams: ["5173"],
+        strip_prefix: false,
+        upstream_host: false,
+        enabled: true,
+        https_redirect: true,
+        capture: true,
+        cache: false,
+        compress: false,
+        hide_backend: false,
+      },
+    });
+  });
+
+  it("converts the timeout and TTL and sends header rules", () => {
+    const form = {
+      ...base(),
+      timeoutSecs: "1.5",
+      cache: true,
+      cacheTtlSecs: "30",
+      responseHeaders: [row("set", "X-Frame-Options", "DENY"), row("remove", "Server")],
+    };
+    const built = toNewRoute(form);
+    expect(built.ok && built.value).toMatchObject({
+      timeout_ms: 1500,
+      cache: true,
+      cache_ttl_secs: 30,
+      response_headers: { set: [{ name: "X-Frame-Options", value: "DENY" }], add: [], remove: ["Server"] },
+    });
+    expect(built.ok && "request_headers" in built.value).toBe(false);
+  });
+
+  it("sends only the chosen target's fields", () => {
+    const folder = toNewRoute({ ...base(), kind: "static", staticDir: " /srv/site ", spa: true });
+    expect(folder.ok && folder.value).toMatchObject({ static_dir: "/srv/site", spa: true, dir_listing: false, follow_symlinks: false });
+    expect(folder.ok && "upstreams" in folder.value).toBe(false);
+
+    const redirect = toNewRoute({ ...base(), kind: "redirect", redirect: "https://example.com", redirectStatus: 308, redirectKeepPath: false });
+    expect(redirect.ok && redirect.value).toMatchObject({
+      redirect: "https://example.com",
+      redirect_status: 308,
+      redirect_keep_path: false,
+    });
+    expect(redirect.ok && ("upstreams" in redirect.value || "static_dir" in redirect.value)).toBe(false);
+  });
+
+  it("refuses numbers the API could not read, naming the input", () => {
+    expect(toNewRoute({ ...base(), timeoutSecs: "-1" })).toMatchObject({ ok: false, field: "timeout" });
+    expect(toNewRoute({ ...base(), timeoutSecs: "abc" })).toMatchObject({ ok: false, field: "timeout" });
+    expect(toNewRoute({ ...base(), cacheTtlSecs: "1.5" })).toMatchObject({ ok: false, field: "cacheTtl" });
+    expect(toNewRoute({ ...base(), cacheTtlSecs: "0" })).toMatchObject({ ok: false, field: "cacheTtl" });
+    expect(toNewRoute({ ...base(), requestHeaders: [row("set", "", "v")] })).toMatchObject({
+      ok: false,
+      field: "requestHeaders",
+    });
+  });
+
+  it("leaves host validation to the API", () => {
+    const built = toNewRoute({ ...base(), host: "bad host" });
+    expect(built.ok && built.value.host).toBe("bad host");
+  });
+});
+
+describe("toPatch", () => {
+  it("is empty when nothing changed", () => {
+    const stored = route({
+      cache_ttl_secs: 60,
+      timeout_ms: 2500,
+      request_headers: { set: [{ name: "X-A", value: "1" }], add: [], remove: ["Cookie"] },
+    });
+    expect(toPatch(stored, formFromRoute(stored))).toEqual({ ok: true, value: {} });
+  });
+
+  it("sends only the changed fields", () => {
+    const stored = route();
+    const form = { ...formFromRoute(stored), host: "Shop.localhost", cache: true, compress: true, timeoutSecs: "5" };
+    expect(toPatch(stored, form)).toEqual({ ok: true, value: { cache: true, compress: true, timeout_ms: 5000 } });
+  });
+
+  it("treats an upstream typed differently but meaning the same as unchanged", () => {
+    const stored = route();
+    const form = { ...formFromRoute(stored), upstreams: [upstreamRow("5173")] };
+    expect(toPatch(stored, form)).toEqual({ ok: true, value: {} });
+    const moved = { ...formFromRoute(stored), upstreams: [upstreamRow("5174")] };
+    expect(toPatch(stored, moved)).toEqual({ ok: true, value: { upstreams: ["5174"] } });
+  });
+
+  it("switches the target with one field", () => {
+    const stored = route();
+    expect(toPatch(stored, { ...formFromRoute(stored), kind: "static", staticDir: "/srv" })).toEqual({
+      ok: true,
+      value: { static_dir: "/srv" },
+    });
+    expect(toPatch(stored, { ...formFromRoute(stored), kind: "redirect", redirect: "https://x.localhost" })).toEqual({
+      ok: true,
+      value: { redirect: "https://x.localhost" },
+    });
+    const folder = route({ upstreams: [], static_dir: "/srv" });
+    expect(toPatch(folder, { ...formFromRoute(folder), kind: "upstream", upstreams: [upstreamRow("3000")] })).toEqual({
+      ok: true,
+      value: { upstreams: ["3000"] },
+    });
+  });
+
+  it("clears a TTL with null, resets the timeout, and replaces header rules as a whole", () => {
+    const stored = route({ cache_ttl_secs: 60, timeout_ms: 1000, response_headers: { set: [], add: [], remove: ["Server"] } });
+    const form = {
+      ...formFromRoute(stored),
+      cacheTtlSecs: "",
+      timeoutSecs: "",
+      responseHeaders: [row("remove", "Server"), row("add", "X-Env", "dev")],
+    };
+    expect(toPatch(stored, form)).toEqual({
+      ok: true,
+      value: {
+        cache_ttl_secs: null,
+        timeout_ms: 60_000,
+        response_headers: { set: [], add: [{ name: "X-Env", value: "dev" }], remove: ["Server"] },
+      },
+    });
+  });
+
+  it("normalises the path before comparing", () => {
+    const stored = route({ path: "/api" });
+    expect(toPatch(stored, { ...formFromRoute(stored), path: "/api/" })).toEqual({ ok: true, value: {} });
+    expect(toPatch(stored, { ...formFromRoute(stored), path: "" })).toEqual({ ok: true, value: { path: "/" } });
+  });
+});
+
+describe("header rule rows", () => {
+  it("turn into rules, skipping blank rows and trimming", () => {
+    const rows = [
+      row("set", " X-Frame-Options ", " DENY "),
+      row("add", "", ""),
+      row("add", "Vary", "Accept"),
+      row("remove", "Server", "ignored"),
+      row("remove", " ", ""),
+    ];
+    expect(rowsToRules(rows)).toEqual({
+      ok: true,
+      rules: { set: [{ name: "X-Frame-Options", value: "DENY" }], add: [{ name: "Vary", value: "Accept" }], remove: ["Server"] },
+    });
+  });
+
+  it("refuse a value without a name, saying which row", () => {
+    expect(rowsToRules([row("set", "A", "1"), row("add", " ", "x")])).toEqual({
+      ok: false,
+      message: "rule 2 has a value but no header name",
+    });
+  });
+
+  it("round-trip through stored rules", () => {
+    const rules = { set: [{ name: "A", value: "1" }], add: [{ name: "B", value: "2" }], remove: ["C"] };
+    const back = rowsToRules(rulesToRows(rules));
+    expect(back.ok && rulesEqual(back.rules, rules)).toBe(true);
+    expect(rulesEqual(rules, { ...rules, remove: ["D"] })).toBe(false);
+  });
+
+  it("split a pasted `Name: value` line", () => {
+    expect(splitHeaderLine("X-Frame-Options: DENY")).toEqual({ name: "X-Frame-Options", value: "DENY" });
+    expect(splitHeaderLine("Link: <https://x>; rel=preload")).toEqual({ name: "Link", value: "<https://x>; rel=preload" });
+    expect(splitHeaderLine("X-Frame-Options")).toBeNull();
+    expect(splitHeaderLine(":authority")).toBeNull();
+  });
+});
+
+describe("fieldForApi", () => {
+  it("maps the API's field names to inputs", () => {
+    expect(fieldForApi("host")).toBe("host");
+    expect(fieldForApi("upstreams")).toBe("upstreams");
+    expect(fieldForApi("timeout_ms")).toBe("timeout");
+    expect(fieldForApi("static_dir")).toBe("staticDir");
+    expect(fieldForApi("redirect_status")).toBe("redirectStatus");
+    expect(fieldForApi("cache_ttl_secs")).toBe("cacheTtl");
+    expect(fieldForApi("response_headers")).toBe("responseHeaders");
+    expect(fieldForApi("something_else")).toBe("form");
+    expect(fieldForApi(undefined)).toBe("form");
+  });
+});

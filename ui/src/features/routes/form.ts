@@ -1,0 +1,412 @@
+// The route editor's state and how it becomes a request: a new route (`NewRoute`, for POST)
+// or only what changed (`RoutePatch`, for PATCH). Also where the API's `field` of a refused
+// save belongs in the form. No network, no React.
+import type { Route, RoutePatch, Service } from "../../api/client";
+import type { HeaderRules, NewRoute, Settings } from "../../api/routes";
+import { sanitizeHost } from "./links";
+import { normalizeUpstream } from "./upstreams";
+
+export type TargetKind = "upstream" | "static" | "redirect";
+export type RuleKind = "set" | "add" | "remove";
+export const REDIRECT_STATUSES = [301, 302, 307, 308] as const;
+export type RedirectStatus = (typeof REDIRECT_STATUSES)[number];
+
+/** The engine's default upstream timeout (`DEFAULT_TIMEOUT`). */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** One header rule as a row of the editor. `id` only keeps React's rows stable. */
+export interface HeaderRow {
+  id: number;
+  kind: RuleKind;
+  name: string;
+  value: string;
+}
+
+/** One upstream entry as typed. */
+export interface UpstreamRow {
+  id: number;
+  text: string;
+}
+
+/** Everything the editor shows. Numbers stay text so nothing typed is lost or reformatted. */
+export interface RouteForm {
+  host: string;
+  path: string;
+  kind: TargetKind;
+  upstreams: UpstreamRow[];
+  stripPrefix: boolean;
+  upstreamHost: boolean;
+  /** Seconds; `""` is the default (60 s). */
+  timeoutSecs: string;
+  staticDir: string;
+  spa: boolean;
+  dirListing: boolean;
+  followSymlinks: boolean;
+  redirect: string;
+  redirectStatus: RedirectStatus;
+  redirectKeepPath: boolean;
+  requestHeaders: HeaderRow[];
+  responseHeaders: HeaderRow[];
+  hideBackend: boolean;
+  cache: boolean;
+  /** Seconds; `""` caches only what the upstream allows. */
+  cacheTtlSecs: string;
+  compress: boolean;
+  enabled: boolean;
+  httpsRedirect: boolean;
+  capture: boolean;
+}
+
+/** The inputs an error can be shown next to; `form` is the editor as a whole. */
+export type FormField =
+  | "host"
+  | "path"
+  | "upstreams"
+  | "timeout"
+  | "staticDir"
+  | "redirect"
+  | "redirectStatus"
+  | "requestHeaders"
+  | "responseHeaders"
+  | "cacheTtl"
+  | "form";
+
+const API_FIELDS: Record<string, FormField> = {
+  host: "host",
+  path: "path",
+  upstreams: "upstreams",
+  timeout_ms: "timeout",
+  static_dir: "staticDir",
+  redirect: "redirect",
+  redirect_status: "redirectStatus",
+  request_headers: "requestHeaders",
+  response_headers: "responseHeaders",
+  cache_ttl_secs: "cacheTtl",
+};
+
+/** The input an API error's `field` names (`form` when it names none the editor has). */
+export function fieldForApi(field: string | undefined): FormField {
+  if (field === undefined) return "form";
+  return API_FIELDS[field] ?? "form";
+}
+
+let lastRowId = 0;
+/** A fresh id for a new row. */
+export function nextRowId(): number {
+  lastRowId += 1;
+  return lastRowId;
+}
+
+/** An empty rule row. */
+export function emptyHeaderRow(kind: RuleKind = "set"): HeaderRow {
+  return { id: nextRowId(), kind, name: "", value: "" };
+}
+
+/** An upstream row holding `text`. */
+export function upstreamRow(text = ""): UpstreamRow {
+  return { id: nextRowId(), text };
+}
+
+/** A new route's form: an upstream route with the settings' cache and compress defaults. */
+export function newForm(settings?: Pick<Settings, "default_cache" | "default_compress">): RouteForm {
+  return {
+    host: "",
+    path: "/",
+    kind: "upstream",
+    upstreams: [upstreamRow()],
+    stripPrefix: false,
+    upstreamHost: false,
+    timeoutSecs: "",
+    staticDir: "",
+    spa: false,
+    dirListing: false,
+    followSymlinks: false,
+    redirect: "",
+    redirectStatus: 307,
+    redirectKeepPath: true,
+    requestHeaders: [],
+    responseHeaders: [],
+    hideBackend: false,
+    cache: settings?.default_cache ?? false,
+    cacheTtlSecs: "",
+    compress: settings?.default_compress ?? false,
+    enabled: true,
+    httpsRedirect: true,
+    capture: true,
+  };
+}
+
+/** `form` pointed at a discovered service: its suggested host and its port. */
+export function formFromService(form: RouteForm, service: Pick<Service, "port" | "suggested_host">): RouteForm {
+  return {
+    ...form,
+    host: sanitizeHost(service.suggested_host) ?? form.host,
+    kind: "upstream",
+    upstreams: [upstreamRow(String(service.port))],
+  };
+}
+
+function isRedirectStatus(status: number): status is RedirectStatus {
+  return (REDIRECT_STATUSES as readonly number[]).includes(status);
+}
+
+function secondsText(ms: number): string {
+  return String(ms / 1000);
+}
+
+/** The form showing a stored route. */
+export function formFromRoute(route: Route): RouteForm {
+  const kind: TargetKind = route.static_dir ? "static" : route.redirect ? "redirect" : "upstream";
+  return {
+    host: route.host,
+    path: route.path,
+    kind,
+    upstreams: route.upstreams.length === 0 ? [upstreamRow()] : route.upstreams.map((u) => upstreamRow(u)),
+    stripPrefix: route.strip_prefix,
+    upstreamHost: route.upstream_host,
+    timeoutSecs: route.timeout_ms === DEFAULT_TIMEOUT_MS ? "" : secondsText(route.timeout_ms),
+    staticDir: route.static_dir ?? "",
+    spa: route.spa,
+    dirListing: route.dir_listing,
+    followSymlinks: route.follow_symlinks,
+    redirect: route.redirect ?? "",
+    redirectStatus: isRedirectStatus(route.redirect_status) ? route.redirect_status : 307,
+    redirectKeepPath: route.redirect_keep_path,
+    requestHeaders: rulesToRows(route.request_headers),
+    responseHeaders: rulesToRows(route.response_headers),
+    hideBackend: route.hide_backend,
+    cache: route.cache,
+    cacheTtlSecs: route.cache_ttl_secs == null ? "" : String(route.cache_ttl_secs),
+    compress: route.compress,
+    enabled: route.enabled,
+    httpsRedirect: route.https_redirect,
+    capture: route.capture,
+  };
+}
+
+/** Rows for stored rules: set, then add, then remove. */
+export function rulesToRows(rules: HeaderRules): HeaderRow[] {
+  return [
+    ...rules.set.map((p) => ({ id: nextRowId(), kind: "set" as const, name: p.name, value: p.value })),
+    ...rules.add.map((p) => ({ id: nextRowId(), kind: "add" as const, name: p.name, value: p.value })),
+    ...rules.remove.map((name) => ({ id: nextRowId(), kind: "remove" as const, name, value: "" })),
+  ];
+}
+
+export type Built<T> = { ok: true; value: T } | { ok: false; field: FormField; message: string };
+
+/**
+ * Rules from rows: blank rows are skipped, names and values trimmed, a remove row's value
+ * ignored. A value without a name is refused (it would silently do nothing).
+ */
+export function rowsToRules(rows: readonly HeaderRow[]): { ok: true; rules: HeaderRules } | { ok: false; message: string } {
+  const rules: HeaderRules = { set: [], add: [], remove: [] };
+  for (const [index, row] of rows.entries()) {
+    const name = row.name.trim();
+    const value = row.value.trim();
+    if (name === "" && (row.kind === "remove" || value === "")) continue;
+    if (name === "") return { ok: false, message: `rule ${index + 1} has a value but no header name` };
+    if (row.kind === "remove") rules.remove.push(name);
+    else rules[row.kind].push({ name, value });
+  }
+  return { ok: true, rules };
+}
+
+/**
+ * A header typed or pasted as one line (`X-Frame-Options: DENY`) into the name input, split
+ * into name and value; `null` when the input has no colon (names cannot contain one).
+ */
+export function splitHeaderLine(text: string): { name: string; value: string } | null {
+  const colon = text.indexOf(":");
+  if (colon <= 0) return null;
+  return { name: text.slice(0, colon).trim(), value: text.slice(colon + 1).trim() };
+}
+
+/** Whether two sets of rules do the same (same rules in the same order). */
+export function rulesEqual(a: HeaderRules, b: HeaderRules): boolean {
+  const pairs = (list: HeaderRules["set"]) => list.map((p) => `${p.name}\n${p.value}`).join("\n\n");
+  return (
+    pairs(a.set) === pairs(b.set) &&
+    pairs(a.add) === pairs(b.add) &&
+    a.remove.join("\n") === b.remove.join("\n")
+  );
+}
+
+function upstreamEntries(form: RouteForm): string[] {
+  return form.upstreams.map((row) => row.text.trim()).filter((text) => text !== "");
+}
+
+function timeoutMs(text: string): Built<number | null> {
+  const trimmed = text.trim();
+  if (trimmed === "") return { ok: true, value: null };
+  const secs = Number(trimmed);
+  if (!Number.isFinite(secs) || secs <= 0) {
+    return { ok: false, field: "timeout", message: "a number of seconds above 0; leave it empty for the 60 s default" };
+  }
+  return { ok: true, value: Math.max(1, Math.round(secs * 1000)) };
+}
+
+function cacheTtl(text: string): Built<number | null> {
+  const trimmed = text.trim();
+  if (trimmed === "") return { ok: true, value: null };
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) === 0) {
+    return {
+      ok: false,
+      field: "cacheTtl",
+      message: "a whole number of seconds (at least 1); leave it empty to cache only what the upstream allows",
+    };
+  }
+  return { ok: true, value: Number(trimmed) };
+}
+
+interface Checked {
+  timeoutMs: number | null;
+  cacheTtlSecs: number | null;
+  requestHeaders: HeaderRules;
+  responseHeaders: HeaderRules;
+}
+
+/** The checks only the editor can make (numbers as typed, rule rows); the API does the rest. */
+function check(form: RouteForm): Built<Checked> {
+  const timeout = timeoutMs(form.timeoutSecs);
+  if (!timeout.ok) return timeout;
+  const ttl = cacheTtl(form.cacheTtlSecs);
+  if (!ttl.ok) return ttl;
+  const request = rowsToRules(form.requestHeaders);
+  if (!request.ok) return { ok: false, field: "requestHeaders", message: request.message };
+  const response = rowsToRules(form.responseHeaders);
+  if (!response.ok) return { ok: false, field: "responseHeaders", message: response.message };
+  return {
+    ok: true,
+    value: { timeoutMs: timeout.value, cacheTtlSecs: ttl.value, requestHeaders: request.rules, responseHeaders: response.rules },
+  };
+}
+
+const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length + rules.remove.length === 0;
+
+/** The body of `POST /api/v1/routes` for the form; only the chosen target's fields. */
+export function toNewRoute(form: RouteForm): Built<NewRoute> {
+  const checked = check(form);
+  if (!checked.ok) return checked;
+  const { timeoutMs: timeout, cacheTtlSecs, requestHeaders, responseHeaders } = checked.value;
+  const path = form.path.trim();
+  const target: Partial<NewRoute> =
+    form.kind === "upstream"
+      ? {
+          upstreams: upstreamEntries(form),
+          strip_prefix: form.stripPrefix,
+          upstream_host: form.upstreamHost,
+          ...(timeout === null ? {} : { timeout_ms: timeout }),
+        }
+      : form.kind === "static"
+        ? {
+            static_dir: form.staticDir.trim(),
+            spa: form.spa,
+            dir_listing: form.dirListing,
+            follow_symlinks: form.followSymlinks,
+          }
+        : {
+            redirect: form.redirect.trim(),
+            redirect_status: form.redirectStatus,
+            redirect_keep_path: form.redirectKeepPath,
+            strip_prefix: form.stripPrefix,
+          };
+  return {
+    ok: true,
+    value: {
+      host: form.host.trim(),
+      ...(path === "" ? {} : { path }),
+      ...target,
+      enabled: form.enabled,
+      https_redirect: form.httpsRedirect,
+      capture: form.capture,
+      cache: form.cache,
+      ...(cacheTtlSecs === null ? {} : { cache_ttl_secs: cacheTtlSecs }),
+      compress: form.compress,
+      hide_backend: form.hideBackend,
+      ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
+      ...(isEmptyRules(responseHeaders) ? {} : { response_headers: responseHeaders }),
+    },
+  };
+}
+
+/** A host as the engine stores it: trimmed, lowercase, no trailing dot. */
+function normalizeHost(host: string): string {
+  return host.trim().toLowerCase().replace(/\.+$/, "");
+}
+
+/** A path prefix as the engine stores it: `/` for nothing, no trailing slash. */
+function normalizePath(path: string): string {
+  const trimmed = path.trim();
+  if (trimmed === "" || trimmed === "/") return "/";
+  return trimmed.replace(/\/+$/, "") || "/";
+}
+
+type Flag =
+  | "strip_prefix"
+  | "upstream_host"
+  | "spa"
+  | "dir_listing"
+  | "follow_symlinks"
+  | "redirect_keep_path"
+  | "hide_backend"
+  | "cache"
+  | "compress"
+  | "enabled"
+  | "https_redirect"
+  | "capture";
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
+/**
+ * The body of `PATCH /api/v1/routes/{id}`: only the fields whose value differs from `route`.
+ * A changed target sends just that target (the engine drops the others); an empty patch means
+ * nothing changed.
+ */
+export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
+  const checked = check(form);
+  if (!checked.ok) return checked;
+  const { timeoutMs: timeout, cacheTtlSecs, requestHeaders, responseHeaders } = checked.value;
+  const patch: RoutePatch = {};
+
+  if (normalizeHost(form.host) !== route.host) patch.host = form.host.trim();
+  if (normalizePath(form.path) !== route.path) patch.path = form.path.trim() === "" ? "/" : form.path.trim();
+
+  if (form.kind === "upstream") {
+    const entries = upstreamEntries(form);
+    const moved = !sameList(entries.map(normalizeUpstream), route.upstreams);
+    if (moved || route.static_dir != null || route.redirect != null) patch.upstreams = entries;
+  } else if (form.kind === "static") {
+    if (form.staticDir.trim() !== route.static_dir) patch.static_dir = form.staticDir.trim();
+  } else if (form.redirect.trim() !== route.redirect) {
+    patch.redirect = form.redirect.trim();
+  }
+
+  const flags: [Flag, boolean][] = [
+    ["strip_prefix", form.stripPrefix],
+    ["upstream_host", form.upstreamHost],
+    ["spa", form.spa],
+    ["dir_listing", form.dirListing],
+    ["follow_symlinks", form.followSymlinks],
+    ["redirect_keep_path", form.redirectKeepPath],
+    ["hide_backend", form.hideBackend],
+    ["cache", form.cache],
+    ["compress", form.compress],
+    ["enabled", form.enabled],
+    ["https_redirect", form.httpsRedirect],
+    ["capture", form.capture],
+  ];
+  for (const [field, value] of flags) {
+    if (route[field] !== value) patch[field] = value;
+  }
+
+  const wantedTimeout = timeout ?? DEFAULT_TIMEOUT_MS;
+  if (wantedTimeout !== route.timeout_ms) patch.timeout_ms = wantedTimeout;
+  if (form.redirectStatus !== route.redirect_status) patch.redirect_status = form.redirectStatus;
+  if (cacheTtlSecs !== (route.cache_ttl_secs ?? null)) patch.cache_ttl_secs = cacheTtlSecs;
+  if (!rulesEqual(requestHeaders, route.request_headers)) patch.request_headers = requestHeaders;
+  if (!rulesEqual(responseHeaders, route.response_headers)) patch.response_headers = responseHeaders;
+  return { ok: true, value: patch };
+}

@@ -243,7 +243,7 @@ async fn bad_route_input_gets_a_problem_naming_the_field_and_changes_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
         ),
-        (ok, StatusCode::CONFLICT, None),
+        (ok, StatusCode::CONFLICT, Some("host")),
     ];
     for (body, status, field) in cases {
         let reply = admin
@@ -516,6 +516,7 @@ async fn a_project_brings_its_routes_up_and_down_without_touching_others() {
     let grab = json!({"project": "/home/me/other", "routes": [{"host": "mine.localhost", "upstreams": ["1"]}]});
     let conflict = admin.call("POST", "/api/v1/projects/up", Some(grab)).await;
     assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.body);
+    assert_eq!(conflict.json()["field"], "host");
 
     let down = admin
         .call(

@@ -1101,7 +1101,10 @@ export interface components {
             detail: string;
             /** @description Every problem, for imports and projects (each with where it is). */
             errors?: components["schemas"]["ImportProblem"][];
-            /** @description The request field that was refused, for validation errors. */
+            /**
+             * @description The request field that was refused: for validation errors (422), and `host` when a
+             *     route conflicts with another (409).
+             */
             field?: string;
             /**
              * Format: int32

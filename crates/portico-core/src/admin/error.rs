@@ -25,7 +25,8 @@ pub struct Problem {
     status: StatusCode,
     /// What went wrong and what to do, for a person to read.
     detail: String,
-    /// The request field that was refused, for validation errors.
+    /// The request field that was refused: for validation errors (422), and `host` when a
+    /// route conflicts with another (409).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     field: Option<&'static str>,
@@ -121,17 +122,22 @@ impl From<Error> for Problem {
                     e.to_string(),
                 )
             },
-            Error::Store(store::Error::Duplicate { .. }) => {
-                Problem::new(StatusCode::CONFLICT, "Route exists", err.to_string())
-            }
+            // Both conflicts are about the host (and path): a form shows them there.
+            Error::Store(store::Error::Duplicate { .. }) => Problem {
+                field: Some("host"),
+                ..Problem::new(StatusCode::CONFLICT, "Route exists", err.to_string())
+            },
             Error::Store(store::Error::NotFound { .. }) => {
                 Problem::new(StatusCode::NOT_FOUND, "No such route", err.to_string())
             }
-            Error::Store(store::Error::ProjectConflict { .. }) => Problem::new(
-                StatusCode::CONFLICT,
-                "Route owned elsewhere",
-                err.to_string(),
-            ),
+            Error::Store(store::Error::ProjectConflict { .. }) => Problem {
+                field: Some("host"),
+                ..Problem::new(
+                    StatusCode::CONFLICT,
+                    "Route owned elsewhere",
+                    err.to_string(),
+                )
+            },
             Error::Import(problems) => Problem {
                 errors: problems.clone(),
                 ..Problem::new(

@@ -61,7 +61,7 @@ export function RouteTraffic({ row, timeline, listeners, health }: Props) {
           </p>
         ) : (
           <p className="ov-route-target muted">
-            {metrics.route_id === null ? "Hosts without a route (answered 404)" : "Route removed"}
+            {row.key === "unmatched" ? "Hosts without a route (answered 404)" : "Route removed"}
           </p>
         )}
         <p className="ov-route-totals muted">

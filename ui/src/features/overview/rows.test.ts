@@ -41,6 +41,13 @@ describe("trafficRows", () => {
     expect(active[2]?.route).toBeNull();
     expect(quiet.map((r) => r.id)).toEqual([3]);
   });
+  it("treats a series without a route id as unmatched requests", () => {
+    const unlabelled: RouteMetrics = traffic(null, null);
+    delete unlabelled.route_id;
+    delete unlabelled.route;
+    const { active } = trafficRows(routes, [unlabelled]);
+    expect(active.map((row) => [row.key, row.name])).toEqual([["unmatched", "No route matched"]]);
+  });
   it("counts a route whose buckets are all zero as quiet", () => {
     const { active, quiet } = trafficRows(routes, [traffic(1, "a.localhost/", [0, 0])]);
     expect(active).toEqual([]);

@@ -37,15 +37,16 @@ export function trafficRows(
 ): { active: TrafficRow[]; quiet: Route[] } {
   const byId = new Map(routes.map((route, order) => [route.id, { route, order }]));
   const active = metrics.filter(hasRequests).map((entry) => {
-    const known = entry.route_id === null ? undefined : byId.get(entry.route_id);
+    const id = entry.route_id ?? null;
+    const known = id === null ? undefined : byId.get(id);
     const row: TrafficRow = {
-      key: entry.route_id === null ? "unmatched" : `route-${entry.route_id}`,
+      key: id === null ? "unmatched" : `route-${id}`,
       route: known?.route ?? null,
-      name: known ? routeName(known.route) : labelName(entry.route),
+      name: known ? routeName(known.route) : labelName(entry.route ?? null),
       metrics: entry,
     };
     // Stored routes first in their order, then removed ones by id, unmatched last.
-    const rank = known ? known.order : entry.route_id === null ? Number.MAX_SAFE_INTEGER : routes.length + entry.route_id;
+    const rank = known ? known.order : id === null ? Number.MAX_SAFE_INTEGER : routes.length + id;
     return { row, rank };
   });
   active.sort((a, b) => a.rank - b.rank);

@@ -13,6 +13,7 @@ pub mod discover;
 mod engine;
 mod error;
 pub mod inspect;
+pub mod metrics;
 pub mod proxy;
 pub mod static_files;
 pub mod store;

@@ -972,3 +972,78 @@ async fn a_real_session_cookie_does_not_help_a_request_from_another_port() {
     let still = engine.engine().routes().await.expect("routes");
     assert!(still.routes[0].enabled, "the victim route was disabled");
 }
+
+/// `/api/v1/metrics` counts every request per route in the current bucket, errors (5xx from
+/// an unreachable upstream) per route, and requests no route matched apart, unlabelled.
+#[tokio::test]
+async fn metrics_count_requests_errors_and_latency_per_route() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let echo = spawn_echo("echo").await;
+    let shop = engine.route("shop.localhost", "/", echo.addr).await.id;
+    let gone = engine
+        .route("gone.localhost", "/", common::closed_port().await)
+        .await
+        .id;
+    for _ in 0..3 {
+        assert_eq!(
+            engine.get("shop.localhost", "/").await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        engine.get("gone.localhost", "/").await.status,
+        StatusCode::BAD_GATEWAY
+    );
+    assert_eq!(
+        engine.get("nobody.localhost", "/").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let report = admin.call("GET", "/api/v1/metrics", None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let report = report.json();
+    assert_eq!(report["bucket_secs"], 10);
+    let routes = report["routes"].as_array().expect("routes");
+    let series = |id: Option<i64>| {
+        routes
+            .iter()
+            .find(|r| r["route_id"].as_i64() == id)
+            .unwrap_or_else(|| panic!("no series for {id:?} in {routes:?}"))
+    };
+    let total = |r: &Value, key: &str| -> u64 {
+        r[key]
+            .as_array()
+            .expect(key)
+            .iter()
+            .filter_map(Value::as_u64)
+            .sum()
+    };
+    let shop = series(Some(shop));
+    assert_eq!(shop["route"], "shop.localhost/");
+    assert_eq!(shop["requests"].as_array().map(Vec::len), Some(90));
+    assert_eq!(total(shop, "requests"), 3);
+    assert_eq!(total(shop, "errors"), 0);
+    let newest_p95 = shop["p95_ms"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(Value::as_f64);
+    assert!(newest_p95.is_some_and(|ms| ms > 0.0), "{shop}");
+    let gone = series(Some(gone));
+    assert_eq!((total(gone, "requests"), total(gone, "errors")), (1, 1));
+    let unmatched = series(None);
+    assert_eq!(unmatched["route"], Value::Null);
+    assert_eq!(
+        (total(unmatched, "requests"), total(unmatched, "errors")),
+        (1, 0)
+    );
+
+    let anonymous = common::send(
+        engine.admin_addr(),
+        "127.0.0.1",
+        Request::get("/api/v1/metrics"),
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}

@@ -207,6 +207,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests, errors and p50/p95 time to the response head per route, last 15 minutes. */
+        get: operations["get_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -971,6 +988,26 @@ export interface components {
             /** @description Open this in a browser: it works once, and trades itself for a session cookie. */
             url: string;
         };
+        /**
+         * @description Requests, errors and latency per route over the last 15 minutes, in 10-second buckets.
+         *
+         *     Bucket `i` of `n` covers `[end − (n − i) × bucket_secs, end − (n − i − 1) × bucket_secs)`
+         *     seconds (times in Unix milliseconds); the last one is still filling.
+         */
+        MetricsReport: {
+            /**
+             * Format: int64
+             * @description Seconds per bucket.
+             */
+            bucket_secs: number;
+            /**
+             * Format: int64
+             * @description The end of the newest bucket, Unix milliseconds.
+             */
+            end: number;
+            /** @description Every route with traffic in the window (no-route requests as `route_id: null`). */
+            routes: components["schemas"]["RouteMetrics"][];
+        };
         /** @description A route as a user writes it, before validation. */
         NewRoute: {
             /** @description Default: the `default_cache` setting. */
@@ -1332,6 +1369,24 @@ export interface components {
             /** @description The upstream probed. */
             upstream: string;
         };
+        /** @description One route's series in a [`MetricsReport`], oldest bucket first. */
+        RouteMetrics: {
+            /** @description Of those, the ones that failed or answered 5xx. */
+            errors: number[];
+            /** @description Median time to the response head per bucket, in milliseconds (`null`: no requests). */
+            p50_ms: (number | null)[];
+            /** @description 95th percentile of the same. */
+            p95_ms: (number | null)[];
+            /** @description Requests per bucket. */
+            requests: number[];
+            /** @description The route's host and path prefix, or `null` for requests no route matched. */
+            route?: string | null;
+            /**
+             * Format: int64
+             * @description The route, or `null` for requests no route matched.
+             */
+            route_id?: number | null;
+        };
         /** @description A partial change to a stored route; absent fields stay as they are. */
         RoutePatch: {
             /** @description Cache, or not. */
@@ -1598,6 +1653,14 @@ export interface components {
             data_dir: string;
             /** @description Bound listeners. */
             listeners: components["schemas"]["ListenerStatus"];
+            /**
+             * @description This machine's addresses on its networks (not loopback or link-local), IPv4 first:
+             *     where a phone or another computer reaches a listener bound beyond loopback.
+             * @example [
+             *       "192.168.1.20"
+             *     ]
+             */
+            network_addresses: string[];
             /** @description Route counts. */
             routes: components["schemas"]["RouteCounts"];
             /**
@@ -2115,6 +2178,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoginLink"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    get_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One series per route with traffic in the window */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsReport"];
                 };
             };
             401: components["responses"]["Unauthorized"];

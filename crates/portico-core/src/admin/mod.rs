@@ -15,6 +15,7 @@ mod cache;
 mod error;
 mod events;
 mod health;
+mod metrics;
 mod openapi;
 mod requests;
 mod routes;
@@ -34,7 +35,7 @@ pub use requests::{
     Cleared, Imported, ReplayEdits, Replayed, RequestDetail, RequestPage, TrafficApi,
 };
 pub use services::Services;
-pub use status::{CaptureStatus, ListenerStatus, RouteCounts, Status};
+pub use status::{CaptureStatus, ListenerStatus, RouteCounts, Status, network_addresses};
 pub use transfer::ProjectRoutes;
 
 use std::net::SocketAddr;
@@ -118,6 +119,7 @@ pub struct AdminState {
     health: Option<crate::proxy::HealthMonitor>,
     /// Serve the UI from this folder instead of the embedded build.
     ui_dir: Option<Arc<std::path::Path>>,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -145,7 +147,14 @@ impl AdminState {
             own_listeners: addrs.to_vec(),
             health: None,
             ui_dir: None,
+            metrics: None,
         }
+    }
+
+    /// Serve the proxy's per-route metrics too.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Serve the web UI from `dir` (a Vite build) instead of the one built in.
@@ -220,6 +229,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/cache", get(cache::stats).delete(cache::purge))
         .route("/services", get(services::list))
         .route("/health", get(health::list))
+        .route("/metrics", get(metrics::get))
         .route("/export", get(transfer::export))
         .route("/import", post(transfer::import))
         .route("/projects/up", post(transfer::project_up))

@@ -21,7 +21,8 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::{
-    auth, ca, cache, events, health, requests, routes, services, settings, status, transfer,
+    auth, ca, cache, events, health, metrics, requests, routes, services, settings, status,
+    transfer,
 };
 
 #[derive(OpenApi)]
@@ -66,6 +67,7 @@ use super::{
         cache::purge,
         services::list,
         health::list,
+        metrics::get,
         transfer::project_up,
         transfer::project_down,
         auth::create_login_code,

@@ -1,6 +1,6 @@
 //! `/api/v1/status`: version, listeners and their real addresses, uptime, route counts.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use axum::Json;
@@ -27,6 +27,64 @@ pub struct Status {
     pub routes: RouteCounts,
     /// The traffic inspector.
     pub capture: CaptureStatus,
+    /// This machine's addresses on its networks (not loopback or link-local), IPv4 first:
+    /// where a phone or another computer reaches a listener bound beyond loopback.
+    #[schema(value_type = Vec<String>, example = json!(["192.168.1.20"]))]
+    pub network_addresses: Vec<IpAddr>,
+}
+
+/// This machine's network addresses: up interfaces, no loopback or link-local, IPv4 first,
+/// no duplicates. Empty when the interfaces cannot be listed.
+pub fn network_addresses() -> Vec<IpAddr> {
+    let mut addrs: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|iface| iface.ip())
+        .filter(|ip| is_reachable_from_network(*ip))
+        .collect();
+    addrs.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    addrs.dedup();
+    addrs
+}
+
+fn is_reachable_from_network(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_loopback() || v4.is_link_local() || v4.is_unspecified()),
+        // fe80::/10 is link-local: it needs a zone and phones do not type those.
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_and_link_local_are_not_network_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "169.254.3.4",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "::",
+        ] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            assert!(!is_reachable_from_network(ip), "{ip}");
+        }
+        for ip in ["192.168.1.20", "10.0.0.5", "2001:db8::5", "fd00::1"] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            assert!(is_reachable_from_network(ip), "{ip}");
+        }
+        let found = network_addresses();
+        assert!(
+            found.iter().all(|ip| is_reachable_from_network(*ip)),
+            "{found:?}"
+        );
+        assert!(found.windows(2).all(|w| w[0] != w[1]), "{found:?}");
+    }
 }
 
 /// What the traffic inspector is doing.

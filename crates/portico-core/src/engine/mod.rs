@@ -266,12 +266,14 @@ impl Engine {
         let baseline = blocking(&core.store, Store::data_version).await?;
         core.rebuild().await?;
 
+        let metrics = crate::metrics::Metrics::new();
         let options = ProxyOptions {
             https_port: core.https_addrs.first().map(SocketAddr::port),
             tls: Some(tls.clone()),
             inspector: Some(inspector.clone()),
             cache: Some(cache.clone()),
             compress_min_bytes,
+            metrics: metrics.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
         // what they captured.
@@ -364,7 +366,8 @@ impl Engine {
                 .with_cache(cache)
                 .with_own_listeners(&own)
                 .with_health(health.clone())
-                .with_ui_dir(admin_config.ui_dir.as_deref());
+                .with_ui_dir(admin_config.ui_dir.as_deref())
+                .with_metrics(metrics.clone());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {
@@ -612,6 +615,9 @@ impl Core {
                 paused: self.inspector.paused(),
                 dropped: self.inspector.dropped(),
             },
+            network_addresses: tokio::task::spawn_blocking(admin::network_addresses)
+                .await
+                .unwrap_or_default(),
         })
     }
 }

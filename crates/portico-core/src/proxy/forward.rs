@@ -83,6 +83,8 @@ pub struct ProxyOptions {
     pub cache: Option<Cache>,
     /// Responses whose known length is below this are not compressed (changed live).
     pub compress_min_bytes: Arc<AtomicU64>,
+    /// Per-route request counts and latencies for the Overview.
+    pub metrics: crate::metrics::Metrics,
 }
 
 fn side_name(side: super::Side) -> &'static str {
@@ -131,6 +133,7 @@ impl Proxy {
     /// Answer one request: the upstream's response, or Portico's own error page. The
     /// exchange is captured for the inspector as it streams, unless capture is paused.
     pub async fn handle(&self, req: Request<ProxyBody>, conn: ConnInfo) -> Response<ProxyBody> {
+        let arrived = std::time::Instant::now();
         let accept = req.headers().get(header::ACCEPT).cloned();
         let method = req.method().clone();
         let uri = req.uri().clone();
@@ -147,7 +150,11 @@ impl Proxy {
             };
             inspector.begin(&req, start)
         });
-        let resp = match self.forward(req, conn, &table, capture.as_ref()).await {
+        let mut matched = None;
+        let resp = match self
+            .forward(req, conn, &table, capture.as_ref(), &mut matched)
+            .await
+        {
             Ok(resp) => resp,
             Err(err) => {
                 match err.side() {
@@ -169,6 +176,14 @@ impl Proxy {
                 resp
             }
         };
+        self.inner.options.metrics.record(
+            matched
+                .as_deref()
+                .map(|t: &Target| (t.route.id, t.label.as_str())),
+            arrived.elapsed(),
+            resp.status().is_server_error(),
+            crate::unix_millis(),
+        );
         match capture {
             None => resp,
             Some(capture) => {
@@ -186,6 +201,7 @@ impl Proxy {
         conn: ConnInfo,
         table: &RouteTable,
         capture: Option<&Capture>,
+        matched: &mut Option<Arc<Target>>,
     ) -> Result<Response<ProxyBody>, Error> {
         if req.method() == Method::CONNECT {
             return Err(Error::BadRequest {
@@ -206,6 +222,7 @@ impl Proxy {
                 path: req.uri().path().to_owned(),
             })?
             .clone();
+        *matched = Some(target.clone());
         let route = &target.route;
         if let Some(capture) = capture {
             capture.route(route.id, &target.label, &route.target().to_string());

@@ -42,9 +42,9 @@ export function CertificatesPage() {
       {httpsOff && (
         <div className="notice" role="note" data-testid="https-off">
           <p>
-            <strong>HTTPS is off:</strong> this Portico serves plain HTTP only (it was started with <code>--no-https</code>
-            ). The CA below is ready for when you turn it on: start <code>portico serve</code> without{" "}
-            <code>--no-https</code>.
+            <strong>HTTPS is off:</strong> this Portico serves plain HTTP only (it was started with{" "}
+            <code>--no-https</code>). The CA below is ready for when you turn it on: start <code>portico serve</code>{" "}
+            without <code>--no-https</code>.
           </p>
         </div>
       )}
@@ -60,7 +60,13 @@ export function CertificatesPage() {
         <>
           <CaSummary ca={ca.data} now={now} />
           <TrustPanel ca={ca.data} onChanged={reload} />
-          {status && <PhonePanel httpListeners={status.listeners.http} networkAddresses={undefined} />}
+          {status && (
+            <PhonePanel
+              httpListeners={status.listeners.http}
+              // Absent from engines older than the field: the panel then says how to find the address.
+              networkAddresses={(status as Partial<typeof status>).network_addresses}
+            />
+          )}
           <RotatePanel onRotated={reload} />
         </>
       )}

@@ -24,6 +24,19 @@ function QrCode({ url }: { url: string }) {
   return <img className="qr" src={svg.src} width={192} height={192} alt={`QR code of ${url}`} data-url={url} />;
 }
 
+/** Why there is no QR code: no network address, or an engine that does not report them. */
+function NoAddress({ known, port }: { known: boolean; port: string }) {
+  return known ? (
+    <p className="muted">This machine has no network address right now: connect it to the phone&apos;s Wi-Fi.</p>
+  ) : (
+    <p className="muted">
+      This Portico does not report the machine&apos;s network addresses. On the phone, open{" "}
+      <code>http://ADDRESS:{port}/ca.crt</code> with this machine&apos;s address on your Wi-Fi (<code>ip addr</code> or{" "}
+      <code>ipconfig</code> shows it).
+    </p>
+  );
+}
+
 interface Props {
   httpListeners: readonly string[];
   /** This machine's non-loopback addresses, when the engine reports them. */
@@ -60,16 +73,14 @@ export function PhonePanel({ httpListeners, networkAddresses }: Props) {
                 <a href="#/settings">Settings</a> (applies at the next start). Anyone on your network can then reach your
                 routes.
               </p>
-              {download.url === null && (
-                <p className="muted">This machine has no network address right now: connect it to the phone&apos;s Wi-Fi.</p>
-              )}
+              {download.url === null && <NoAddress known={networkAddresses !== undefined} port={download.listenAll.split(":")[1] ?? ""} />}
             </div>
           )}
           {download.kind === "offline" && (
-            <p className="notice" role="note">
-              The HTTP listener accepts connections from the network (port {download.port}), but this machine has no network
-              address right now: connect it to the same Wi-Fi as the phone.
-            </p>
+            <div className="notice" role="note">
+              <p>The HTTP listener accepts connections from the network (port {download.port}).</p>
+              <NoAddress known={networkAddresses !== undefined} port={String(download.port)} />
+            </div>
           )}
           {download.kind === "none" && (
             <p className="notice" role="note">

@@ -4,9 +4,10 @@ import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { rotateCa, type RotationReport, type StoreChange } from "../../api/certificates";
 import { Badge, Message } from "./Badge";
-import { changeBadge, commandIn, formatFingerprint, storeKey, storeLabel } from "./ca";
+import { changeBadge, formatFingerprint, storeKey, storeLabel } from "./ca";
 import { CommandBlock } from "./CopyButton";
 import { ConfirmDialog } from "./ConfirmDialog";
+import { StoreMessage } from "./StoreMessage";
 
 function Changes({ title, changes }: { title: string; changes: StoreChange[] }) {
   if (changes.length === 0) return null;
@@ -16,19 +17,13 @@ function Changes({ title, changes }: { title: string; changes: StoreChange[] }) 
       <ul className="stores">
         {changes.map((change) => {
           const badge = changeBadge(change.result);
-          const command = commandIn(change.detail);
           return (
             <li key={storeKey(change.store)} className="store" data-result={change.result}>
               <div className="store-head">
                 <strong>{storeLabel(change.store)}</strong>
                 <Badge label={badge.label} tone={badge.tone} />
               </div>
-              {change.detail && (
-                <p className="store-note">
-                  <Message text={change.detail} />
-                </p>
-              )}
-              {command !== null && <CommandBlock command={command} label={`Copy the command for ${storeLabel(change.store)}`} />}
+              <StoreMessage text={change.detail} what={storeLabel(change.store)} />
             </li>
           );
         })}

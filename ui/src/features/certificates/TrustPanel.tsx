@@ -5,9 +5,10 @@ import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { trustCa, untrustCa, type CaReport, type StoreChange, type StoreStatus } from "../../api/certificates";
 import { Badge, Message } from "./Badge";
-import { changeBadge, commandIn, stateBadge, storeIsManaged, storeKey, storeLabel } from "./ca";
+import { changeBadge, stateBadge, storeIsManaged, storeKey, storeLabel } from "./ca";
 import { CommandBlock } from "./CopyButton";
 import { ConfirmDialog } from "./ConfirmDialog";
+import { StoreMessage } from "./StoreMessage";
 
 type Action = "trust" | "untrust";
 
@@ -16,19 +17,6 @@ interface Failure {
   message: string;
   /** 503: this engine has no access to trust stores; the CLI does. */
   unavailable: boolean;
-}
-
-function Details({ text, what }: { text: string | null; what: string }) {
-  if (!text) return null;
-  const command = commandIn(text);
-  return (
-    <>
-      <p className="store-note">
-        <Message text={text} />
-      </p>
-      {command !== null && <CommandBlock command={command} label={`Copy the command for ${what}`} />}
-    </>
-  );
 }
 
 function StoreRow({ row }: { row: StoreStatus }) {
@@ -42,7 +30,7 @@ function StoreRow({ row }: { row: StoreStatus }) {
         {!storeIsManaged(row.store) && <span className="muted small">reported only</span>}
       </div>
       {row.location !== "" && <p className="path muted">{row.location}</p>}
-      <Details text={row.note} what={label} />
+      <StoreMessage text={row.note} what={label} />
     </li>
   );
 }
@@ -57,7 +45,7 @@ function ChangeRow({ change }: { change: StoreChange }) {
         <Badge label={badge.label} tone={badge.tone} />
       </div>
       {change.location !== "" && <p className="path muted">{change.location}</p>}
-      <Details text={change.detail} what={label} />
+      <StoreMessage text={change.detail} what={label} />
     </li>
   );
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  adviceIn,
   commandIn,
   describeExpiry,
   fingerprintLines,
@@ -110,6 +111,22 @@ describe("commandIn", () => {
     expect(commandIn("`sudo -n x` failed (exit status: 1): sudo: a password is required")).toBeNull();
     expect(commandIn("already trusted")).toBeNull();
     expect(commandIn(null)).toBeNull();
+  });
+});
+
+describe("adviceIn", () => {
+  it("separates the words, the command and a trailing note", () => {
+    expect(adviceIn("this needs administrator rights; run by hand: sudo update-ca-certificates; created the NSS database x")).toEqual({
+      lead: "this needs administrator rights; run by hand:",
+      command: "sudo update-ca-certificates",
+      rest: "created the NSS database x",
+    });
+    expect(adviceIn("/a is installed but /b does not list it yet: run `sudo update-ca-certificates`.")).toEqual({
+      lead: "/a is installed but /b does not list it yet: run:",
+      command: "sudo update-ca-certificates",
+      rest: "",
+    });
+    expect(adviceIn("already trusted")).toBeNull();
   });
 });
 

@@ -123,24 +123,46 @@ export function changeBadge(result: StoreChange["result"]): { label: string; ton
 const COMMAND_START =
   /^(?:sudo|export|certutil(?:\.exe)?|keytool|security|update-ca-certificates|update-ca-trust|trust|portico)\s/;
 
+/** A message that tells the user to run a command: the words before it, the command, and any note after. */
+export interface Advice {
+  lead: string;
+  command: string;
+  rest: string;
+}
+
 /**
  * The command a store's message tells the user to run, e.g. from `this needs administrator
  * rights; run by hand: sudo install … && sudo update-ca-certificates`: the text after a
  * colon that starts with a known program (up to a following `; ` note), or a backquoted
  * command after "run". `null` when the message names none.
  */
-export function commandIn(message: string | null | undefined): string | null {
+export function adviceIn(message: string | null | undefined): Advice | null {
   if (!message) return null;
   const colon = /:\s+/g;
   for (let match = colon.exec(message); match !== null; match = colon.exec(message)) {
-    const rest = message.slice(match.index + match[0].length);
-    if (COMMAND_START.test(rest)) {
-      const end = rest.indexOf("; ");
-      return (end === -1 ? rest : rest.slice(0, end)).trim();
+    const start = match.index + match[0].length;
+    const tail = message.slice(start);
+    if (COMMAND_START.test(tail)) {
+      const end = tail.indexOf("; ");
+      return {
+        lead: message.slice(0, match.index + 1),
+        command: (end === -1 ? tail : tail.slice(0, end)).trim(),
+        rest: end === -1 ? "" : tail.slice(end + 2).trim(),
+      };
     }
   }
   const quoted = /\brun `([^`]+)`/.exec(message);
-  return quoted?.[1] ?? null;
+  if (!quoted?.[1]) return null;
+  return {
+    lead: `${message.slice(0, quoted.index)}run:`,
+    command: quoted[1],
+    rest: message.slice(quoted.index + quoted[0].length).replace(/^[\s;,.]+/, ""),
+  };
+}
+
+/** Just the command of `adviceIn`. */
+export function commandIn(message: string | null | undefined): string | null {
+  return adviceIn(message)?.command ?? null;
 }
 
 /** A message cut into plain text and `backquoted` code, for rendering. */

@@ -27,13 +27,13 @@ const LABELS: Record<FieldKey, string> = {
   local_suffixes: "Local suffixes",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
-  capture_retention_count: "Keep at most",
-  capture_retention_days: "Keep for",
-  capture_max_mb: "Max size on disk",
+  capture_retention_count: "Retention count",
+  capture_retention_days: "Retention days",
+  capture_max_mb: "Capture size on disk",
   cache_max_mb: "Cache size",
   compress_min_bytes: "Compress from",
-  default_cache: "Cache",
-  default_compress: "Compress",
+  default_cache: "Cache new routes",
+  default_compress: "Compress new routes",
   header_read_timeout_ms: "Header read timeout",
   shutdown_grace_ms: "Shutdown grace",
 };
@@ -162,6 +162,7 @@ export function SettingsPage() {
     draft && (
       <NumberInput
         name={key}
+        nextStart={AT_NEXT_START.includes(key)}
         value={draft[key]}
         error={errorFor(key)}
         refused={refusal?.field === key}
@@ -310,8 +311,8 @@ export function SettingsPage() {
               Used when a route is added without saying. Existing routes keep their own switches (change them on{" "}
               <a href="#/routes">Routes</a>).
             </p>
-            {toggle("default_cache", "Cache", "New routes cache responses their upstream allows caching.")}
-            {toggle("default_compress", "Compress", "New routes compress responses (gzip, Brotli, zstd) for clients that accept it.")}
+            {toggle("default_cache", "Cache new routes", "New routes cache responses their upstream allows caching.")}
+            {toggle("default_compress", "Compress new routes", "New routes compress responses (gzip, Brotli, zstd) for clients that accept it.")}
           </fieldset>
 
           <fieldset className="panel">

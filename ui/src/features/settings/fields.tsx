@@ -25,13 +25,15 @@ function FieldError({ id, error, refused }: { id: string; error: string | null; 
 
 interface NumberProps {
   name: NumberKey;
+  /** The setting applies when `portico serve` starts again. */
+  nextStart: boolean;
   value: string;
   error: string | null;
   refused: boolean;
   onChange: (value: string) => void;
 }
 
-export function NumberInput({ name, value, error, refused, onChange }: NumberProps) {
+export function NumberInput({ name, nextStart, value, error, refused, onChange }: NumberProps) {
   const field = NUMBER_FIELDS[name];
   const id = useId();
   const parsed = parseNumber(field, value);
@@ -39,7 +41,10 @@ export function NumberInput({ name, value, error, refused, onChange }: NumberPro
   const bounds = `${field.min.toLocaleString("en-US")}–${field.max.toLocaleString("en-US")} ${field.unit}`;
   return (
     <div className={error === null ? "field" : "field field-invalid"}>
-      <label htmlFor={id}>{field.label}</label>
+      <label htmlFor={id}>
+        {field.label}
+        {nextStart && <span className="tag">next start</span>}
+      </label>
       <div className="with-unit">
         <input
           id={id}
@@ -86,7 +91,8 @@ export function AddressField({ name, label, value, bound, fallback, error, refus
   return (
     <div className={error === null ? "field field-wide" : "field field-wide field-invalid"}>
       <label htmlFor={id}>
-        {label} <span className="tag">next start</span>
+        {label}
+        <span className="tag">next start</span>
       </label>
       <input
         id={id}
@@ -95,7 +101,7 @@ export function AddressField({ name, label, value, bound, fallback, error, refus
         type="text"
         autoComplete="off"
         spellCheck={false}
-        placeholder={`default: ${fallback}`}
+        placeholder="default"
         value={value}
         aria-invalid={error !== null}
         aria-describedby={`${id}-help ${id}-error`}
@@ -109,7 +115,15 @@ export function AddressField({ name, label, value, bound, fallback, error, refus
         {name === "admin_listen" ? " (loopback only)" : ""}. Empty: {fallback}.{" "}
         {bound !== undefined && (
           <span>
-            Listening now on <strong>{bound.length > 0 ? bound.join(", ") : "nothing (off)"}</strong>.
+            {bound.length > 0 ? (
+              <>
+                Listening now on <strong>{bound.join(", ")}</strong>.
+              </>
+            ) : (
+              <>
+                Off now{name === "https_listen" ? <> (started with <code>--no-https</code>, which this setting does not override)</> : ""}.
+              </>
+            )}
           </span>
         )}
       </p>

@@ -1,7 +1,7 @@
 // The Settings page end to end, against a real `portico serve`: a change is saved as a PATCH
 // of only that field and survives a reload; a value the engine refuses shows its message next
 // to the field, and the other edits stay in the form until they are saved.
-import { expect, test, type Request } from "@playwright/test";
+import { expect, test, type Page, type Request } from "@playwright/test";
 import { screenshot, startPortico, type Stack } from "./harness.ts";
 
 interface Settings {
@@ -12,6 +12,13 @@ interface Settings {
 }
 
 let stack: Stack;
+
+/** Scroll to the end, so the sticky save bar sits in its place in a full-page screenshot. */
+async function atBottom(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    window.scrollTo(0, document.body.scrollHeight);
+  });
+}
 
 test.beforeAll(async () => {
   stack = await startPortico();
@@ -79,6 +86,7 @@ test("a change is saved alone, persists, and a refused value keeps the other edi
   await expect(address).toHaveValue("localhost:8080");
   const unchanged = await stack.api<Settings>("GET", "/api/v1/settings");
   expect(unchanged).toMatchObject({ http_listen: null, capture_retention_count: 100_000, default_cache: false });
+  await atBottom(page);
   await screenshot(page, "settings-refused");
 
   // Fixing the field clears its error; saving stores the rest.
@@ -110,5 +118,6 @@ test("a change is saved alone, persists, and a refused value keeps the other edi
   await expect(page.getByRole("status").filter({ hasText: "Saved Local suffixes" })).toBeVisible();
   expect(patches.at(-1)).toEqual({ local_suffixes: ["dev.internal"] });
 
+  await atBottom(page);
   await screenshot(page, "settings");
 });

@@ -126,6 +126,11 @@ describe("adviceIn", () => {
       command: "sudo update-ca-certificates",
       rest: "",
     });
+    expect(adviceIn("`certutil` was not found; install it with `sudo apt-get install libnss3-tools`")).toEqual({
+      lead: "`certutil` was not found; install it with:",
+      command: "sudo apt-get install libnss3-tools",
+      rest: "",
+    });
     expect(adviceIn("already trusted")).toBeNull();
   });
 });

@@ -134,7 +134,8 @@ export interface Advice {
  * The command a store's message tells the user to run, e.g. from `this needs administrator
  * rights; run by hand: sudo install … && sudo update-ca-certificates`: the text after a
  * colon that starts with a known program (up to a following `; ` note), or a backquoted
- * command after "run". `null` when the message names none.
+ * command after "run" or "with" (`install it with \`sudo apt-get install libnss3-tools\``).
+ * `null` when the message names none.
  */
 export function adviceIn(message: string | null | undefined): Advice | null {
   if (!message) return null;
@@ -151,11 +152,11 @@ export function adviceIn(message: string | null | undefined): Advice | null {
       };
     }
   }
-  const quoted = /\brun `([^`]+)`/.exec(message);
-  if (!quoted?.[1]) return null;
+  const quoted = /\b(run|with) `([^`]+)`/.exec(message);
+  if (!quoted?.[1] || !quoted[2]) return null;
   return {
-    lead: `${message.slice(0, quoted.index)}run:`,
-    command: quoted[1],
+    lead: `${message.slice(0, quoted.index)}${quoted[1]}:`,
+    command: quoted[2],
     rest: message.slice(quoted.index + quoted[0].length).replace(/^[\s;,.]+/, ""),
   };
 }

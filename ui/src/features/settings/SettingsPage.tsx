@@ -72,6 +72,7 @@ export function SettingsPage() {
         setBase(settings);
         setDraft(toDraft(settings));
         setLoadError(null);
+        setRefusal(null);
         setChangedElsewhere(false);
       })
       .catch((caught: unknown) => {
@@ -104,6 +105,15 @@ export function SettingsPage() {
   const invalid = diff !== undefined && Object.keys(diff.errors).length > 0;
   useEffect(() => {
     dirtyRef.current = dirty;
+    if (!dirty) return;
+    // Closing or reloading the tab would drop the edits: let the browser ask first.
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => {
+      window.removeEventListener("beforeunload", warn);
+    };
   }, [dirty]);
 
   const edit = useCallback(<K extends keyof Draft>(key: K, value: Draft[K]) => {

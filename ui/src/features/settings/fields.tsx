@@ -253,10 +253,16 @@ export function SuffixEditor({ suffixes, error, refused, onChange }: SuffixProps
           Add
         </button>
       </div>
-      {problem !== null && (
+      {problem !== null ? (
         <p id={`${id}-problem`} className="field-error">
           {problem}
         </p>
+      ) : (
+        text.trim() !== "" && (
+          <p id={`${id}-problem`} className="help">
+            Press Enter or <strong>Add</strong> to put it in the list; Save sends the list.
+          </p>
+        )
       )}
       <FieldError id={`${id}-error`} error={error} refused={refused} />
     </div>

@@ -96,6 +96,8 @@ export interface Stack {
   tmp: string;
   portico: ChildProcess;
   httpPort: number;
+  /** The HTTPS listener's port when started with `{ https: true }`. */
+  httpsPort: number | null;
   adminPort: number;
   /** The one-time login link `serve` printed (opening it logs the browser in). */
   loginUrl: string;
@@ -106,14 +108,20 @@ export interface Stack {
   stop: () => Promise<void>;
 }
 
-/** Start `portico serve` (plain HTTP proxy only) in a fresh temp dir. */
-export async function startPortico(extraArgs: string[] = []): Promise<Stack> {
+export interface StartOptions {
+  /** Also listen for HTTPS on a free loopback port (default: plain HTTP only, `--no-https`). */
+  https?: boolean;
+}
+
+/** Start `portico serve` (plain HTTP proxy only, unless `https`) in a fresh temp dir. */
+export async function startPortico(extraArgs: string[] = [], options: StartOptions = {}): Promise<Stack> {
   expect(fs.existsSync(PORTICO), `${PORTICO} is missing: run \`cargo build -p portico\` (make test does)`).toBe(true);
   expect(fs.existsSync(path.join(UI_DIST, "index.html")), "ui/dist is missing: run `make ui`").toBe(true);
   expect(fs.existsSync("/usr/bin/chromium"), "Debian's chromium package is missing (make deps installs it)").toBe(true);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "portico-e2e-"));
   const httpPort = await freePort();
   const adminPort = await freePort();
+  const httpsPort = options.https === true ? await freePort() : null;
   const dataDir = path.join(tmp, "data");
   const portico = spawn(
     PORTICO,
@@ -123,7 +131,7 @@ export async function startPortico(extraArgs: string[] = []): Promise<Stack> {
       dataDir,
       "--http",
       `127.0.0.1:${httpPort}`,
-      "--no-https",
+      ...(httpsPort === null ? ["--no-https"] : ["--https", `127.0.0.1:${httpsPort}`]),
       "--admin",
       `127.0.0.1:${adminPort}`,
       "--ui-dir",
@@ -153,6 +161,7 @@ export async function startPortico(extraArgs: string[] = []): Promise<Stack> {
     tmp,
     portico,
     httpPort,
+    httpsPort,
     adminPort,
     loginUrl,
     log: () => log,

@@ -1,8 +1,372 @@
-// PLACEHOLDER (replaced by the Settings page's implementation before this lands).
+// The Settings page: every engine setting grouped by what it affects, edited as a draft and
+// saved as one PATCH of only the changed fields. A refused value keeps the draft and shows the
+// API's message next to the field it names.
+import { useCallback, useEffect, useRef, useState, type SyntheticEvent } from "react";
+import { ApiError, subscribeEvents } from "../../api/client";
+import { getSettings, patchSettings, type Settings } from "../../api/settings";
+import { useStatus } from "../../app/status";
+import {
+  diffSettings,
+  toDraft,
+  type AddressKey,
+  type Draft,
+  type FieldKey,
+  type NumberKey,
+  type SwitchKey,
+} from "./form";
+import { AddressField, NumberInput, SuffixEditor, SwitchField } from "./fields";
+import "./settings.css";
+
+/** Settings that take effect only when `portico serve` starts again. */
+const AT_NEXT_START: readonly FieldKey[] = ["http_listen", "https_listen", "admin_listen", "header_read_timeout_ms", "shutdown_grace_ms"];
+
+const LABELS: Record<FieldKey, string> = {
+  http_listen: "HTTP listen address",
+  https_listen: "HTTPS listen address",
+  admin_listen: "Admin listen address",
+  local_suffixes: "Local suffixes",
+  capture_paused: "Pause capture",
+  capture_body_limit: "Body preview limit",
+  capture_retention_count: "Retention count",
+  capture_retention_days: "Retention days",
+  capture_max_mb: "Capture size on disk",
+  cache_max_mb: "Cache size",
+  compress_min_bytes: "Compress from",
+  default_cache: "Cache new routes",
+  default_compress: "Compress new routes",
+  header_read_timeout_ms: "Header read timeout",
+  shutdown_grace_ms: "Shutdown grace",
+};
+
+interface Refusal {
+  field: FieldKey | null;
+  message: string;
+}
+
+interface Saved {
+  fields: FieldKey[];
+  restart: boolean;
+}
+
+function isFieldKey(field: string | undefined): field is FieldKey {
+  return field !== undefined && field in LABELS;
+}
+
 export function SettingsPage() {
+  const status = useStatus();
+  const [base, setBase] = useState<Settings | undefined>(undefined);
+  const [draft, setDraft] = useState<Draft | undefined>(undefined);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [refusal, setRefusal] = useState<Refusal | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [saved, setSaved] = useState<Saved | null>(null);
+  const [changedElsewhere, setChangedElsewhere] = useState(false);
+  const [tick, setTick] = useState(0);
+  const dirtyRef = useRef(false);
+  const formRef = useRef<HTMLFormElement>(null);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    getSettings(controller.signal)
+      .then((settings) => {
+        setBase(settings);
+        setDraft(toDraft(settings));
+        setLoadError(null);
+        setRefusal(null);
+        setChangedElsewhere(false);
+      })
+      .catch((caught: unknown) => {
+        if (controller.signal.aborted) return;
+        setLoadError(caught instanceof Error ? caught.message : String(caught));
+      });
+    return () => {
+      controller.abort();
+    };
+  }, [tick]);
+
+  const reload = useCallback(() => {
+    setTick((t) => t + 1);
+  }, []);
+
+  // Changes from the CLI or another window: taken at once when nothing is being edited,
+  // otherwise offered (taking them would silently drop the edits).
+  useEffect(
+    () =>
+      subscribeEvents((event) => {
+        if (event.type !== "settings_changed" && event.type !== "lagged") return;
+        if (dirtyRef.current) setChangedElsewhere(true);
+        else reload();
+      }),
+    [reload],
+  );
+
+  const diff = base && draft ? diffSettings(base, draft) : undefined;
+  const dirty = diff !== undefined && diff.changed.length > 0;
+  const invalid = diff !== undefined && Object.keys(diff.errors).length > 0;
+  useEffect(() => {
+    dirtyRef.current = dirty;
+    if (!dirty) return;
+    // Closing or reloading the tab would drop the edits: let the browser ask first.
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => {
+      window.removeEventListener("beforeunload", warn);
+    };
+  }, [dirty]);
+
+  const edit = useCallback(<K extends keyof Draft>(key: K, value: Draft[K]) => {
+    setDraft((current) => (current === undefined ? current : { ...current, [key]: value }));
+    setSaved(null);
+    setRefusal((current) => (current?.field === key ? null : current));
+  }, []);
+
+  const focusField = (field: FieldKey) => {
+    requestAnimationFrame(() => {
+      formRef.current?.querySelector<HTMLElement>(`[data-field="${field}"]`)?.focus();
+    });
+  };
+
+  const save = async (event: SyntheticEvent) => {
+    event.preventDefault();
+    if (!base || !draft || !diff || saving) return;
+    const firstError = Object.keys(diff.errors)[0];
+    if (isFieldKey(firstError)) {
+      focusField(firstError);
+      return;
+    }
+    if (Object.keys(diff.patch).length === 0) return;
+    setSaving(true);
+    setRefusal(null);
+    setSaved(null);
+    try {
+      await patchSettings(diff.patch);
+      const fresh = await getSettings();
+      setBase(fresh);
+      setDraft(toDraft(fresh));
+      setChangedElsewhere(false);
+      setSaved({ fields: diff.changed, restart: diff.changed.some((field) => AT_NEXT_START.includes(field)) });
+    } catch (caught) {
+      const message = caught instanceof Error ? caught.message : String(caught);
+      const field = caught instanceof ApiError && isFieldKey(caught.field) ? caught.field : null;
+      setRefusal({ field, message });
+      if (field !== null) focusField(field);
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const revert = () => {
+    if (!base) return;
+    setDraft(toDraft(base));
+    setRefusal(null);
+    setSaved(null);
+  };
+
+  const errorFor = (key: FieldKey): string | null => {
+    if (refusal?.field === key) return refusal.message;
+    return diff?.errors[key] ?? null;
+  };
+  const number = (key: NumberKey) =>
+    draft && (
+      <NumberInput
+        name={key}
+        nextStart={AT_NEXT_START.includes(key)}
+        value={draft[key]}
+        error={errorFor(key)}
+        refused={refusal?.field === key}
+        onChange={(value) => {
+          edit(key, value);
+        }}
+      />
+    );
+  const address = (key: AddressKey, bound: readonly string[] | undefined, fallback: string) =>
+    draft && (
+      <AddressField
+        name={key}
+        label={LABELS[key]}
+        value={draft[key]}
+        bound={bound}
+        fallback={fallback}
+        error={errorFor(key)}
+        refused={refusal?.field === key}
+        onChange={(value) => {
+          edit(key, value);
+        }}
+      />
+    );
+  const toggle = (key: SwitchKey, label: string, help: string) =>
+    draft && (
+      <SwitchField
+        name={key}
+        label={label}
+        help={help}
+        checked={draft[key]}
+        error={errorFor(key)}
+        onChange={(value) => {
+          edit(key, value);
+        }}
+      />
+    );
+
+  const listeners = status?.listeners;
+
   return (
-    <section className="panel">
-      <h1>Settings</h1>
-    </section>
+    <div className="settings">
+      <header className="page-head">
+        <h1>Settings</h1>
+        <p className="muted">
+          Stored with Portico&apos;s data and shared with the CLI (<code>portico settings</code>). Most apply at once; those
+          marked <span className="tag">next start</span> apply when <code>portico serve</code> starts again.
+        </p>
+      </header>
+
+      {loadError !== null && (
+        <div role="alert" className="error">
+          <p>Cannot load the settings: {loadError}</p>
+          <button type="button" onClick={reload}>
+            Try again
+          </button>
+        </div>
+      )}
+      {draft === undefined && loadError === null && <p className="muted">Loading settings…</p>}
+
+      {draft && (
+        <form ref={formRef} onSubmit={(event) => void save(event)} noValidate aria-label="Settings">
+          {changedElsewhere && (
+            <div className="notice" role="status">
+              <p>
+                The settings were changed elsewhere (the CLI or another window) while you were editing.{" "}
+                <button type="button" className="linklike" onClick={reload}>
+                  Load them
+                </button>{" "}
+                (discards your edits), or save yours over them.
+              </p>
+            </div>
+          )}
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Listeners</h2>
+            </legend>
+            <p className="hint section-hint">
+              Where Portico accepts connections when <code>portico serve</code> is started without <code>--http</code>,{" "}
+              <code>--https</code> or <code>--admin</code> (those flags win). These apply at the next start: the running
+              engine keeps its listeners. Leave one empty for the default. An address set here is bound exactly, and Portico
+              does not start if it cannot bind it.
+            </p>
+            {address("http_listen", listeners?.http, "127.0.0.1:80, else 127.0.0.1:8080")}
+            {address("https_listen", listeners?.https, "127.0.0.1:443, else 127.0.0.1:8443")}
+            {address("admin_listen", listeners?.admin, "127.0.0.1:7080, else a free port")}
+            <details className="low-ports">
+              <summary>Ports below 1024 (80, 443) need privileges</summary>
+              <p>
+                On Linux, a program needs a capability to listen on a port below 1024. Without it, the default listeners fall
+                back to 8080 and 8443 (and say so when serve starts). To use 80 and 443, run once:
+              </p>
+              <pre>
+                <code>sudo setcap cap_net_bind_service=+ep $(which portico)</code>
+              </pre>
+              <p>or allow low ports for every program:</p>
+              <pre>
+                <code>sudo sysctl net.ipv4.ip_unprivileged_port_start=80</code>
+              </pre>
+            </details>
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Local suffixes</h2>
+            </legend>
+            <SuffixEditor
+              suffixes={draft.local_suffixes}
+              error={errorFor("local_suffixes")}
+              refused={refusal?.field === "local_suffixes"}
+              onChange={(list) => {
+                edit("local_suffixes", list);
+              }}
+            />
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Capture</h2>
+            </legend>
+            <p className="hint section-hint">What the traffic inspector records and how long it keeps it. All apply at once.</p>
+            {toggle("capture_paused", "Pause capture", "Nothing is recorded while paused; proxying goes on.")}
+            <div className="grid">
+              {number("capture_body_limit")}
+              {number("capture_retention_count")}
+              {number("capture_retention_days")}
+              {number("capture_max_mb")}
+            </div>
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Cache and compression</h2>
+            </legend>
+            <div className="grid">
+              {number("cache_max_mb")}
+              {number("compress_min_bytes")}
+            </div>
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Defaults for new routes</h2>
+            </legend>
+            <p className="hint section-hint">
+              Used when a route is added without saying. Existing routes keep their own switches (change them on{" "}
+              <a href="#/routes">Routes</a>).
+            </p>
+            {toggle("default_cache", "Cache new routes", "New routes cache responses their upstream allows caching.")}
+            {toggle("default_compress", "Compress new routes", "New routes compress responses (gzip, Brotli, zstd) for clients that accept it.")}
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Timeouts</h2>
+            </legend>
+            <div className="grid">
+              {number("header_read_timeout_ms")}
+              {number("shutdown_grace_ms")}
+            </div>
+          </fieldset>
+
+          <div className={dirty || saved || refusal ? "savebar savebar-active" : "savebar"}>
+            <div className="savebar-text" aria-live="polite">
+              {refusal && (
+                <p role="alert" className="error" data-testid="save-error">
+                  Not saved{refusal.field ? ` (${LABELS[refusal.field]})` : ""}: {refusal.message}
+                </p>
+              )}
+              {!refusal && saved && (
+                <p role="status" className="saved">
+                  ✓ Saved {saved.fields.map((field) => LABELS[field]).join(", ")}.
+                  {saved.restart && " Listener and timeout changes apply when portico serve starts again."}
+                </p>
+              )}
+              {!refusal && !saved && dirty && (
+                <p>
+                  {diff.changed.length} unsaved change{diff.changed.length === 1 ? "" : "s"}
+                  {invalid ? ": fix the highlighted fields to save" : ""}
+                </p>
+              )}
+              {!refusal && !saved && !dirty && <p className="muted">No unsaved changes.</p>}
+            </div>
+            <div className="savebar-actions">
+              <button type="button" className="secondary" onClick={revert} disabled={!dirty || saving}>
+                Revert
+              </button>
+              <button type="submit" disabled={!dirty || invalid || saving}>
+                {saving ? "Saving…" : "Save"}
+              </button>
+            </div>
+          </div>
+        </form>
+      )}
+    </div>
   );
 }

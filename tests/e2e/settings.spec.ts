@@ -1,0 +1,123 @@
+// The Settings page end to end, against a real `portico serve`: a change is saved as a PATCH
+// of only that field and survives a reload; a value the engine refuses shows its message next
+// to the field, and the other edits stay in the form until they are saved.
+import { expect, test, type Page, type Request } from "@playwright/test";
+import { screenshot, startPortico, type Stack } from "./harness.ts";
+
+interface Settings {
+  http_listen: string | null;
+  capture_retention_days: number;
+  capture_retention_count: number;
+  default_cache: boolean;
+}
+
+let stack: Stack;
+
+/** Scroll to the end, so the sticky save bar sits in its place in a full-page screenshot. */
+async function atBottom(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    window.scrollTo(0, document.body.scrollHeight);
+  });
+}
+
+test.beforeAll(async () => {
+  stack = await startPortico();
+});
+
+test.afterAll(async () => {
+  await stack.stop();
+});
+
+test("a change is saved alone, persists, and a refused value keeps the other edits", async ({ page }) => {
+  test.info().annotations.push({ type: "portico stderr", description: stack.log() });
+  const patches: unknown[] = [];
+  page.on("request", (request: Request) => {
+    if (request.method() === "PATCH" && request.url().endsWith("/api/v1/settings")) patches.push(request.postDataJSON());
+  });
+
+  await page.goto(stack.loginUrl);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Settings" }).click();
+  await expect(page).toHaveURL(/#\/settings$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
+
+  const days = page.getByLabel("Retention days");
+  await expect(days).toHaveValue("7");
+  const save = page.getByRole("button", { name: "Save", exact: true });
+  const revert = page.getByRole("button", { name: "Revert" });
+  await expect(save).toBeDisabled();
+
+  // The form's own check: out of bounds, with the bounds in the message; Save stays off.
+  await days.fill("400");
+  await expect(page.getByText("Must be between 1 and 365 days.")).toBeVisible();
+  await expect(save).toBeDisabled();
+
+  // Revert puts the stored value back.
+  await revert.click();
+  await expect(days).toHaveValue("7");
+  await expect(save).toBeDisabled();
+
+  // A valid change: one PATCH with that field only, a confirmation, the stored value.
+  await days.fill("30");
+  await expect(page.getByText("1 unsaved change")).toBeVisible();
+  await save.click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved Retention days" })).toBeVisible();
+  expect(patches).toEqual([{ capture_retention_days: 30 }]);
+  expect((await stack.api<Settings>("GET", "/api/v1/settings")).capture_retention_days).toBe(30);
+  await expect(save).toBeDisabled();
+
+  await page.reload();
+  await expect(page.getByLabel("Retention days")).toHaveValue("30");
+
+  // A refused value: the engine's message next to the field, nothing saved, edits kept.
+  const count = page.getByLabel("Retention count");
+  const address = page.getByLabel("HTTP listen address");
+  await count.fill("5000");
+  await page.getByRole("switch", { name: "Cache new routes" }).check();
+  await address.fill("localhost:8080");
+  await save.click();
+  const refusal = page.locator(".field", { has: address }).locator(".field-error");
+  await expect(refusal).toContainText('"localhost:8080" is not IP:PORT, e.g. 127.0.0.1:8080');
+  await expect(address).toHaveAttribute("aria-invalid", "true");
+  await expect(address).toBeFocused();
+  await expect(page.getByTestId("save-error")).toContainText("Not saved (HTTP listen address)");
+  expect(patches[1]).toEqual({ http_listen: "localhost:8080", default_cache: true, capture_retention_count: 5000 });
+  await expect(count).toHaveValue("5000");
+  await expect(page.getByRole("switch", { name: "Cache new routes" })).toBeChecked();
+  await expect(address).toHaveValue("localhost:8080");
+  const unchanged = await stack.api<Settings>("GET", "/api/v1/settings");
+  expect(unchanged).toMatchObject({ http_listen: null, capture_retention_count: 100_000, default_cache: false });
+  await atBottom(page);
+  await screenshot(page, "settings-refused");
+
+  // Fixing the field clears its error; saving stores the rest.
+  await address.fill("0.0.0.0:8080");
+  await expect(refusal).toHaveCount(0);
+  await save.click();
+  await expect(page.getByRole("status").filter({ hasText: "apply when portico serve starts again" })).toBeVisible();
+  const stored = await stack.api<Settings>("GET", "/api/v1/settings");
+  expect(stored).toMatchObject({ http_listen: "0.0.0.0:8080", capture_retention_count: 5000, default_cache: true });
+  await page.reload();
+  await expect(page.getByLabel("HTTP listen address")).toHaveValue("0.0.0.0:8080");
+  await expect(page.getByLabel("Retention count")).toHaveValue("5000");
+
+  // Clearing an address sends null: back to the default.
+  await page.getByLabel("HTTP listen address").fill("");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved HTTP listen address" })).toBeVisible();
+  expect(patches.at(-1)).toEqual({ http_listen: null });
+  expect((await stack.api<Settings>("GET", "/api/v1/settings")).http_listen).toBeNull();
+
+  // Local suffixes: added in the form, saved as the whole list.
+  await page.getByLabel("Add a suffix").fill("Dev.Internal");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect(page.getByRole("list", { name: "Local suffixes" })).toContainText("dev.internal");
+  await page.getByLabel("Add a suffix").fill("bad_name");
+  await page.getByLabel("Add a suffix").press("Enter");
+  await expect(page.getByText('"bad_name" is not a DNS name')).toBeVisible();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved Local suffixes" })).toBeVisible();
+  expect(patches.at(-1)).toEqual({ local_suffixes: ["dev.internal"] });
+
+  await atBottom(page);
+  await screenshot(page, "settings");
+});

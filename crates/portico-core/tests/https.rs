@@ -364,6 +364,17 @@ async fn plain_http_is_redirected_to_https_unless_the_route_opts_out() {
     assert_eq!(ca.body, root_pem(&engine));
     let der = engine.get("portico.localhost", "/ca.crt").await;
     assert_eq!(der.headers["content-type"], "application/x-x509-ca-cert");
+    // A phone asks by this machine's address: the same files, and nothing else there.
+    for host in ["192.168.1.20", "127.0.0.1", "[fd00::1]"] {
+        let by_address = engine.get(host, "/ca.crt").await;
+        assert_eq!(by_address.status, StatusCode::OK, "{host}");
+        assert_eq!(by_address.raw, der.raw, "{host}");
+        assert_eq!(engine.get(host, "/ca.pem").await.body, root_pem(&engine));
+        assert_eq!(
+            engine.get(host, "/other").await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
 }
 
 #[tokio::test]

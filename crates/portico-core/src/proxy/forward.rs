@@ -95,6 +95,14 @@ fn side_name(side: super::Side) -> &'static str {
     }
 }
 
+/// Whether a Host header's name is an IP address (`192.168.1.20`, `[fe80::1]`).
+fn is_ip_literal(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+}
+
 /// The built-in host that serves Portico's own pages (the CA certificate).
 const PORTICO_HOST: &str = "portico.localhost";
 
@@ -215,13 +223,19 @@ impl Proxy {
         {
             return Ok(resp);
         }
-        let target = table
-            .find(&host, req.uri().path())
-            .ok_or_else(|| Error::NoRoute {
-                host: host.clone(),
+        let Some(target) = table.find(&host, req.uri().path()).cloned() else {
+            // A phone on the network knows this machine by its address, not by name: it gets
+            // the CA at `http://ADDRESS:PORT/ca.crt` unless a route claims that address.
+            if is_ip_literal(&host)
+                && let Some(resp) = self.builtin(&req)
+            {
+                return Ok(resp);
+            }
+            return Err(Error::NoRoute {
+                host,
                 path: req.uri().path().to_owned(),
-            })?
-            .clone();
+            });
+        };
         *matched = Some(target.clone());
         let route = &target.route;
         if let Some(capture) = capture {
@@ -513,7 +527,8 @@ impl Proxy {
             .is_some_and(|tls| tls.authority().ca().permits(host))
     }
 
-    /// Portico's own pages on `portico.localhost`: the CA certificate for phones and tools.
+    /// Portico's own pages on `portico.localhost` (and on this machine's IP addresses when no
+    /// route claims them): the CA certificate for phones and tools.
     fn builtin<B>(&self, req: &Request<B>) -> Option<Response<ProxyBody>> {
         if !matches!(*req.method(), Method::GET | Method::HEAD) {
             return None;

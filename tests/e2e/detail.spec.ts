@@ -315,6 +315,12 @@ test("edit and replay sends the edits; a bad header name is refused next to the 
   await expect(headers.getByRole("textbox", { name: /Header \d+ name/ }).last()).toHaveAttribute("aria-invalid", "true");
   await screenshot(page, "detail-edit");
 
+  // Escape leaves the form, not the pane, and gives focus back to its button.
+  await headers.getByRole("textbox", { name: /Header \d+ value/ }).last().press("Escape");
+  await expect(form).toBeHidden();
+  await expect(pane.getByRole("button", { name: "Edit and replay" })).toBeFocused();
+  await expect(page).toHaveURL(new RegExp(`#/traffic/${ids.echo}$`));
+
   // The new exchange shows the echoed edits in its own tree.
   await page.evaluate((hash) => {
     window.location.hash = hash;

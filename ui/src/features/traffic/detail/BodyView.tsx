@@ -17,6 +17,7 @@ import {
 import { base64Length, base64ToBytes, formatBytes, hexDump } from "./bytes";
 import { CopyButton } from "./CopyButton";
 import { FORMAT_MAX, formatSource } from "./format";
+import { ParamsTable } from "./HeadersTable";
 import { JsonTree } from "./JsonTree";
 
 interface Props {
@@ -104,6 +105,8 @@ function BodyContent({ kind, view, side }: { kind: BodyKind; view: BodyViewName;
       return <HexView base64={kind.src.slice(kind.src.indexOf(",") + 1)} />;
     case "binary":
       return <HexView base64={kind.base64} />;
+    case "form":
+      return view === "fields" ? <ParamsTable params={kind.fields} caption={`${side} form fields`} /> : <ClippedText text={kind.text} />;
     case "text":
       return <ClippedText text={kind.text} />;
   }

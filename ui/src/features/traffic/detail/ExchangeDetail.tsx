@@ -20,6 +20,8 @@ import "./detail.css";
 /** How often an open WebSocket's counts are read again. */
 const LIVE_MS = 2_000;
 
+type Side = "response" | "request";
+
 type Load =
   | { id: number; detail: RequestDetail; error?: undefined }
   | { id: number; detail?: undefined; error: { message: string; gone: boolean } };
@@ -75,19 +77,16 @@ export function ExchangeDetail({ id, onClose }: { id: number; onClose: () => voi
   const paneRef = useRef<HTMLElement>(null);
   const titleId = useId();
   const [editing, setEditing] = useState<number | null>(null);
+  // Kept while moving from exchange to exchange, as the pane itself stays.
+  const [tab, setTab] = useState<Side>("response");
 
-  // Escape closes the edit form when focus is in it, else the pane; not while typing elsewhere.
+  // Escape closes the pane (the edit form takes it first), but not while typing elsewhere.
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "Escape" || event.defaultPrevented) return;
       const target = event.target instanceof Element ? event.target : null;
       const inPane = target !== null && paneRef.current?.contains(target) === true;
       if (!inPane && target?.closest("input, textarea, select, [contenteditable='true'], dialog") != null) return;
-      if (inPane && target.closest(".xd-edit") !== null) {
-        event.preventDefault();
-        setEditing(null);
-        return;
-      }
       event.preventDefault();
       onClose();
     };
@@ -131,6 +130,8 @@ export function ExchangeDetail({ id, onClose }: { id: number; onClose: () => voi
             detail={detail}
             titleId={titleId}
             editing={editing === detail.exchange.id}
+            tab={tab}
+            onTab={setTab}
             onEdit={(open) => {
               setEditing(open ? detail.exchange.id : null);
             }}
@@ -146,12 +147,13 @@ interface LoadedProps {
   titleId: string;
   editing: boolean;
   onEdit: (open: boolean) => void;
+  tab: Side;
+  onTab: (tab: Side) => void;
 }
 
-function Loaded({ detail, titleId, editing, onEdit }: LoadedProps) {
+function Loaded({ detail, titleId, editing, onEdit, tab, onTab }: LoadedProps) {
   const e = detail.exchange;
   const status = useStatus();
-  const [tab, setTab] = useState<"response" | "request">("response");
   const url = requestUrl(e);
   const caFile = status ? caFileIn(status.data_dir) : null;
   const params = queryParams(e.query);
@@ -213,7 +215,7 @@ function Loaded({ detail, titleId, editing, onEdit }: LoadedProps) {
         label="Request and response"
         idBase={base}
         selected={tab}
-        onSelect={setTab}
+        onSelect={onTab}
         items={[
           {
             key: "response",
@@ -251,7 +253,7 @@ function Loaded({ detail, titleId, editing, onEdit }: LoadedProps) {
                 {params.length > 0 && (
                   <section className="xd-section" aria-labelledby={`${base}-params`}>
                     <h3 id={`${base}-params`}>Query parameters</h3>
-                    <ParamsTable params={params} />
+                    <ParamsTable params={params} caption="Query parameters" />
                   </section>
                 )}
                 <section className="xd-section" aria-labelledby={`${base}-req-body`}>

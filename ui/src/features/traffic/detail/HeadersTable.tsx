@@ -33,11 +33,11 @@ export function HeadersTable({ headers, caption }: { headers: string[][]; captio
   );
 }
 
-/** Query parameters, decoded, as the same kind of table. */
-export function ParamsTable({ params }: { params: [string, string][] }) {
+/** Query parameters or form fields, decoded, as the same kind of table. */
+export function ParamsTable({ params, caption }: { params: [string, string][]; caption: string }) {
   return (
     <table className="xd-headers">
-      <caption className="visually-hidden">Query parameters</caption>
+      <caption className="visually-hidden">{caption}</caption>
       <thead>
         <tr>
           <th scope="col">Name</th>

@@ -130,7 +130,17 @@ export function ReplayForm({ exchange, body, onCancel }: FormProps) {
   const encoding = exchange.request_headers.find(([n]) => n?.toLowerCase() === "content-encoding")?.[1];
 
   return (
-    <section className="xd-section xd-edit" aria-labelledby={`${base}-title`}>
+    <section
+      className="xd-section xd-edit"
+      aria-labelledby={`${base}-title`}
+      onKeyDown={(event) => {
+        // Escape leaves the form (not the whole pane) while working in it.
+        if (event.key === "Escape") {
+          event.preventDefault();
+          onCancel();
+        }
+      }}
+    >
       <h3 id={`${base}-title`}>Edit and replay</h3>
       <form onSubmit={(event) => void submit(event)} noValidate>
         <div className="xd-edit-line">

@@ -61,6 +61,14 @@ describe("classifyBody", () => {
     expect(classifyBody(body({ base64: "AAECAw==", mime: "image/png", decoded: false }))).toMatchObject({ kind: "binary" });
   });
 
+  it("lists form fields", () => {
+    expect(classifyBody(text("a=1&b=x+y&c=%C3%BC", "application/x-www-form-urlencoded"))).toEqual({
+      kind: "form",
+      text: "a=1&b=x+y&c=%C3%BC",
+      fields: [["a", "1"], ["b", "x y"], ["c", "ü"]],
+    });
+  });
+
   it("shows other text as text, and nothing as nothing", () => {
     expect(classifyBody(text("hello", "text/plain"))).toEqual({ kind: "text", text: "hello", note: null });
     expect(classifyBody(text("a,b\n1,2", "text/csv"))).toMatchObject({ kind: "text" });
@@ -113,6 +121,7 @@ describe("viewsFor", () => {
     expect(viewsFor(classifyBody(text("<svg/>", "image/svg+xml")))).toEqual(["image", "raw"]);
     expect(viewsFor(classifyBody(bytes("AAEC")))).toEqual(["hex"]);
     expect(viewsFor(classifyBody(text("hi")))).toEqual(["text"]);
+    expect(viewsFor(classifyBody(text("a=1", "application/x-www-form-urlencoded")))).toEqual(["fields", "raw"]);
     expect(viewsFor({ kind: "none" })).toEqual([]);
   });
 });

@@ -15,6 +15,8 @@ export type BodyKind =
   /** `src` is a data: URL; `text` is the SVG source, for SVG. */
   | { kind: "image"; mime: string; src: string; text: string | null }
   | { kind: "binary"; base64: string }
+  /** An HTML form's fields (`application/x-www-form-urlencoded`), decoded. */
+  | { kind: "form"; text: string; fields: [string, string][] }
   | { kind: "text"; text: string; note: string | null };
 
 /** Image types every browser shows in an `<img>`. */
@@ -116,6 +118,9 @@ export function classifyBody(body: DecodedBody): BodyKind {
     if (parsed.ok) return { kind: "json", text, value: parsed.value };
     return { kind: "text", text, note: jsonNote(body, text) };
   }
+  if (mime === "application/x-www-form-urlencoded") {
+    return { kind: "form", text, fields: [...new URLSearchParams(text)] };
+  }
   if (mime === "text/html" || mime === "application/xhtml+xml") return { kind: "source", language: "html", text };
   if (isXmlMime(mime)) return { kind: "source", language: "xml", text };
   if (mime === "text/css") return { kind: "source", language: "css", text };
@@ -170,7 +175,7 @@ export function clip(text: string, limit: number): { shown: string; hidden: numb
   return { shown: text.slice(0, end), hidden: text.length - end };
 }
 
-export type BodyViewName = "tree" | "formatted" | "raw" | "image" | "hex" | "text";
+export type BodyViewName = "tree" | "formatted" | "raw" | "image" | "hex" | "text" | "fields";
 
 export const VIEW_LABEL: Record<BodyViewName, string> = {
   tree: "Tree",
@@ -179,6 +184,7 @@ export const VIEW_LABEL: Record<BodyViewName, string> = {
   image: "Image",
   hex: "Hex",
   text: "Text",
+  fields: "Fields",
 };
 
 /** The ways a body of this kind can be shown, the default first. */
@@ -194,6 +200,8 @@ export function viewsFor(body: BodyKind): BodyViewName[] {
       return body.text === null ? ["image", "hex"] : ["image", "raw"];
     case "binary":
       return ["hex"];
+    case "form":
+      return ["fields", "raw"];
     case "text":
       return ["text"];
   }

@@ -1,7 +1,7 @@
 // Where the time went: waiting for the upstream's response headers, then the body up to the
 // last byte, as bars within the total, with the numbers beside them.
 import type { Exchange } from "../../../api/exchange";
-import { bars, formatDuration, phases, ticks } from "./waterfall";
+import { bars, formatDuration, formatTick, phases, ticks } from "./waterfall";
 
 export function Waterfall({ exchange }: { exchange: Exchange }) {
   const total = exchange.duration_ms;
@@ -35,7 +35,7 @@ export function Waterfall({ exchange }: { exchange: Exchange }) {
           {total > 0 &&
             axis.map((tick) => (
               <span key={tick} className="wf-tick" style={{ left: `${(tick / total) * 100}%` }}>
-                {formatDuration(tick).replace(".00 ms", " ms")}
+                {formatTick(tick, total)}
               </span>
             ))}
         </span>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bars, formatDuration, phases, ticks } from "./waterfall";
+import { bars, formatDuration, formatTick, phases, ticks } from "./waterfall";
 
 describe("phases", () => {
   it("splits at the response headers", () => {
@@ -51,5 +51,14 @@ describe("formatDuration", () => {
     expect(formatDuration(1240)).toBe("1.24 s");
     expect(formatDuration(125_000)).toBe("2 min 5 s");
     expect(formatDuration(-1)).toBe("–");
+  });
+});
+
+describe("formatTick", () => {
+  it("keeps round values round", () => {
+    expect(ticks(192).map((t) => formatTick(t, 192))).toEqual(["0 ms", "50 ms", "100 ms", "150 ms"]);
+    expect(formatTick(0.5, 0.9)).toBe("0.5 ms");
+    expect(formatTick(0.30000000000000004, 0.4)).toBe("0.3 ms");
+    expect(formatTick(2000, 4500)).toBe("2 s");
   });
 });

@@ -77,3 +77,9 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor(ms / 60_000);
   return `${minutes} min ${Math.round((ms - minutes * 60_000) / 1000)} s`;
 }
+
+/** A tick's label: round values stay round (`50 ms`, `0.5 ms`, `2 s`). */
+export function formatTick(ms: number, total: number): string {
+  if (total >= 2_000) return `${Number((ms / 1000).toPrecision(6))} s`;
+  return `${Number(ms.toPrecision(6))} ms`;
+}

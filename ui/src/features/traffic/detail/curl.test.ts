@@ -237,7 +237,7 @@ describe("curlCommand", () => {
   });
 });
 
-describe("helpers", () => {
+describe("URLs, header names and the CA file", () => {
   it("builds the URL with the port the client used", () => {
     expect(requestUrl(exchange("GET", "app.localhost:8080", "", "a=1"))).toBe("http://app.localhost:8080/?a=1");
   });

@@ -302,6 +302,8 @@ pub(super) async fn replay(
         tls,
     };
     let request = request.map(|body| body.map_err(|never| match never {}).boxed());
+    // Subscribed before sending, so the new exchange's record cannot slip past.
+    let mut recorded = traffic.live.subscribe();
     let response = traffic.proxy.handle(request, conn).await;
     let status = response.status().as_u16();
     let new_id = response.extensions().get::<CapturedAs>().map(|c| c.0);
@@ -314,12 +316,30 @@ pub(super) async fn replay(
             _ => break,
         }
     }
+    drop(body);
+    // Answer once the new exchange is stored, so the id can be fetched at once (bounded:
+    // a dropped or slow record leaves the id to show up later).
+    if let Some(new_id) = new_id {
+        let stored = async {
+            loop {
+                match recorded.recv().await {
+                    Ok(Live::Exchange(summary)) if summary.id == new_id => break,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(REPLAY_RECORD_WAIT, stored).await;
+    }
     Ok(Json(Replayed {
         id: new_id,
         status,
         replay_of: id,
     }))
 }
+
+/// How long a replay waits for its exchange to be stored before answering anyway.
+const REPLAY_RECORD_WAIT: Duration = Duration::from_secs(2);
 
 /// Hop-by-hop and computed headers are not replayed as captured.
 const NOT_REPLAYED: [&str; 6] = [
@@ -425,7 +445,7 @@ pub(super) async fn curl(
     let command = crate::inspect::curl::curl_command(&exchange, Some(&traffic.ca_file));
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        command + "\n",
+        command,
     )
         .into_response())
 }

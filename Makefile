@@ -108,10 +108,11 @@ fmt:
 deps:
 	@scripts/install-deps.sh
 
-## bench: TLS against nginx, capture on versus off, compression and cache against nginx and Caddy (installs nginx, Caddy, wrk and tools when missing)
+## bench: TLS against nginx, capture on versus off, compression and cache against nginx and Caddy, the web UI's live table under load in headless Chromium (installs nginx, Caddy, wrk and tools when missing)
 bench: deps ui
 	@scripts/install-deps.sh --bench
 	$(CARGO) build --release --locked -p portico
 	bench/tls.sh
 	bench/capture.sh
 	bench/features.sh
+	bench/ui.sh

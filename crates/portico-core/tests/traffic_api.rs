@@ -241,6 +241,69 @@ async fn the_live_stream_sends_matching_exchanges_only() {
     assert!(!seen.contains("/not-me"), "{seen}");
 }
 
+/// Free text applies to the stream as to the list: a word in a header or the URL.
+#[tokio::test]
+async fn the_live_stream_applies_free_text() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine.route("a.localhost", "/", echo.addr).await;
+    let e = engine.engine();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::get(format!(
+        "http://{}/api/v1/requests/stream?q=flavour%20vanil",
+        e.admin_addrs()[0]
+    ))
+    .header(
+        "authorization",
+        format!("Bearer {}", e.admin_token().expect("token")),
+    )
+    .body(Full::new(Bytes::new()))
+    .expect("request");
+    let mut body = client.request(req).await.expect("stream").into_body();
+    send(
+        engine.addr(),
+        "a.localhost",
+        Request::get("/plain"),
+        Bytes::new(),
+    )
+    .await;
+    send(
+        engine.addr(),
+        "a.localhost",
+        Request::get("/flavoured").header("x-flavour", "vanilla"),
+        Bytes::new(),
+    )
+    .await;
+    send(
+        engine.addr(),
+        "a.localhost",
+        Request::get("/vanilla-only"),
+        Bytes::new(),
+    )
+    .await;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains("/flavoured") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("an event in time")
+            .expect("open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    // The other two were recorded before or in the same batch; give a straggler a moment.
+    if let Ok(Some(Ok(frame))) =
+        tokio::time::timeout(Duration::from_millis(300), body.frame()).await
+        && let Ok(data) = frame.into_data()
+    {
+        seen.push_str(&String::from_utf8_lossy(&data));
+    }
+    assert!(!seen.contains("/plain"), "{seen}");
+    assert!(!seen.contains("/vanilla-only"), "{seen}");
+}
+
 #[tokio::test]
 async fn replay_sends_the_request_again_as_captured_or_edited_and_links_them() {
     let engine = TestEngine::start().await;

@@ -323,8 +323,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Follow new exchanges as they are captured (Server-Sent Events, same filters as the list;
-         *     the cursor and free text do not apply). `exchange` events carry a summary; `skipped`
+         * Follow new exchanges as they are captured (Server-Sent Events, same filters as the list,
+         *     free text included; the cursor does not apply). `exchange` events carry a summary; `skipped`
          *     says how many this client missed by reading too slowly; `dropped` says capture itself
          *     dropped some (total since start).
          */

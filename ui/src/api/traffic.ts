@@ -87,7 +87,7 @@ export async function downloadHar(query: TrafficQuery): Promise<string> {
 export interface TrafficStreamHandlers {
   /** Connected (again): anything recorded from now on arrives as `exchange`. */
   onOpen: () => void;
-  /** A new exchange matching the filters (free text excepted: the stream ignores `q`). */
+  /** A new exchange matching the filters (free text included). */
   onExchange: (summary: Summary) => void;
   /** This client read too slowly and missed `missed` events. */
   onSkipped: (missed: number) => void;

@@ -159,8 +159,8 @@ pub(super) async fn get(
     }))
 }
 
-/// Follow new exchanges as they are captured (Server-Sent Events, same filters as the list;
-/// the cursor and free text do not apply). `exchange` events carry a summary; `skipped`
+/// Follow new exchanges as they are captured (Server-Sent Events, same filters as the list,
+/// free text included; the cursor does not apply). `exchange` events carry a summary; `skipped`
 /// says how many this client missed by reading too slowly; `dropped` says capture itself
 /// dropped some (total since start).
 #[utoipa::path(
@@ -186,9 +186,9 @@ pub(super) async fn stream(
     let events = futures_util::stream::unfold((rx, filter), |(mut rx, filter)| async move {
         loop {
             let event = match rx.recv().await {
-                Ok(Live::Exchange(summary)) if filter.matches(&summary) => SseEvent::default()
+                Ok(Live::Exchange(live)) if filter.matches_live(&live) => SseEvent::default()
                     .event("exchange")
-                    .data(serde_json::to_string(&summary).unwrap_or_default()),
+                    .data(serde_json::to_string(&live.summary).unwrap_or_default()),
                 Ok(Live::Exchange(_)) => continue,
                 Ok(Live::Dropped { total }) => SseEvent::default()
                     .event("dropped")
@@ -323,7 +323,7 @@ pub(super) async fn replay(
         let stored = async {
             loop {
                 match recorded.recv().await {
-                    Ok(Live::Exchange(summary)) if summary.id == new_id => break,
+                    Ok(Live::Exchange(live)) if live.summary.id == new_id => break,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => break,
                 }

@@ -27,12 +27,42 @@ const TRIM_EVERY: Duration = Duration::from_secs(30);
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Live {
     /// A new exchange.
-    Exchange(Box<Summary>),
+    Exchange(Box<LiveExchange>),
     /// Capture dropped exchanges because it could not keep up (total since start).
     Dropped {
         /// Total dropped.
         total: u64,
     },
+}
+
+/// A new exchange as live subscribers see it: its summary, and the text free-text filters
+/// search (the URL and the headers, as the full-text index holds them).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveExchange {
+    /// What the stream sends.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The URL, then one `name: value` line per request and response header; empty when
+    /// nobody was listening as it was recorded.
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// The URL and the headers of `e`, as free text searches them.
+pub fn search_text(e: &Exchange) -> String {
+    let mut text = format!("{}://{}{}", e.scheme, e.host, e.path);
+    if let Some(query) = &e.query {
+        text.push('?');
+        text.push_str(query);
+    }
+    text.push('\n');
+    for (name, value) in e.request_headers.iter().chain(&e.response_headers) {
+        text.push_str(name);
+        text.push_str(": ");
+        text.push_str(value);
+        text.push('\n');
+    }
+    text
 }
 
 /// How much traffic to keep; changed live from the settings.
@@ -100,7 +130,19 @@ pub async fn run(
                 Record::WebSocket { id, stats } => sockets.push((id, stats)),
             }
         }
-        let summaries: Vec<Summary> = exchanges.iter().map(Summary::from).collect();
+        // The search text costs an allocation per exchange: only when someone listens.
+        let listening = live.receiver_count() > 0;
+        let summaries: Vec<LiveExchange> = exchanges
+            .iter()
+            .map(|e| LiveExchange {
+                summary: Summary::from(e),
+                text: if listening {
+                    search_text(e)
+                } else {
+                    String::new()
+                },
+            })
+            .collect();
         let writer = store.clone();
         since_trim += exchanges.len() as u64;
         bytes_since_trim += exchanges

@@ -321,3 +321,70 @@ fn traffic_is_trimmed_to_its_size_bound_oldest_first_and_the_file_stops_growing(
         "the file kept growing: {sizes:?}"
     );
 }
+
+/// The live stream's free-text match agrees with the full-text index's, query by query.
+#[test]
+fn live_free_text_matches_what_the_index_finds() {
+    use crate::inspect::recorder::{LiveExchange, search_text};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    let mut rows = vec![
+        exchange(1, "/api/users/7", "Alpha-Beta"),
+        exchange(2, "/api/orders", "gamma delta"),
+        exchange(3, "/static/app.js", "Émile"),
+    ];
+    rows[1].query = Some("page=2&sort=desc".into());
+    rows[2].response_headers = vec![("content-type".into(), "text/javascript".into())];
+    traffic.insert(&rows).expect("insert");
+    let live: Vec<LiveExchange> = rows
+        .iter()
+        .map(|e| LiveExchange {
+            summary: crate::inspect::event::Summary::from(e),
+            text: search_text(e),
+        })
+        .collect();
+    for q in [
+        "api",
+        "API/users",
+        "users/7",
+        "user",
+        "sers",
+        "alpha-beta",
+        "beta",
+        "beta alpha",
+        "alpha gamma",
+        "page=2",
+        "sort",
+        "desc page",
+        "javascript",
+        "java",
+        "text/java",
+        "content-type: text",
+        "émile",
+        "app.localhost/static",
+        "http://app",
+        "x-trace",
+        "nothing",
+        "gamma delta",
+        "delta gamma",
+        "7",
+    ] {
+        let filter = TrafficFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        let mut indexed: Vec<i64> = traffic
+            .list(&filter)
+            .expect("list")
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        indexed.sort_unstable();
+        let streamed: Vec<i64> = live
+            .iter()
+            .filter(|e| filter.matches_live(e))
+            .map(|e| e.summary.id)
+            .collect();
+        assert_eq!(streamed, indexed, "{q:?}");
+    }
+}

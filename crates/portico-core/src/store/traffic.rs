@@ -82,6 +82,38 @@ impl TrafficFilter {
     }
 }
 
+impl TrafficFilter {
+    /// Whether a live exchange passes every filter, free text included: each word of `q`
+    /// must appear in its URL or headers as the full-text index would find it (a run of the
+    /// word's tokens, the last one as a prefix).
+    pub fn matches_live(&self, e: &crate::inspect::recorder::LiveExchange) -> bool {
+        self.matches(&e.summary) && self.q.as_deref().is_none_or(|q| text_matches(q, &e.text))
+    }
+}
+
+/// Tokens as SQLite's `unicode61` tokenizer cuts them: runs of letters and digits, lowercased.
+fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// [`fts_query`]'s meaning over plain text: every whitespace-separated word of `q` is a phrase
+/// whose tokens follow each other in `text`, the last one as a prefix.
+fn text_matches(q: &str, text: &str) -> bool {
+    let haystack = tokens(text);
+    q.split_whitespace().all(|word| {
+        let needle = tokens(word);
+        let Some((last, run)) = needle.split_last() else {
+            return true;
+        };
+        haystack.windows(needle.len()).any(|window| {
+            window[..run.len()] == *run && window[run.len()].starts_with(last.as_str())
+        })
+    })
+}
+
 fn class_range(class: &str) -> Option<(u16, u16)> {
     let digit = class.strip_suffix("xx")?.parse::<u16>().ok()?;
     (1..=5)

@@ -92,9 +92,6 @@ export class LiveTraffic {
   private held: Summary[] = [];
   private catchUpRunning = false;
   private catchUpAgain = false;
-  /** Free text: the stream cannot check it, so its events are checked against the list. */
-  private candidates: Summary[] = [];
-  private checking = false;
   /** When the user last cleared (Unix ms): late live events for deleted exchanges are ignored. */
   private clearedAt: number | null = null;
   /** The batcher's overflow count when the rows last started over. */
@@ -194,8 +191,6 @@ export class LiveTraffic {
     for (const load of this.loads) load.abort();
     this.loads.clear();
     this.batcher.flushNow();
-    this.candidates = [];
-    this.checking = false;
     this.catchUpRunning = false;
     this.catchUpAgain = false;
     this.loading = false;
@@ -220,8 +215,7 @@ export class LiveTraffic {
       },
       onExchange: (summary) => {
         if (generation !== this.generation || this.deletedByClear(summary)) return;
-        if (query.q !== undefined) this.check(summary, generation);
-        else this.batcher.push(summary);
+        this.batcher.push(summary);
       },
       onSkipped: (missed) => {
         if (generation !== this.generation) return;
@@ -360,40 +354,6 @@ export class LiveTraffic {
     return this.catchUpAgain;
   }
 
-  /** With free text, ask the list which of the streamed exchanges match it. */
-  private check(summary: Summary, generation: number): void {
-    this.candidates.push(summary);
-    if (this.checking) return;
-    this.checking = true;
-    void (async () => {
-      try {
-        while (this.candidates.length > 0 && generation === this.generation && this.query !== null) {
-          const batch = this.candidates;
-          this.candidates = [];
-          let since = Number.POSITIVE_INFINITY;
-          let newest = 0;
-          for (const c of batch) {
-            since = Math.min(since, c.started_at);
-            newest = Math.max(newest, c.id);
-          }
-          const page = await this.fetchPage(
-            { ...this.query, since, before: newest + 1, limit: CATCH_UP_SIZE },
-            generation,
-          );
-          if (page === null) return;
-          for (const item of page.items) this.batcher.push(item);
-        }
-      } catch (caught) {
-        if (generation === this.generation) {
-          this.error = message(caught);
-          this.emit();
-        }
-      } finally {
-        if (generation === this.generation) this.checking = false;
-      }
-    })();
-  }
-
   // ---- Rows ---------------------------------------------------------------------------------
 
   /** Live rows, once per frame: held while paused, shown otherwise. */
@@ -478,7 +438,6 @@ export class LiveTraffic {
     this.overflowBase = this.batcher.overflowed;
     this.heldDropped = 0;
     this.held = [];
-    this.candidates = [];
     this.hostSet.clear();
     this.hostList = [];
     this.hasOlder = false;

@@ -59,16 +59,20 @@ export async function lineMatching(child: ChildProcess, pattern: RegExp, ms: num
   }
 }
 
-/** GET `/` from 127.0.0.1:`port` with `Host: host`, bounded. */
-export async function getThroughProxy(port: number, host: string): Promise<{ status: number; body: string }> {
+/** GET `urlPath` (default `/`) from 127.0.0.1:`port` with `Host: host`, bounded. */
+export async function getThroughProxy(
+  port: number,
+  host: string,
+  urlPath = "/",
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: "127.0.0.1", port, path: "/", headers: { host: `${host}:${port}` }, timeout: 10_000 },
+      { host: "127.0.0.1", port, path: urlPath, headers: { host: `${host}:${port}` }, timeout: 10_000 },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       },
     );
     req.on("timeout", () => req.destroy(new Error("proxy request timed out")));

@@ -17,7 +17,7 @@ test.beforeAll(async () => {
     "shop",
     `const http = require("node:http");
 const server = http.createServer((req, res) => {
-  res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+  res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "max-age=60" });
   res.end(${JSON.stringify(UPSTREAM_BODY)});
 });
 server.listen(0, "127.0.0.1", () => console.log("listening " + server.address().port));
@@ -29,7 +29,7 @@ test.afterAll(async () => {
   await stop(upstream.child);
   await stack.stop();
 });
-test("a discovered dev server is mapped in one click, proxied, and its switches persist", async ({ page }) => {
+test("a discovered dev server is mapped in one click, proxied, cached, and its failure shows", async ({ page }) => {
   test.info().annotations.push({ type: "portico stderr", description: stack.log() });
   await page.goto(stack.loginUrl);
   await expect(page).toHaveURL(/\/$/);
@@ -71,6 +71,30 @@ test("a discovered dev server is mapped in one click, proxied, and its switches 
   await page.reload();
   await expect(page.locator('tr[data-host="shop.localhost"]').getByRole("switch", { name: "Cache for shop.localhost" })).toBeChecked();
   await expect(page.locator('tr[data-host="shop.localhost"] [data-health="up"]')).toBeVisible({ timeout: 10_000 });
-
   await screenshot(page, "routes");
+
+  // With the cache on, the second GET of a cacheable answer is a hit, on the wire and in the
+  // Traffic table.
+  const first = await getThroughProxy(stack.httpPort, "shop.localhost", "/cached");
+  expect(first.status).toBe(200);
+  const second = await getThroughProxy(stack.httpPort, "shop.localhost", "/cached");
+  expect(second.status).toBe(200);
+  expect(second.body).toBe(UPSTREAM_BODY);
+  expect(String(second.headers["cache-status"])).toMatch(/^Portico; hit/);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Traffic" }).click();
+  const hitRow = page.locator('[data-testid="traffic-row"]', { hasText: "/cached" }).first();
+  await expect(hitRow).toContainText("hit", { timeout: 5_000 });
+
+  // The dev server stops: its dot turns red on the Routes page and the next request is a 502
+  // that Portico answered, marked as an error in the Traffic table.
+  await stop(upstream.child);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Routes" }).click();
+  await expect(page.locator('tr[data-host="shop.localhost"] [data-health="down"]')).toBeVisible({ timeout: 10_000 });
+  const broken = await getThroughProxy(stack.httpPort, "shop.localhost", "/after-stop");
+  expect(broken.status).toBe(502);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Traffic" }).click();
+  const brokenRow = page.locator('[data-testid="traffic-row"]', { hasText: "/after-stop" });
+  await expect(brokenRow).toHaveAttribute("data-status", "502", { timeout: 5_000 });
+  await expect(brokenRow).toHaveAttribute("data-error", "upstream");
+  await screenshot(page, "routes-broken-traffic");
 });

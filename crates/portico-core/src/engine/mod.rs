@@ -205,6 +205,7 @@ impl Engine {
             settings.capture_retention_days,
             settings.capture_max_mb,
         );
+        traffic.fit_bodies(settings.capture_max_mb << 20);
         let live = tokio::sync::broadcast::channel(1024).0;
         let cache = Cache::new(settings.cache_max_mb << 20);
         let compress_min_bytes = Arc::new(std::sync::atomic::AtomicU64::new(
@@ -712,6 +713,7 @@ impl Core {
         self.retention
             .max_bytes
             .store(settings.capture_max_mb << 20, Ordering::Relaxed);
+        self.traffic.fit_bodies(settings.capture_max_mb << 20);
     }
 
     fn ca_report(ca: &Ca, stores: Vec<trust::StoreStatus>) -> CaReport {

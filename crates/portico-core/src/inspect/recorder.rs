@@ -130,19 +130,19 @@ pub async fn run(
                 Record::WebSocket { id, stats } => sockets.push((id, stats)),
             }
         }
-        // The search text costs an allocation per exchange: only when someone listens.
-        let listening = live.receiver_count() > 0;
-        let summaries: Vec<LiveExchange> = exchanges
-            .iter()
-            .map(|e| LiveExchange {
-                summary: Summary::from(e),
-                text: if listening {
-                    search_text(e)
-                } else {
-                    String::new()
-                },
-            })
-            .collect();
+        // Summaries and search text cost allocations per exchange: only when someone listens
+        // (a replay subscribes before it sends, so it is never missed).
+        let summaries: Vec<LiveExchange> = if live.receiver_count() > 0 {
+            exchanges
+                .iter()
+                .map(|e| LiveExchange {
+                    summary: Summary::from(e),
+                    text: search_text(e),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let writer = store.clone();
         since_trim += exchanges.len() as u64;
         bytes_since_trim += exchanges

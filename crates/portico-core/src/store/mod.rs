@@ -4,6 +4,7 @@
 //! The store is synchronous (rusqlite). Async callers run it on the blocking pool; the proxy
 //! never calls it on the request path. It depends only on `config`'s data types.
 
+mod bodies;
 mod certificates;
 mod routes;
 mod settings;
@@ -130,6 +131,16 @@ pub enum Error {
     /// Another SQLite error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// Captured body previews could not be written or removed.
+    #[error(
+        "cannot store captured bodies in {path}: {source}; check that the disk has room and the folder is writable (only captured traffic is affected)"
+    )]
+    Bodies {
+        /// The folder of body segments.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A stored JSON value could not be read or written.
     #[error("stored value {what} is not valid: {source}")]
     Json {

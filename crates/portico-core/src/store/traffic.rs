@@ -9,6 +9,7 @@ use rusqlite_migration::M;
 use serde::Deserialize;
 
 use super::Error;
+use super::bodies::{BODIES_DIR, Bodies, Location, Reader};
 use crate::inspect::event::{Exchange, ExchangeId, Preview, Summary, WebSocketStats};
 
 /// File name of the traffic database inside the data dir.
@@ -22,6 +23,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "traffic_migrations/0002_cache_compression.sql"
     )),
+    M::up(include_str!("traffic_migrations/0003_body_segments.sql")),
 ];
 
 /// The most rows one query returns.
@@ -126,12 +128,16 @@ fn class_range(class: &str) -> Option<(u16, u16)> {
 pub struct TrafficStore {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    /// Locked before `conn` wherever both are held.
+    bodies: Arc<Mutex<Bodies>>,
+    bodies_dir: Arc<PathBuf>,
 }
 
 const COLUMNS: &str = "id, started_at, method, scheme, host, path, query, version, client, \
     route_id, route, upstream, status, duration_ms, ttfb_ms, bytes_in, bytes_out, error, \
     error_side, error_code, request_headers, response_headers, request_body, request_size, \
-    response_body, response_size, websocket, replay_of, imported, cache, compression";
+    response_body, response_size, websocket, replay_of, imported, cache, compression, \
+    body_file, body_at, request_kept, response_kept";
 
 const SUMMARY_COLUMNS: &str = "id, started_at, method, scheme, host, path, query, status, \
     duration_ms, bytes_out, route, error, error_side, websocket IS NOT NULL, replay_of, cache";
@@ -149,9 +155,24 @@ fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> rusqlite::Result<T> {
     })
 }
 
-fn exchange(row: &Row<'_>) -> rusqlite::Result<Exchange> {
+/// A stored exchange, and where its previews are when they are not in the row.
+fn exchange(row: &Row<'_>) -> rusqlite::Result<(Exchange, Option<Location>)> {
     let websocket: Option<String> = row.get(26)?;
-    Ok(Exchange {
+    let location = match (
+        row.get::<_, Option<i64>>(31)?,
+        row.get::<_, Option<i64>>(32)?,
+        row.get::<_, Option<i64>>(33)?,
+        row.get::<_, Option<i64>>(34)?,
+    ) {
+        (Some(segment), Some(at), Some(request_len), Some(response_len)) => Some(Location {
+            segment,
+            at: at.max(0) as u64,
+            request_len: request_len.max(0) as u64,
+            response_len: response_len.max(0) as u64,
+        }),
+        _ => None,
+    };
+    let exchange = Exchange {
         id: row.get(0)?,
         started_at: row.get(1)?,
         method: row.get(2)?,
@@ -187,7 +208,23 @@ fn exchange(row: &Row<'_>) -> rusqlite::Result<Exchange> {
         imported: row.get(28)?,
         cache: row.get(29)?,
         compression: row.get(30)?,
-    })
+    };
+    Ok((exchange, location))
+}
+
+/// Fill in the previews kept in segment files.
+fn with_previews(rows: Vec<(Exchange, Option<Location>)>, dir: &Path) -> Vec<Exchange> {
+    let mut reader = Reader::new(dir);
+    rows.into_iter()
+        .map(|(mut e, location)| {
+            if let Some(location) = location {
+                let (request, response) = reader.read(location);
+                e.request_body.bytes = request;
+                e.response_body.bytes = response;
+            }
+            e
+        })
+        .collect()
 }
 
 fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
@@ -238,10 +275,38 @@ impl TrafficStore {
         // Retention deletes visit old pages; through a mapping they cost a memory read, not
         // a read(2) copy each (a third of the recorder's time without it).
         conn.query_row("PRAGMA mmap_size = 268435456", [], |_| Ok(()))?;
+        let bodies_dir = data_dir.join(BODIES_DIR);
+        let bodies = Bodies::open(bodies_dir.clone()).map_err(|source| Error::Bodies {
+            path: bodies_dir.clone(),
+            source,
+        })?;
         Ok(TrafficStore {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path),
+            bodies: Arc::new(Mutex::new(bodies)),
+            bodies_dir: Arc::new(bodies_dir),
         })
+    }
+
+    /// The folder of body segments.
+    pub fn bodies_dir(&self) -> &Path {
+        &self.bodies_dir
+    }
+
+    /// Size body segments for a store bounded to `max_bytes` (retention trims to it).
+    pub fn fit_bodies(&self, max_bytes: u64) {
+        self.lock_bodies().fit_to(max_bytes);
+    }
+
+    fn lock_bodies(&self) -> MutexGuard<'_, Bodies> {
+        self.bodies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bodies_error(&self, source: std::io::Error) -> Error {
+        Error::Bodies {
+            path: self.bodies_dir.to_path_buf(),
+            source,
+        }
     }
 
     /// The database file.
@@ -267,15 +332,32 @@ impl TrafficStore {
     /// Store exchanges in one transaction. Ids are unique (the inspector allocates them above
     /// [`TrafficStore::max_id`]); the full-text index is built later, when searched.
     pub fn insert(&self, exchanges: &[Exchange]) -> Result<(), Error> {
+        // Previews first, one vectored write for the batch; then the rows that point at them.
+        let mut bodies = self.lock_bodies();
+        let previews: Vec<(i64, &[u8], &[u8])> = exchanges
+            .iter()
+            .map(|e| {
+                (
+                    e.id,
+                    e.request_body.bytes.as_slice(),
+                    e.response_body.bytes.as_slice(),
+                )
+            })
+            .collect();
+        let locations = bodies
+            .append(&previews)
+            .map_err(|source| self.bodies_error(source))?;
         let mut conn = self.lock();
+        drop(bodies);
         let tx = conn.transaction()?;
         {
             let mut row = tx.prepare_cached(&format!(
                 "INSERT INTO exchanges ({COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, \
+                  ?33, ?34, ?35)"
             ))?;
-            for e in exchanges {
+            for (e, location) in exchanges.iter().zip(locations) {
                 let websocket = e.websocket.as_ref().map(json).transpose()?;
                 row.execute(params![
                     e.id,
@@ -300,15 +382,19 @@ impl TrafficStore {
                     e.error_code,
                     json(&e.request_headers)?,
                     json(&e.response_headers)?,
-                    e.request_body.bytes,
+                    b"".as_slice(),
                     e.request_body.size as i64,
-                    e.response_body.bytes,
+                    b"".as_slice(),
                     e.response_body.size as i64,
                     websocket,
                     e.replay_of,
                     e.imported,
                     e.cache,
                     e.compression,
+                    location.map(|l| l.segment),
+                    location.map(|l| l.at as i64),
+                    location.map(|l| l.request_len as i64),
+                    location.map(|l| l.response_len as i64),
                 ])?;
             }
         }
@@ -390,32 +476,42 @@ impl TrafficStore {
         let mut stmt = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM exchanges {sql} ORDER BY id DESC LIMIT {max}"
         ))?;
-        let rows = stmt.query_map(params_from_iter(values.iter()), exchange)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt
+            .query_map(params_from_iter(values.iter()), exchange)?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        drop(conn);
+        Ok(with_previews(rows, &self.bodies_dir))
     }
 
     /// One exchange.
     pub fn get(&self, id: ExchangeId) -> Result<Option<Exchange>, Error> {
-        Ok(self
+        let row = self
             .lock()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM exchanges WHERE id = ?1"),
                 [id],
                 exchange,
             )
-            .optional()?)
+            .optional()?;
+        Ok(row.and_then(|row| with_previews(vec![row], &self.bodies_dir).pop()))
     }
 
     /// Delete everything.
     pub fn clear(&self) -> Result<usize, Error> {
+        let mut bodies = self.lock_bodies();
         let conn = self.lock();
         conn.execute("DELETE FROM exchanges_fts", [])?;
-        Ok(conn.execute("DELETE FROM exchanges", [])?)
+        let deleted = conn.execute("DELETE FROM exchanges", [])?;
+        bodies.clear().map_err(|source| self.bodies_error(source))?;
+        Ok(deleted)
     }
 
     /// Keep at most `max_count` exchanges, none older than `oldest` (Unix ms); returns how
     /// many were deleted.
     pub fn trim(&self, max_count: u64, oldest: i64, max_bytes: u64) -> Result<usize, Error> {
+        let mut bodies = self.lock_bodies();
+        bodies.fit_to(max_bytes);
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let cutoff: Option<i64> = tx
@@ -435,11 +531,18 @@ impl TrafficStore {
             "DELETE FROM exchanges WHERE id < ?1 OR started_at < ?2",
             params![cutoff, oldest],
         )?;
-        // Then by size: drop the oldest tenth until the pages in use fit. Freed pages are
-        // reused by later writes, so the file stays near the bound instead of growing with
-        // every large body (a count alone allows 100,000 one-MiB previews).
+        let unlink = |bodies: &mut Bodies, tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
+            bodies
+                .remove_before(oldest_segment(tx)?)
+                .map_err(|source| self.bodies_error(source))
+        };
+        unlink(&mut bodies, &tx)?;
+        // Then by size: drop the oldest tenth until the pages in use and the body segments
+        // fit. Freed pages are reused by later writes and whole segments are unlinked, so
+        // the files stay near the bound instead of growing with every large body (a count
+        // alone allows 100,000 one-MiB previews).
         for _ in 0..SIZE_TRIM_ROUNDS {
-            if used_bytes(&tx)? <= max_bytes {
+            if used_bytes(&tx)? + bodies.total_bytes() <= max_bytes {
                 break;
             }
             let rows: i64 = tx.query_row("SELECT count(*) FROM exchanges", [], |r| r.get(0))?;
@@ -456,10 +559,22 @@ impl TrafficStore {
                 "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
                 [oldest_tenth],
             )?;
+            unlink(&mut bodies, &tx)?;
         }
         tx.commit()?;
         Ok(deleted)
     }
+}
+
+/// The body segment of the oldest row that has one (segments only grow with ids).
+fn oldest_segment(conn: &Connection) -> Result<Option<i64>, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT body_file FROM exchanges WHERE body_file IS NOT NULL ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// At most this many size-trimming rounds (a tenth of the rows each) per trim.
@@ -546,5 +661,74 @@ fn where_clause(filter: &TrafficFilter) -> (String, Vec<rusqlite::types::Value>)
         (String::new(), w.values)
     } else {
         (format!("WHERE {}", w.conditions.join(" AND ")), w.values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written before previews moved to segment files keep theirs in the row; rows
+    /// written after read theirs from the segment; clearing removes both.
+    #[test]
+    fn previews_from_before_and_after_the_move_to_segments_read_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let mut conn = Connection::open(dir.path().join(TRAFFIC_FILE)).expect("open");
+            rusqlite_migration::Migrations::new(MIGRATIONS[..2].to_vec())
+                .to_latest(&mut conn)
+                .expect("schema 2");
+            conn.execute(
+                "INSERT INTO exchanges (id, started_at, method, scheme, host, path, version, \
+                 client, duration_ms, bytes_in, bytes_out, request_headers, response_headers, \
+                 request_body, request_size, response_body, response_size) VALUES \
+                 (7, 1, 'POST', 'http', 'a.localhost', '/old', 'HTTP/1.1', '127.0.0.1:1', 1.0, \
+                  0, 0, '[]', '[]', X'6F6C642D726571', 7, X'6F6C642D72657370', 8)",
+                [],
+            )
+            .expect("old row");
+        }
+        let traffic = TrafficStore::open_dir(dir.path()).expect("migrate");
+        let old = traffic.get(7).expect("get").expect("old row");
+        assert_eq!(old.request_body.bytes, b"old-req");
+        assert_eq!(old.response_body.bytes, b"old-resp");
+
+        let mut new = old.clone();
+        new.id = 8;
+        new.path = "/new".into();
+        new.request_body.bytes = b"new-req".to_vec();
+        new.response_body.bytes = vec![b'n'; 100_000];
+        traffic.insert(&[new]).expect("insert");
+        let read = traffic.get(8).expect("get").expect("new row");
+        assert_eq!(read.request_body.bytes, b"new-req");
+        assert_eq!(read.response_body.bytes.len(), 100_000);
+        let in_rows: i64 = traffic
+            .lock()
+            .query_row(
+                "SELECT length(response_body) FROM exchanges WHERE id = 8",
+                [],
+                |r| r.get(0),
+            )
+            .expect("length");
+        assert_eq!(in_rows, 0, "the preview is in a segment, not the row");
+        let listed = traffic
+            .exchanges(&TrafficFilter::default(), 10)
+            .expect("exchanges");
+        assert_eq!(
+            listed
+                .iter()
+                .map(|e| e.response_body.bytes.len())
+                .collect::<Vec<_>>(),
+            [100_000, 8]
+        );
+
+        assert_eq!(traffic.clear().expect("clear"), 2);
+        assert_eq!(
+            std::fs::read_dir(traffic.bodies_dir())
+                .expect("dir")
+                .count(),
+            0,
+            "clearing removes the segments"
+        );
     }
 }

@@ -81,21 +81,8 @@ fn ca_cert(ca: &Ca) -> anyhow::Result<CaCert> {
     Ok(ca.trust_cert()?)
 }
 
-/// The real machine's trust stores, for this user.
-pub(crate) fn trust_env() -> TrustEnv {
-    env()
-}
-
 fn env() -> TrustEnv {
-    let home = directories::BaseDirs::new()
-        .map(|d| d.home_dir().to_owned())
-        .unwrap_or_else(|| PathBuf::from("/"));
-    let mut env = TrustEnv::detect(
-        home,
-        std::env::var_os("NODE_EXTRA_CA_CERTS").map(PathBuf::from),
-    );
-    env.path_var = std::env::var_os("PATH");
-    env
+    portico_host::trust_env()
 }
 
 fn date(time: SystemTime) -> String {

@@ -136,30 +136,11 @@ fn main() -> ExitCode {
 
 /// Who the CA belongs to, `user@machine`, so it is recognisable in a trust store.
 pub(crate) fn owner() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "user".to_owned());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this-machine".to_owned());
-    format!("{user}@{host}")
+    portico_host::owner()
 }
 
 fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = given {
-        return Ok(dir);
-    }
-    directories::ProjectDirs::from("", "", "portico")
-        .map(|dirs| dirs.data_dir().to_owned())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "cannot find a home directory for Portico's data; pass --data-dir DIR or set PORTICO_DATA_DIR"
-            )
-        })
+    portico_host::data_dir(given)
 }
 
 /// The error and its causes on one line, skipping a cause whose text the message already

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use portico_core::proxy::ListenSpec;
-use portico_core::{AdminListen, Engine, EngineConfig, EngineHandle};
+use portico_core::{AdminListen, Engine, EngineHandle};
 
 /// Options of `portico serve`.
 #[derive(Debug, clap::Args)]
@@ -48,30 +48,15 @@ pub(crate) fn run(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
 }
 
 async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
-    let mut config = EngineConfig::new(&data_dir);
-    config.owner = crate::owner();
-    config.trust = Some(crate::ca::trust_env());
     // Addresses from the flags, else from the settings, else the defaults.
-    let settings = portico_core::store::Store::open_dir(&data_dir)
-        .and_then(|store| store.settings())
-        .context("cannot start Portico")?;
-    let saved = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<SocketAddr>().ok());
-    if let Some(addr) = args.http.or_else(|| saved(&settings.http_listen)) {
+    let mut config = portico_host::engine_config(&data_dir)?;
+    if let Some(addr) = args.http {
         config.http = ListenSpec::Addr(addr);
     }
     if args.no_https {
         config.https = None;
-    } else if let Some(addr) = args.https.or_else(|| saved(&settings.https_listen)) {
+    } else if let Some(addr) = args.https {
         config.https = Some(ListenSpec::Addr(addr));
-    }
-    if args.admin.is_none()
-        && let Some(addr) = saved(&settings.admin_listen)
-    {
-        config.admin = Some(AdminListen {
-            listen: ListenSpec::Addr(addr),
-            allow_remote: false,
-            ui_dir: None,
-        });
     }
     if let Some(addr) = args.admin {
         if args.admin_allow_remote && !addr.ip().is_loopback() {

@@ -1,0 +1,81 @@
+//! Running the engine on this machine: where its data lives, who owns its CA, where the
+//! machine's trust stores are, and the listen addresses saved in the settings. The engine
+//! itself reads no environment; the `portico` command and the desktop app both start it with
+//! what this crate finds.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use portico_core::proxy::ListenSpec;
+use portico_core::tls::trust::TrustEnv;
+use portico_core::{AdminListen, EngineConfig};
+
+/// `given`, else the platform's data folder for Portico (`~/.local/share/portico` on Linux).
+pub fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    directories::ProjectDirs::from("", "", "portico")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot find a home directory for Portico's data; pass --data-dir DIR or set PORTICO_DATA_DIR"
+            )
+        })
+}
+
+/// Who the CA belongs to, `user@machine`, so it is recognisable in a trust store.
+pub fn owner() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "user".to_owned());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this-machine".to_owned());
+    format!("{user}@{host}")
+}
+
+/// This machine's trust stores, as the user running Portico sees them.
+pub fn trust_env() -> TrustEnv {
+    let home = directories::BaseDirs::new()
+        .map(|d| d.home_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let mut env = TrustEnv::detect(
+        home,
+        std::env::var_os("NODE_EXTRA_CA_CERTS").map(PathBuf::from),
+    );
+    env.path_var = std::env::var_os("PATH");
+    env
+}
+
+/// The engine's configuration for `data_dir` on this machine: the owner, the trust stores,
+/// and the listen addresses saved in the settings (else the defaults). Callers may override
+/// the addresses (the command's flags do).
+pub fn engine_config(data_dir: &Path) -> anyhow::Result<EngineConfig> {
+    let mut config = EngineConfig::new(data_dir);
+    config.owner = owner();
+    config.trust = Some(trust_env());
+    let settings = portico_core::store::Store::open_dir(data_dir)
+        .and_then(|store| store.settings())
+        .context("cannot start Portico")?;
+    let saved = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<SocketAddr>().ok());
+    if let Some(addr) = saved(&settings.http_listen) {
+        config.http = ListenSpec::Addr(addr);
+    }
+    if let Some(addr) = saved(&settings.https_listen) {
+        config.https = Some(ListenSpec::Addr(addr));
+    }
+    if let Some(addr) = saved(&settings.admin_listen) {
+        config.admin = Some(AdminListen {
+            listen: ListenSpec::Addr(addr),
+            allow_remote: false,
+            ui_dir: None,
+        });
+    }
+    Ok(config)
+}

@@ -1,6 +1,8 @@
 # Portico's entry points. Every target installs what it needs first (quietly when present).
 #
-#   make run      build and run the engine headless (`portico serve`)
+#   make run      build and run the desktop app, or, without a display, the engine headless
+#                 (`portico serve`) with the web UI in a browser
+#   make bundle   build the desktop app's .deb and .rpm
 #   make test     formatting, lints, the whole test suite, the web UI's checks and browser test,
 #                 the API types check and the API fuzzer
 #   make openapi  regenerate docs/openapi.json and ui/src/api/schema.d.ts after an API change
@@ -25,22 +27,35 @@ ARGS ?=
 CARGO := cargo
 PORTICO := $(CARGO_TARGET_DIR)/release/portico
 
-.PHONY: run test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e
+.PHONY: run serve test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e \
+	desktop-test bundle
 
 # The UI is rebuilt only when something it is built from changed.
 UI_INPUTS := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/package.json ui/vite.config.ts \
 	ui/tsconfig.json package-lock.json
 
-## run: build (release) and run `portico serve`; pass options with ARGS="--http 127.0.0.1:8080"
+## run: the desktop app when there is a display (X11 or Wayland), else `portico serve` with the
+## UI in a browser (the `UI:` line it prints); ARGS go to `portico serve`
 run: deps ui
+ifneq ($(DISPLAY)$(WAYLAND_DISPLAY),)
+	@$(CARGO) build --release --locked -p portico-desktop
+	$(CARGO_TARGET_DIR)/release/portico-desktop
+else
+	@echo "no display: running Portico headless; open the UI: link below in a browser"
+	@$(MAKE) --no-print-directory serve
+endif
+
+## serve: build (release) and run `portico serve`; pass options with ARGS="--http 127.0.0.1:8080"
+serve: deps ui
 	@$(CARGO) build --release --locked -p portico
 	@echo "portico is at $(PORTICO) (make install puts it on your PATH)"
 	$(PORTICO) serve $(ARGS)
 
-## test: rustfmt, clippy (warnings are errors), every test with cargo-nextest, the web UI's
-## type check, lint, unit tests and build, the browser end-to-end test, the UI's API types
+## test: rustfmt, clippy (warnings are errors), every test with cargo-nextest (the desktop app
+## is built with the workspace), the web UI's type check, lint, unit tests and build, the
+## browser end-to-end test, the desktop app under a virtual display, the UI's API types
 ## against a fresh generation, and schemathesis against a running engine
-test: deps ui-check lint unit e2e check-api-types fuzz-api
+test: deps ui-check lint unit e2e desktop-test check-api-types fuzz-api
 
 ## ui: build the web UI into ui/dist (quiet, and nothing to do when it is up to date)
 ui: deps ui/dist/index.html
@@ -62,6 +77,17 @@ ui-check: deps
 e2e: deps ui
 	@$(CARGO) build --locked -p portico
 	npx --no-install playwright test -c tests/e2e/playwright.config.ts
+
+## desktop-test: the desktop app under a virtual display: it serves, a second launch hands
+## over to the first, and its window's screenshot lands in tests/desktop/screenshots/
+desktop-test: deps ui
+	@$(CARGO) build --locked -p portico -p portico-desktop
+	tests/desktop/smoke.sh
+
+## bundle: the desktop app's .deb and .rpm (release build; the files land under
+## $(CARGO_TARGET_DIR)/release/bundle/)
+bundle: deps ui
+	npx --no-install tauri build --bundles deb,rpm -- --locked
 
 lint: deps ui
 	$(CARGO) fmt --all -- --check

@@ -31,6 +31,11 @@ command -v pkg-config >/dev/null || apt_install pkg-config
 apt_install curl openssl ca-certificates libnss3-tools chromium
 command -v keytool >/dev/null || apt_install default-jre-headless
 
+# The desktop app (Tauri: WebKitGTK, the tray's appindicator, SVG icons) and what its tests
+# run it under (a virtual display, a session bus, ImageMagick's `import` for screenshots).
+apt_install libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev \
+  file xvfb xauth dbus imagemagick
+
 # Rust, through rustup (Debian's own rustc is too old for edition 2024).
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 if ! command -v cargo >/dev/null; then

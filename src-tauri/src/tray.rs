@@ -1,0 +1,139 @@
+//! The tray: open the window, each enabled route's address (opens in the browser), copy the
+//! CA's path, start at login, quit. The menu is rebuilt when the routes change. What each
+//! item does is a plain function of the shell ([`route_links`], [`Action`]) so tests can
+//! call it without clicking a tray under a virtual display.
+
+use portico_core::config::{HostPattern, Route};
+
+/// At most this many routes in the menu (the window lists them all).
+pub(crate) const MAX_ROUTES: usize = 20;
+
+/// A menu entry for a route: its label and the URL it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RouteLink {
+    pub(crate) label: String,
+    pub(crate) url: String,
+}
+
+/// What a menu item id means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    Open,
+    Route(String),
+    CopyCaPath,
+    Autostart,
+    Quit,
+}
+
+impl Action {
+    /// The action for a menu item id (`route:<url>` for routes).
+    pub(crate) fn from_id(id: &str) -> Option<Action> {
+        match id {
+            "open" => Some(Action::Open),
+            "copy-ca" => Some(Action::CopyCaPath),
+            "autostart" => Some(Action::Autostart),
+            "quit" => Some(Action::Quit),
+            _ => id
+                .strip_prefix("route:")
+                .map(|url| Action::Route(url.to_owned())),
+        }
+    }
+}
+
+/// The enabled routes with an exact host, as links on the proxy: `https://` when HTTPS is on
+/// and the route redirects to it, else `http://`; the port only when it is not the scheme's.
+pub(crate) fn route_links(
+    routes: &[Route],
+    http_port: Option<u16>,
+    https_port: Option<u16>,
+) -> Vec<RouteLink> {
+    routes
+        .iter()
+        .filter(|r| r.enabled)
+        .filter_map(|r| {
+            let HostPattern::Exact(host) = &r.host else {
+                return None;
+            };
+            let (scheme, port, default) = match (https_port, http_port) {
+                (Some(port), _) if r.https_redirect => ("https", port, 443),
+                (_, Some(port)) => ("http", port, 80),
+                (Some(port), None) => ("https", port, 443),
+                (None, None) => return None,
+            };
+            let authority = if port == default {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            let path = r.path.as_str();
+            Some(RouteLink {
+                label: format!("{host}{}", if path == "/" { "" } else { path }),
+                url: format!("{scheme}://{authority}{path}"),
+            })
+        })
+        .take(MAX_ROUTES)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_core::config::NewRoute;
+
+    fn route(host: &str, path: &str, https_redirect: bool, enabled: bool) -> Route {
+        let new = NewRoute {
+            host: host.into(),
+            path: Some(path.into()),
+            upstreams: vec!["5173".into()],
+            https_redirect: Some(https_redirect),
+            enabled: Some(enabled),
+            ..Default::default()
+        };
+        new.validate().expect("valid").with_id(1)
+    }
+
+    #[test]
+    fn links_use_https_when_the_route_redirects_and_show_only_odd_ports() {
+        let routes = [
+            route("app.localhost", "/", true, true),
+            route("api.localhost", "/v1", false, true),
+            route("off.localhost", "/", true, false),
+            route("*.preview.localhost", "/", true, true),
+        ];
+        assert_eq!(
+            route_links(&routes, Some(80), Some(443)),
+            [
+                RouteLink {
+                    label: "app.localhost".into(),
+                    url: "https://app.localhost/".into()
+                },
+                RouteLink {
+                    label: "api.localhost/v1".into(),
+                    url: "http://api.localhost/v1".into()
+                },
+            ]
+        );
+        assert_eq!(
+            route_links(&routes, Some(8080), None)[0].url,
+            "http://app.localhost:8080/"
+        );
+        assert_eq!(
+            route_links(&routes, Some(8080), Some(8443))[0].url,
+            "https://app.localhost:8443/"
+        );
+        assert!(route_links(&routes, None, None).is_empty());
+    }
+
+    #[test]
+    fn menu_ids_map_to_actions() {
+        assert_eq!(Action::from_id("open"), Some(Action::Open));
+        assert_eq!(
+            Action::from_id("route:https://app.localhost/"),
+            Some(Action::Route("https://app.localhost/".into()))
+        );
+        assert_eq!(Action::from_id("copy-ca"), Some(Action::CopyCaPath));
+        assert_eq!(Action::from_id("autostart"), Some(Action::Autostart));
+        assert_eq!(Action::from_id("quit"), Some(Action::Quit));
+        assert_eq!(Action::from_id("nope"), None);
+    }
+}

@@ -26,6 +26,9 @@ ARGS ?=
 
 CARGO := cargo
 PORTICO := $(CARGO_TARGET_DIR)/release/portico
+# The debug binaries the browser, desktop and fuzz tests run, built with the same targets (and
+# so the same dependency features) as nextest's build, so nothing is compiled twice.
+DEBUG_BUILD := $(CARGO) build --locked --workspace --all-targets
 
 .PHONY: run serve test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e \
 	desktop-test bundle
@@ -73,15 +76,15 @@ ui-check: deps
 	@$(MAKE) --no-print-directory ui
 
 ## e2e: Playwright with Debian's Chromium against a real `portico serve` (tests/e2e/);
-## the Routes page's screenshot lands in tests/e2e/screenshots/ (not committed)
+## the pages' screenshots land in tests/e2e/screenshots/ (not committed)
 e2e: deps ui
-	@$(CARGO) build --locked -p portico
+	@$(DEBUG_BUILD)
 	npx --no-install playwright test -c tests/e2e/playwright.config.ts
 
 ## desktop-test: the desktop app under a virtual display: it serves, a second launch hands
 ## over to the first, and its window's screenshot lands in tests/desktop/screenshots/
 desktop-test: deps ui
-	@$(CARGO) build --locked -p portico -p portico-desktop
+	@$(DEBUG_BUILD)
 	tests/desktop/smoke.sh
 
 ## bundle: the desktop app's .deb and .rpm (release build; the files land under
@@ -115,7 +118,7 @@ check-api-types: deps
 
 ## fuzz-api: schemathesis, driven by the OpenAPI document, against a real `portico serve`
 fuzz-api: deps ui
-	@$(CARGO) build --locked -p portico
+	@$(DEBUG_BUILD)
 	scripts/api-fuzz.sh $(CARGO_TARGET_DIR)/debug/portico
 
 ## build: release binary only

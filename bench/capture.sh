@@ -20,20 +20,7 @@ mkdir -p "$work/www"
 # Base64 of 3/4 of the size is exactly the size (and no pipe is cut short under pipefail).
 head -c 768 /dev/urandom | base64 -w0 > "$work/www/small"
 head -c 76800 /dev/urandom | base64 -w0 > "$work/www/large"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  default_type text/plain;
-  server { listen 127.0.0.1:$backend; root $work/www; }
-}
-NGINX
-nginx -c "$work/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-wait_port "$backend"
+static_backend "$backend"
 
 # Portico, release build, plain HTTP, one route.
 http=$(free_port); admin=$(free_port)

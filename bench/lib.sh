@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): a work dir removed on exit, processes
-# stopped by PID on exit, free loopback ports, waiting for a port, and medians.
+# stopped by PID on exit, free loopback ports, waiting for a port, medians, and a static nginx
+# backend.
 # Expects `set -euo pipefail` in the caller.
 
 work=$(mktemp -d)
@@ -21,3 +22,21 @@ wait_port() {
   echo "port $1 never opened" >&2; exit 1
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# A backend: nginx (1 worker, logging off) serving $work/www as static files on port $1.
+static_backend() {
+  cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type text/plain;
+  server { listen 127.0.0.1:$1; root $work/www; }
+}
+NGINX
+  nginx -c "$work/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+  wait_port "$1"
+}

@@ -31,20 +31,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 backend=$(free_port)
 mkdir -p "$work/www"
 head -c 768 /dev/urandom | base64 -w0 > "$work/www/small"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  default_type text/plain;
-  server { listen 127.0.0.1:$backend; root $work/www; }
-}
-NGINX
-nginx -c "$work/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-wait_port "$backend"
+static_backend "$backend"
 
 # Portico, release build, plain HTTP, one route, capture as shipped (on).
 http=$(free_port); admin=$(free_port)

@@ -202,16 +202,12 @@ async fn detail_shows_bodies_decoded_from_their_content_encoding() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn the_live_stream_sends_matching_exchanges_only() {
-    let engine = TestEngine::start().await;
-    let echo = spawn_echo("echo").await;
-    engine.route("a.localhost", "/", echo.addr).await;
-    engine.route("b.localhost", "/", echo.addr).await;
+/// `GET /api/v1/requests/stream?QUERY` with the admin token: the open event stream's body.
+async fn open_stream(engine: &TestEngine, query: &str) -> hyper::body::Incoming {
     let e = engine.engine();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let req = Request::get(format!(
-        "http://{}/api/v1/requests/stream?host=b.localhost",
+        "http://{}/api/v1/requests/stream?{query}",
         e.admin_addrs()[0]
     ))
     .header(
@@ -222,12 +218,14 @@ async fn the_live_stream_sends_matching_exchanges_only() {
     .expect("request");
     let resp = client.request(req).await.expect("stream");
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    let mut body = resp.into_body();
-    engine.get("a.localhost", "/not-me").await;
-    engine.get("b.localhost", "/me").await;
+    resp.into_body()
+}
+
+/// The stream's text until it contains `needle` (5 s at most).
+async fn read_until(body: &mut hyper::body::Incoming, needle: &str) -> String {
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !seen.contains("/me") {
+    while !seen.contains(needle) {
         let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
             .expect("an event in time")
@@ -237,6 +235,19 @@ async fn the_live_stream_sends_matching_exchanges_only() {
             seen.push_str(&String::from_utf8_lossy(&data));
         }
     }
+    seen
+}
+
+#[tokio::test]
+async fn the_live_stream_sends_matching_exchanges_only() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine.route("a.localhost", "/", echo.addr).await;
+    engine.route("b.localhost", "/", echo.addr).await;
+    let mut body = open_stream(&engine, "host=b.localhost").await;
+    engine.get("a.localhost", "/not-me").await;
+    engine.get("b.localhost", "/me").await;
+    let seen = read_until(&mut body, "/me").await;
     assert!(seen.contains("event: exchange"), "{seen}");
     assert!(!seen.contains("/not-me"), "{seen}");
 }
@@ -247,19 +258,7 @@ async fn the_live_stream_applies_free_text() {
     let engine = TestEngine::start().await;
     let echo = spawn_echo("echo").await;
     engine.route("a.localhost", "/", echo.addr).await;
-    let e = engine.engine();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = Request::get(format!(
-        "http://{}/api/v1/requests/stream?q=flavour%20vanil",
-        e.admin_addrs()[0]
-    ))
-    .header(
-        "authorization",
-        format!("Bearer {}", e.admin_token().expect("token")),
-    )
-    .body(Full::new(Bytes::new()))
-    .expect("request");
-    let mut body = client.request(req).await.expect("stream").into_body();
+    let mut body = open_stream(&engine, "q=flavour%20vanil").await;
     send(
         engine.addr(),
         "a.localhost",
@@ -281,18 +280,7 @@ async fn the_live_stream_applies_free_text() {
         Bytes::new(),
     )
     .await;
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !seen.contains("/flavoured") {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("an event in time")
-            .expect("open")
-            .expect("frame");
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
+    let mut seen = read_until(&mut body, "/flavoured").await;
     // The other two were recorded before or in the same batch; give a straggler a moment.
     if let Ok(Some(Ok(frame))) =
         tokio::time::timeout(Duration::from_millis(300), body.frame()).await

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use portico_core::store::Store;
 use portico_core::tls::Ca;
-use portico_core::tls::trust::{self, CaCert, Change, Outcome, TrustEnv, TrustState};
+use portico_core::tls::trust::{self, CaCert, Change, Outcome, TrustState};
 
 /// `portico ca` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -35,11 +35,11 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Status { json } => status(&load(data_dir)?, json),
         Command::Trust => {
-            let outcomes = trust::trust(&env(), &ca_cert(&load(data_dir)?)?);
+            let outcomes = trust::trust(&portico_host::trust_env(), &ca_cert(&load(data_dir)?)?);
             report("Trusted", &outcomes)
         }
         Command::Untrust => {
-            let outcomes = trust::untrust(&env(), &ca_cert(&load(data_dir)?)?);
+            let outcomes = trust::untrust(&portico_host::trust_env(), &ca_cert(&load(data_dir)?)?);
             report("Untrusted", &outcomes)
         }
         Command::Export { out } => {
@@ -73,16 +73,16 @@ fn ca_dir(data_dir: &Path) -> PathBuf {
 fn load(data_dir: &Path) -> anyhow::Result<Ca> {
     let store = Store::open_dir(data_dir)?;
     let settings = store.settings()?;
-    let (ca, _) = Ca::load_or_create(&ca_dir(data_dir), &crate::owner(), &settings.local_suffixes)?;
+    let (ca, _) = Ca::load_or_create(
+        &ca_dir(data_dir),
+        &portico_host::owner(),
+        &settings.local_suffixes,
+    )?;
     Ok(ca)
 }
 
 fn ca_cert(ca: &Ca) -> anyhow::Result<CaCert> {
     Ok(ca.trust_cert()?)
-}
-
-fn env() -> TrustEnv {
-    portico_host::trust_env()
 }
 
 fn date(time: SystemTime) -> String {
@@ -96,7 +96,7 @@ fn date(time: SystemTime) -> String {
 }
 
 fn status(ca: &Ca, json: bool) -> anyhow::Result<()> {
-    let stores = trust::status(&env(), &ca_cert(ca)?);
+    let stores = trust::status(&portico_host::trust_env(), &ca_cert(ca)?);
     if json {
         let value = serde_json::json!({
             "ca": {
@@ -195,9 +195,9 @@ fn rotate(data_dir: &Path) -> anyhow::Result<()> {
     let settings = Store::open_dir(data_dir)?.settings()?;
     let rotation = portico_core::tls::rotate(
         &ca_dir(data_dir),
-        &crate::owner(),
+        &portico_host::owner(),
         &settings.local_suffixes,
-        &env(),
+        &portico_host::trust_env(),
     )?;
     let new = &rotation.ca;
     println!(

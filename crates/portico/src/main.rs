@@ -108,7 +108,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = data_dir(cli.data_dir).and_then(|dir| match cli.command {
+    let result = portico_host::data_dir(cli.data_dir).and_then(|dir| match cli.command {
         Command::Serve(args) => serve::run(dir, args),
         Command::Route(cmd) => route::run(&dir, *cmd),
         Command::Ca(cmd) => ca::run(&dir, cmd),
@@ -132,15 +132,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Who the CA belongs to, `user@machine`, so it is recognisable in a trust store.
-pub(crate) fn owner() -> String {
-    portico_host::owner()
-}
-
-fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    portico_host::data_dir(given)
 }
 
 /// The error and its causes on one line, skipping a cause whose text the message already

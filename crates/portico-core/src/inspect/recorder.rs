@@ -48,20 +48,14 @@ pub struct LiveExchange {
     pub text: String,
 }
 
-/// The URL and the headers of `e`, as free text searches them.
+/// The URL and the headers of `e`, as free text searches them (what the full-text index holds).
 pub fn search_text(e: &Exchange) -> String {
-    let mut text = format!("{}://{}{}", e.scheme, e.host, e.path);
-    if let Some(query) = &e.query {
-        text.push('?');
-        text.push_str(query);
-    }
+    use crate::store::{search_headers, search_url};
+    let mut text = search_url(&e.scheme, &e.host, &e.path, e.query.as_deref());
     text.push('\n');
-    for (name, value) in e.request_headers.iter().chain(&e.response_headers) {
-        text.push_str(name);
-        text.push_str(": ");
-        text.push_str(value);
-        text.push('\n');
-    }
+    text.push_str(&search_headers(
+        e.request_headers.iter().chain(&e.response_headers),
+    ));
     text
 }
 

@@ -248,6 +248,22 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
     })
 }
 
+/// The URL as the full-text index (and the live stream's free text) searches it.
+pub(crate) fn search_url(scheme: &str, host: &str, path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{scheme}://{host}{path}?{q}"),
+        None => format!("{scheme}://{host}{path}"),
+    }
+}
+
+/// The headers as the full-text index searches them: one `name: value` line each.
+pub(crate) fn search_headers<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> String {
+    pairs
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect()
+}
+
 /// FTS5 query for free text: every word quoted (so punctuation is literal) and matched as a
 /// prefix.
 fn fts_query(text: &str) -> Option<String> {
@@ -422,16 +438,14 @@ impl TrafficStore {
                 let (scheme, host, path): (String, String, String) =
                     (row.get(1)?, row.get(2)?, row.get(3)?);
                 let query: Option<String> = row.get(4)?;
-                let url = match query {
-                    Some(q) => format!("{scheme}://{host}{path}?{q}"),
-                    None => format!("{scheme}://{host}{path}"),
-                };
-                let headers: String = [row.get::<_, String>(5)?, row.get::<_, String>(6)?]
-                    .iter()
-                    .filter_map(|json| serde_json::from_str::<Vec<(String, String)>>(json).ok())
-                    .flatten()
-                    .map(|(k, v)| format!("{k}: {v}\n"))
-                    .collect();
+                let url = search_url(&scheme, &host, &path, query.as_deref());
+                let pairs: Vec<(String, String)> =
+                    [row.get::<_, String>(5)?, row.get::<_, String>(6)?]
+                        .iter()
+                        .filter_map(|json| serde_json::from_str::<Vec<(String, String)>>(json).ok())
+                        .flatten()
+                        .collect();
+                let headers = search_headers(&pairs);
                 fts.execute(params![id, url, headers])?;
                 last = id;
             }

@@ -1,5 +1,6 @@
 // Copying text to the clipboard, and a command shown as a copyable code block.
 import { useEffect, useState } from "react";
+import { copyText } from "../../lib/clipboard";
 
 /** A button that copies `text`; it says "Copied" for a moment, or how to copy by hand. */
 export function CopyButton({ text, label }: { text: string; label: string }) {
@@ -16,12 +17,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   }, [state]);
 
   const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-      setState("copied");
-    } catch {
-      setState("failed");
-    }
+    setState((await copyText(text)) ? "copied" : "failed");
   };
 
   return (

@@ -1,7 +1,7 @@
 // A button that copies text and says so; when the browser refuses, the text is shown selected
 // for copying by hand.
 import { useEffect, useRef, useState, type ReactNode } from "react";
-import { copyText } from "./clipboard";
+import { copyText } from "../../../lib/clipboard";
 
 interface Props {
   /** What to copy, computed on click (building it may be costly). */

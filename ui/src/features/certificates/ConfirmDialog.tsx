@@ -1,6 +1,8 @@
-// A modal confirmation (the native <dialog>: focus moves into it, Escape cancels). With
-// `typeToConfirm`, the confirm button stays disabled until that word is typed.
-import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+// A modal confirmation on the shared `Modal` (the page behind is inert, Escape cancels, focus
+// comes back to the opener). With `typeToConfirm`, the confirm button stays disabled until
+// that word is typed.
+import { useId, useState, type ReactNode } from "react";
+import { Modal } from "../../lib/Modal";
 
 interface Props {
   open: boolean;
@@ -13,37 +15,20 @@ interface Props {
   children: ReactNode;
 }
 
-export function ConfirmDialog({ open, title, confirmLabel, danger = false, typeToConfirm, onConfirm, onCancel, children }: Props) {
-  const ref = useRef<HTMLDialogElement>(null);
+export function ConfirmDialog(props: Props) {
+  // Mounted only while open, so a reopened dialog starts with nothing typed.
+  return props.open ? <Confirm {...props} /> : null;
+}
+
+function Confirm({ title, confirmLabel, danger = false, typeToConfirm, onConfirm, onCancel, children }: Props) {
   const [typed, setTyped] = useState("");
   const titleId = useId();
   const inputId = useId();
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog) return;
-    if (open && !dialog.open) {
-      setTyped("");
-      dialog.showModal();
-    } else if (!open && dialog.open) {
-      dialog.close();
-    }
-  }, [open]);
-
   const ready = typeToConfirm === undefined || typed.trim().toLowerCase() === typeToConfirm.toLowerCase();
 
   return (
-    <dialog
-      ref={ref}
-      className="confirm"
-      aria-labelledby={titleId}
-      onCancel={(event) => {
-        event.preventDefault();
-        onCancel();
-      }}
-    >
+    <Modal labelledBy={titleId} className="confirm" onClose={onCancel}>
       <form
-        method="dialog"
         onSubmit={(event) => {
           event.preventDefault();
           if (ready) onConfirm();
@@ -77,6 +62,6 @@ export function ConfirmDialog({ open, title, confirmLabel, danger = false, typeT
           </button>
         </div>
       </form>
-    </dialog>
+    </Modal>
   );
 }

@@ -2,7 +2,7 @@
 import { useId, useState } from "react";
 import type { Route } from "../../api/client";
 import { deleteRoute } from "../../api/routes";
-import { Modal } from "./Modal";
+import { Modal } from "../../lib/Modal";
 
 interface Props {
   route: Route;

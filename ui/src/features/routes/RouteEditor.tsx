@@ -19,7 +19,7 @@ import {
 } from "./form";
 import { HeaderRulesEditor } from "./HeaderRulesEditor";
 import { describeService, sanitizeHost, unmappedServices } from "./links";
-import { Modal } from "./Modal";
+import { Modal } from "../../lib/Modal";
 import { shortenPath } from "./moved";
 import { parseUpstream, upstreamHints } from "./upstreams";
 

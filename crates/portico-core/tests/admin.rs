@@ -1048,3 +1048,112 @@ async fn metrics_count_requests_errors_and_latency_per_route() {
     .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+/// `proxy_paused` answers every proxied request with a 503 "paused" page (Portico's own CA
+/// page still works), shows in the status, and resuming serves the route again; the admin API
+/// keeps working throughout.
+#[tokio::test]
+async fn pausing_the_proxy_answers_503_until_it_is_resumed() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let echo = spawn_echo("echo").await;
+    engine.route("shop.localhost", "/", echo.addr).await;
+    assert_eq!(
+        engine.get("shop.localhost", "/").await.status,
+        StatusCode::OK
+    );
+
+    let paused = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({ "proxy_paused": true })),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    assert_eq!(paused.json()["proxy_paused"], true);
+    let status = admin.call("GET", "/api/v1/status", None).await.json();
+    assert_eq!(status["paused"], true, "{status}");
+
+    let reply = engine.get_accept("shop.localhost", "/", "text/html").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.headers["x-portico-error"], "paused");
+    assert!(reply.body.contains("Portico is paused"), "{}", reply.body);
+    assert!(reply.body.contains("portico resume"), "{}", reply.body);
+    let ca = engine.get("portico.localhost", "/ca.pem").await;
+    assert_eq!(ca.status, StatusCode::OK, "the CA stays downloadable");
+
+    let resumed = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({ "proxy_paused": false })),
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
+    assert_eq!(
+        engine.get("shop.localhost", "/").await.status,
+        StatusCode::OK
+    );
+    let status = admin.call("GET", "/api/v1/status", None).await.json();
+    assert_eq!(status["paused"], false);
+    assert_eq!(status["listeners"]["fallbacks"], json!([]), "{status}");
+}
+
+/// The login link may name the UI page to land on; only the UI's own pages are honoured.
+#[tokio::test]
+async fn the_login_link_lands_on_the_page_it_names_and_nowhere_else() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    for (page, to) in [
+        ("routes", "/#/routes"),
+        ("traffic", "/#/traffic"),
+        ("settings", "/#/settings"),
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+    ] {
+        let link = engine.engine().login_url().expect("admin on");
+        let path = link
+            .split_once("/login")
+            .map(|(_, rest)| format!("/login{rest}"))
+            .expect("path");
+        let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+        let login = admin
+            .raw(Request::builder(), &format!("{path}&page={page}"), None)
+            .await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(login.headers["location"], to, "{page}");
+    }
+}
+
+/// A listener that cannot have the port it wants reports it in the status (what the UI
+/// explains), with the port it really uses.
+#[tokio::test]
+async fn a_listener_on_its_fallback_port_is_reported_in_the_status() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let wanted = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = common::tls_config(dir.path());
+    config.https = None;
+    config.http = ListenSpec::Default {
+        preferred: wanted,
+        fallback: 0,
+    };
+    let engine = TestEngine {
+        handle: Some(
+            portico_core::Engine::start(config)
+                .await
+                .expect("engine starts"),
+        ),
+        dir,
+    };
+    let admin = Admin { engine: &engine };
+    let status = admin.call("GET", "/api/v1/status", None).await.json();
+    let used = engine.addr().port();
+    assert_ne!(used, wanted);
+    assert_eq!(
+        status["listeners"]["fallbacks"],
+        json!([{ "listener": "http", "wanted": wanted, "used": used, "reason": "in_use" }]),
+        "{status}"
+    );
+}

@@ -99,6 +99,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Pause proxying: every route answers 503 "Portico is paused" until `portico resume`
+    /// (the listeners stay bound; the UI and the admin API keep working).
+    Pause,
+    /// Resume proxying after `portico pause`.
+    Resume,
     /// Open the running engine's UI in the browser (a fresh one-time login link).
     Open,
     /// Print the admin API's OpenAPI document (for `make openapi`).
@@ -119,6 +124,8 @@ fn main() -> ExitCode {
         Command::Import { file } => transfer::import(&dir, &file),
         Command::Up { file } => project::up(&dir, file),
         Command::Down { file } => project::down(&dir, file),
+        Command::Pause => settings::set_paused(&dir, true),
+        Command::Resume => settings::set_paused(&dir, false),
         Command::Open => open::run(&dir),
         Command::Openapi => {
             print!("{}", portico_core::admin::openapi_json());

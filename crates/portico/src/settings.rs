@@ -45,6 +45,22 @@ pub(crate) fn run(data_dir: &Path, cmd: Option<Command>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `portico pause` / `portico resume`: the `proxy_paused` setting, with one line saying what
+/// it means.
+pub(crate) fn set_paused(data_dir: &Path, paused: bool) -> anyhow::Result<()> {
+    let backend = Backend::open(data_dir)?;
+    backend.update_settings(SettingsPatch {
+        proxy_paused: Some(paused),
+        ..SettingsPatch::default()
+    })?;
+    if paused {
+        println!("Portico is paused: every route answers 503 until `portico resume`.");
+    } else {
+        println!("Portico is proxying again.");
+    }
+    Ok(())
+}
+
 /// A command-line value as JSON: lists from commas, `none` as null, numbers as numbers.
 /// The JSON for `value`, typed like the setting's default (`known`): numbers and booleans
 /// (`true`/`false`, `on`/`off`) as such, lists from commas, `none` for null.

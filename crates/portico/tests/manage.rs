@@ -156,6 +156,34 @@ async fn with_an_engine_running_the_cli_goes_through_its_admin_api() {
     bad.assert_refused("duplicate through the API", &["already exists"]);
     assert_eq!(json(&listed)[0]["host"], "live.localhost");
     settings.assert_success("settings");
+
+    // Pause and resume: the running engine answers 503 in between.
+    let addr = serve.addr();
+    let data = dir.path().to_owned();
+    let paused = tokio::task::spawn_blocking(move || portico(&data, &["pause"]))
+        .await
+        .expect("join");
+    paused.assert_success("pause");
+    assert!(paused.stdout.contains("portico resume"), "{paused:#?}");
+    let (status, body) = common::get(addr, "live.localhost", "/")
+        .await
+        .expect("the proxy answers while paused");
+    assert_eq!(status, hyper::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("Portico is paused"), "{body}");
+    let data = dir.path().to_owned();
+    tokio::task::spawn_blocking(move || portico(&data, &["resume"]))
+        .await
+        .expect("join")
+        .assert_success("resume");
+    let (status, _) = common::get(addr, "live.localhost", "/")
+        .await
+        .expect("the proxy answers");
+    assert_ne!(
+        status,
+        hyper::StatusCode::SERVICE_UNAVAILABLE,
+        "resumed: the route is served again"
+    );
+
     tokio::task::spawn_blocking(move || serve.stop())
         .await
         .expect("stop");

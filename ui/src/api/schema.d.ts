@@ -883,6 +883,13 @@ export interface components {
              */
             local_suffixes: string[];
             /**
+             * @description Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
+             *     paused" page until this is false again (the listeners stay bound, so resuming cannot
+             *     lose a port). The admin API and the UI keep working. Applies at once. Default: false.
+             * @default false
+             */
+            proxy_paused: boolean;
+            /**
              * Format: int64
              * @description How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
              *     at the next start. Default: 10000.
@@ -890,6 +897,16 @@ export interface components {
              */
             shutdown_grace_ms: number;
         };
+        /**
+         * @description The proxy listener that fell back.
+         * @enum {string}
+         */
+        FallbackListener: "http" | "https";
+        /**
+         * @description Why a listener fell back.
+         * @enum {string}
+         */
+        FallbackReason: "permission" | "in_use" | "other";
         /** @description One header and its value. */
         HeaderPair: {
             /**
@@ -962,6 +979,11 @@ export interface components {
              *     ]
              */
             admin: string[];
+            /**
+             * @description Listeners that could not get the port they wanted (80, 443) and use another one:
+             *     what the UI explains and offers to fix.
+             */
+            fallbacks: components["schemas"]["PortFallback"][];
             /**
              * @description Plain HTTP.
              * @example [
@@ -1082,6 +1104,23 @@ export interface components {
          * @example /api
          */
         PathPrefix: string;
+        /** @description A listener on another port than the one it wanted. */
+        PortFallback: {
+            /** @description Which listener. */
+            listener: components["schemas"]["FallbackListener"];
+            /** @description Why it could not have the one it wanted. */
+            reason: components["schemas"]["FallbackReason"];
+            /**
+             * Format: int32
+             * @description The port it uses instead.
+             */
+            used: number;
+            /**
+             * Format: int32
+             * @description The port it wanted.
+             */
+            wanted: number;
+        };
         /** @description The first bytes of a body and how big it really was. */
         Preview: {
             /**
@@ -1576,6 +1615,13 @@ export interface components {
              */
             local_suffixes: string[];
             /**
+             * @description Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
+             *     paused" page until this is false again (the listeners stay bound, so resuming cannot
+             *     lose a port). The admin API and the UI keep working. Applies at once. Default: false.
+             * @default false
+             */
+            proxy_paused: boolean;
+            /**
              * Format: int64
              * @description How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
              *     at the next start. Default: 10000.
@@ -1642,6 +1688,8 @@ export interface components {
              *     ]
              */
             local_suffixes?: string[] | null;
+            /** @description See [`Settings::proxy_paused`]. */
+            proxy_paused?: boolean | null;
             /**
              * Format: int64
              * @description New `shutdown_grace_ms` (see `Settings`).
@@ -1664,6 +1712,8 @@ export interface components {
              *     ]
              */
             network_addresses: string[];
+            /** @description Proxying is paused (the `proxy_paused` setting): every request gets a 503 page. */
+            paused: boolean;
             /** @description Route counts. */
             routes: components["schemas"]["RouteCounts"];
             /**

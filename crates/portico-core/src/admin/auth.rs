@@ -249,6 +249,20 @@ pub(super) async fn require_credentials(
 #[derive(serde::Deserialize)]
 pub(super) struct LoginQuery {
     code: String,
+    /// The UI page to land on (`routes`, `traffic`, `certificates`, `settings`); anything
+    /// else lands on the overview, so the link cannot send the browser elsewhere.
+    page: Option<String>,
+}
+
+/// Where the login link sends the browser: the UI, on `page` when it is one of its pages.
+fn landing(page: Option<&str>) -> &'static str {
+    match page {
+        Some("routes") => "/#/routes",
+        Some("traffic") => "/#/traffic",
+        Some("certificates") => "/#/certificates",
+        Some("settings") => "/#/settings",
+        _ => "/",
+    }
 }
 
 /// `GET /login?code=…`: trade a one-time code for an `HttpOnly; SameSite=Strict` session
@@ -277,7 +291,8 @@ pub(super) async fn login(
         session.as_str(),
         if secure { "; Secure" } else { "" }
     );
-    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    let to = landing(query.page.as_deref());
+    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, value);
     }

@@ -35,7 +35,10 @@ pub use requests::{
     Cleared, Imported, ReplayEdits, Replayed, RequestDetail, RequestPage, TrafficApi,
 };
 pub use services::Services;
-pub use status::{CaptureStatus, ListenerStatus, RouteCounts, Status, network_addresses};
+pub use status::{
+    CaptureStatus, FallbackListener, FallbackReason, ListenerStatus, PortFallback, RouteCounts,
+    Status, network_addresses,
+};
 pub use transfer::ProjectRoutes;
 
 use std::net::SocketAddr;

@@ -23,6 +23,8 @@ pub struct Status {
     pub data_dir: PathBuf,
     /// Bound listeners.
     pub listeners: ListenerStatus,
+    /// Proxying is paused (the `proxy_paused` setting): every request gets a 503 page.
+    pub paused: bool,
     /// Route counts.
     pub routes: RouteCounts,
     /// The traffic inspector.
@@ -109,6 +111,62 @@ pub struct ListenerStatus {
     /// The admin API.
     #[schema(value_type = Vec<String>, example = json!(["127.0.0.1:7080"]))]
     pub admin: Vec<SocketAddr>,
+    /// Listeners that could not get the port they wanted (80, 443) and use another one:
+    /// what the UI explains and offers to fix.
+    pub fallbacks: Vec<PortFallback>,
+}
+
+/// A listener on another port than the one it wanted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PortFallback {
+    /// Which listener.
+    pub listener: FallbackListener,
+    /// The port it wanted.
+    pub wanted: u16,
+    /// The port it uses instead.
+    pub used: u16,
+    /// Why it could not have the one it wanted.
+    pub reason: FallbackReason,
+}
+
+/// The proxy listener that fell back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FallbackListener {
+    /// Plain HTTP (wanted 80).
+    Http,
+    /// HTTPS (wanted 443).
+    Https,
+}
+
+/// Why a listener fell back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackReason {
+    /// Ports below 1024 need a privilege this process does not have (fixable once: see the
+    /// `ip_unprivileged_port_start` sysctl or `setcap cap_net_bind_service`).
+    Permission,
+    /// Another program listens there.
+    InUse,
+    /// Something else; the engine's log says what.
+    Other,
+}
+
+impl PortFallback {
+    /// The status row for `fallback` of `listener`.
+    pub fn new(listener: FallbackListener, fallback: &crate::proxy::Fallback) -> Self {
+        let reason = match fallback.reason {
+            std::io::ErrorKind::PermissionDenied => FallbackReason::Permission,
+            std::io::ErrorKind::AddrInUse => FallbackReason::InUse,
+            _ => FallbackReason::Other,
+        };
+        PortFallback {
+            listener,
+            wanted: fallback.wanted,
+            used: fallback.used,
+            reason,
+        }
+    }
 }
 
 /// How many routes there are.

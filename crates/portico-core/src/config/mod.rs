@@ -751,6 +751,10 @@ pub struct Settings {
     /// Applies at the next start. Default: 30000.
     #[schema(required = true, minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: u64,
+    /// Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
+    /// paused" page until this is false again (the listeners stay bound, so resuming cannot
+    /// lose a port). The admin API and the UI keep working. Applies at once. Default: false.
+    pub proxy_paused: bool,
     /// Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
     pub capture_paused: bool,
     /// Bytes of each request and response body kept for the inspector (the true size is
@@ -787,6 +791,7 @@ impl Default for Settings {
             local_suffixes: Vec::new(),
             shutdown_grace_ms: 10_000,
             header_read_timeout_ms: 30_000,
+            proxy_paused: false,
             capture_paused: false,
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
@@ -826,6 +831,8 @@ pub struct SettingsPatch {
     /// New `header_read_timeout_ms` (see `Settings`).
     #[schema(minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: Option<u64>,
+    /// See [`Settings::proxy_paused`].
+    pub proxy_paused: Option<bool>,
     /// See [`Settings::capture_paused`].
     pub capture_paused: Option<bool>,
     /// See [`Settings::capture_body_limit`].
@@ -906,6 +913,9 @@ impl SettingsPatch {
         }
         if let Some(v) = self.header_read_timeout_ms {
             next.header_read_timeout_ms = v;
+        }
+        if let Some(v) = self.proxy_paused {
+            next.proxy_paused = v;
         }
         if let Some(v) = self.capture_paused {
             next.capture_paused = v;

@@ -154,6 +154,9 @@ struct Core {
     retention: Arc<Retention>,
     cache: Cache,
     compress_min_bytes: Arc<std::sync::atomic::AtomicU64>,
+    proxy_paused: Arc<std::sync::atomic::AtomicBool>,
+    /// The proxy listeners that did not get the port they wanted.
+    fallbacks: Vec<admin::PortFallback>,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -211,6 +214,7 @@ impl Engine {
         let compress_min_bytes = Arc::new(std::sync::atomic::AtomicU64::new(
             settings.compress_min_bytes,
         ));
+        let proxy_paused = Arc::new(std::sync::atomic::AtomicBool::new(settings.proxy_paused));
 
         let http = Listeners::bind(&config.http).await?;
         let https = match &config.https {
@@ -261,6 +265,17 @@ impl Engine {
             retention: retention.clone(),
             cache: cache.clone(),
             compress_min_bytes: compress_min_bytes.clone(),
+            proxy_paused: proxy_paused.clone(),
+            fallbacks: [
+                (admin::FallbackListener::Http, http.fallback.as_ref()),
+                (
+                    admin::FallbackListener::Https,
+                    https.as_ref().and_then(|l| l.fallback.as_ref()),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(listener, f)| f.map(|f| admin::PortFallback::new(listener, f)))
+            .collect(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -274,6 +289,7 @@ impl Engine {
             inspector: Some(inspector.clone()),
             cache: Some(cache.clone()),
             compress_min_bytes,
+            paused: proxy_paused,
             metrics: metrics.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
@@ -606,7 +622,9 @@ impl Core {
                 http: self.http_addrs.clone(),
                 https: self.https_addrs.clone(),
                 admin: self.admin_addrs.clone(),
+                fallbacks: self.fallbacks.clone(),
             },
+            paused: self.proxy_paused.load(std::sync::atomic::Ordering::Relaxed),
             routes: RouteCounts {
                 total: rows.routes.len(),
                 enabled: rows.routes.iter().filter(|r| r.enabled).count(),
@@ -701,6 +719,8 @@ impl Core {
         }
         self.compress_min_bytes
             .store(settings.compress_min_bytes, Ordering::Relaxed);
+        self.proxy_paused
+            .store(settings.proxy_paused, Ordering::Relaxed);
         self.inspector.set_paused(settings.capture_paused);
         self.inspector
             .set_body_limit(settings.capture_body_limit as usize);

@@ -102,6 +102,11 @@ impl<'a> Page<'a> {
                     source.dir().display()
                 ),
             ),
+            Error::Paused => (
+                "paused",
+                "Portico is paused",
+                "Resume it from Portico's tray menu or its Settings page, or run: portico resume".to_owned(),
+            ),
             Error::Bind { .. } => ("internal", "Internal error", String::new()),
         };
         let hint = match err {

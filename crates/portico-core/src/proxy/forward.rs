@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -83,6 +83,8 @@ pub struct ProxyOptions {
     pub cache: Option<Cache>,
     /// Responses whose known length is below this are not compressed (changed live).
     pub compress_min_bytes: Arc<AtomicU64>,
+    /// Proxying is paused: every request gets [`Error::Paused`] (changed live).
+    pub paused: Arc<AtomicBool>,
     /// Per-route request counts and latencies for the Overview.
     pub metrics: crate::metrics::Metrics,
 }
@@ -166,6 +168,9 @@ impl Proxy {
             Ok(resp) => resp,
             Err(err) => {
                 match err.side() {
+                    _ if matches!(err, Error::Paused) => {
+                        tracing::debug!(%method, %uri, client = %conn.client, "{err}")
+                    }
                     super::Side::Upstream | super::Side::Portico => {
                         tracing::warn!(%method, %uri, client = %conn.client, "{err}")
                     }
@@ -222,6 +227,9 @@ impl Proxy {
             && let Some(resp) = self.builtin(&req)
         {
             return Ok(resp);
+        }
+        if self.inner.options.paused.load(Ordering::Relaxed) {
+            return Err(Error::Paused);
         }
         let Some(target) = table.find(&host, req.uri().path()).cloned() else {
             // A phone on the network knows this machine by its address, not by name: it gets

@@ -104,6 +104,11 @@ impl Listeners {
                     addr: SocketAddr::new(v4, *preferred),
                     source,
                 })?;
+                // The port really used (the fallback may be 0: any free port).
+                let fell_back = fell_back.map(|note| Fallback {
+                    used: port.port(),
+                    ..note
+                });
                 let mut sockets = vec![first];
                 // Browsers may resolve *.localhost to ::1 first; serve it too when the
                 // machine has IPv6 loopback.

@@ -119,6 +119,9 @@ pub enum Error {
         /// What is wrong with the folder.
         source: crate::static_files::Error,
     },
+    /// Proxying is paused (the `proxy_paused` setting).
+    #[error("Portico is paused: it answers no route until it is resumed")]
+    Paused,
     /// A listener address could not be bound.
     #[error(
         "cannot listen on {addr}: {source}; if another program (or another Portico) has it, stop that one or choose another address"
@@ -143,6 +146,7 @@ impl Error {
             | Error::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::StaticDir { .. } => StatusCode::BAD_GATEWAY,
+            Error::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -155,7 +159,9 @@ impl Error {
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. }
             | Error::UpstreamTimeout { .. } => Side::Upstream,
-            Error::Loop { .. } | Error::StaticDir { .. } | Error::Bind { .. } => Side::Portico,
+            Error::Loop { .. } | Error::StaticDir { .. } | Error::Paused | Error::Bind { .. } => {
+                Side::Portico
+            }
         }
     }
 }
@@ -228,6 +234,7 @@ mod tests {
                 504,
                 Side::Upstream,
             ),
+            (Error::Paused, 503, Side::Portico),
         ];
         for (err, status, side) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");

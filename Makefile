@@ -81,11 +81,13 @@ e2e: deps ui
 	@$(DEBUG_BUILD)
 	npx --no-install playwright test -c tests/e2e/playwright.config.ts
 
-## desktop-test: the desktop app under a virtual display: it serves, a second launch hands
-## over to the first, and its window's screenshot lands in tests/desktop/screenshots/
+## desktop-test: the desktop app end to end through WebDriver (tauri-driver, WebKitWebDriver,
+## webdriverio) under a virtual display: it opens on the Routes page, a route added in the UI
+## is served and shows in Traffic, closing the window keeps it serving, a second launch hands
+## over to the first; its window's screenshot lands in tests/desktop/screenshots/
 desktop-test: deps ui
 	@$(DEBUG_BUILD)
-	tests/desktop/smoke.sh
+	node tests/desktop/desktop.test.mjs
 
 ## bundle: the desktop app's .deb and .rpm (release build; the files land under
 ## $(CARGO_TARGET_DIR)/release/bundle/)

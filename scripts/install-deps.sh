@@ -31,10 +31,12 @@ command -v pkg-config >/dev/null || apt_install pkg-config
 apt_install curl openssl ca-certificates libnss3-tools chromium
 command -v keytool >/dev/null || apt_install default-jre-headless
 
-# The desktop app (Tauri: WebKitGTK, the tray's appindicator, SVG icons) and what its tests
-# run it under (a virtual display, a session bus, ImageMagick's `import` for screenshots).
+# The desktop app (Tauri: WebKitGTK, the tray's appindicator, SVG icons) and what its test
+# runs it under and with: a virtual display, a session bus, WebKitGTK's WebDriver (which
+# tauri-driver, below, drives), python3-xlib (closing the window as a window manager does,
+# for Debian's python3) and ImageMagick's `import` for screenshots.
 apt_install libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev \
-  file xvfb xauth dbus imagemagick
+  file xvfb xauth dbus imagemagick webkit2gtk-driver python3 python3-xlib
 
 # Rust, through rustup (Debian's own rustc is too old for edition 2024).
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -68,6 +70,14 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest (from crates.io; takes a few minutes once)"
   cargo install cargo-nextest --locked --quiet
+fi
+
+# tauri-driver, the WebDriver server the desktop test talks to (it runs WebKitWebDriver and
+# the app), into a folder beside the build cache; the test finds it there.
+tools="$HOME/.cache/portico/tools"
+if [ ! -x "$tools/bin/tauri-driver" ]; then
+  echo "installing tauri-driver (from crates.io) into $tools"
+  cargo install tauri-driver --locked --quiet --root "$tools"
 fi
 
 # Node.js and npm build the web UI (ui/, an npm workspace: Vite, React, ESLint, Vitest), run

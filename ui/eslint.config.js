@@ -23,7 +23,16 @@ export default tseslint.config(
         { name: "EventSource", message: "Only ui/src/api/ calls the network." },
       ],
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
+      // Only ui/src/platform/tauri.ts knows the desktop shell (docs/ARCHITECTURE.md).
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["@tauri-apps/*"], message: "Only ui/src/platform/tauri.ts talks to the desktop shell." }] },
+      ],
     },
+  },
+  {
+    files: ["src/platform/tauri.ts"],
+    rules: { "no-restricted-imports": "off" },
   },
   {
     files: ["src/api/**/*.ts"],

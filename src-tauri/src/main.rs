@@ -6,9 +6,14 @@
 //!
 //! The window loads the UI from the engine's own admin listener through a one-time login
 //! link, exactly as a browser does: one origin, the same session cookie and Host/Origin
-//! checks, no second copy of the UI and no credentials handed across the IPC bridge.
+//! checks, no second copy of the UI and no credentials handed across the IPC bridge. The
+//! shell's own commands ([`commands`]) are granted to that origin alone, at runtime.
+//! Links to anything else open in the default browser.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod commands;
+mod notify;
+mod privileged;
 mod tray;
 
 use std::path::PathBuf;
@@ -16,24 +21,36 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use portico_core::admin::Event;
+use portico_core::config::SettingsPatch;
 use portico_core::{Engine, EngineHandle};
+use tauri::ipc::CapabilityBuilder;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
+use tauri::webview::NewWindowResponse;
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent, Wry};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt as _;
 use tauri_plugin_notification::NotificationExt as _;
 use tauri_plugin_opener::OpenerExt as _;
 
+use crate::notify::{Note, UpstreamWatch};
 use crate::tray::{Action, RouteLink, route_links};
 
-/// The running engine, taken out when the app quits.
+/// The running engine, taken out when the app quits or the engine restarts.
 struct Running(Mutex<Option<Arc<EngineHandle>>>);
+
+/// The admin listener's origin (`http://127.0.0.1:7080`): the only one the window shows.
+struct AdminOrigin(Mutex<String>);
+
+/// Where the engine keeps its data.
+struct DataDir(PathBuf);
 
 const MAIN: &str = "main";
 const TRAY: &str = "portico";
 /// In the data dir once the user has been told that closing the window keeps Portico running.
 const TRAY_HINT_SHOWN: &str = "desktop-tray-hint-shown";
+/// The page the window opens on.
+const FIRST_PAGE: &str = "routes";
 
 fn main() {
     tracing_subscriber::fmt()
@@ -52,8 +69,15 @@ fn main() {
             None,
         ))
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::desktop_info,
+            commands::pick_folder,
+            commands::reveal_data_dir,
+            commands::allow_low_ports,
+        ])
         .setup(|app| {
             setup(app).map_err(|err| {
                 eprintln!("error: {err:#}");
@@ -82,28 +106,42 @@ fn main() {
 
 fn setup(app: &mut tauri::App) -> anyhow::Result<()> {
     let data_dir = portico_host::data_dir(std::env::var_os("PORTICO_DATA_DIR").map(PathBuf::from))?;
-    let config = portico_host::engine_config(&data_dir)?;
-    let engine =
-        tauri::async_runtime::block_on(Engine::start(config)).context("cannot start Portico")?;
-    let login = engine
-        .login_url()
-        .context("the engine has no admin listener to show the UI from")?;
+    app.manage(DataDir(data_dir));
+    app.manage(Running(Mutex::new(None)));
+    app.manage(AdminOrigin(Mutex::new(String::new())));
+    let login = tauri::async_runtime::block_on(start_engine(app.handle()))?;
     // The tests and `make run` read this line, like `portico serve`'s.
     println!("UI: {login}");
     let url = login.parse().context("the login link is not a URL")?;
+    let handle = app.handle().clone();
+    let opener = app.handle().clone();
     WebviewWindowBuilder::new(app, MAIN, WebviewUrl::External(url))
         .title("Portico")
         .inner_size(1280.0, 860.0)
         .min_inner_size(720.0, 480.0)
+        // The window shows the admin origin only; links elsewhere (a route's address, the
+        // docs) open in the default browser.
+        .on_navigation(move |url| {
+            let admin = handle
+                .try_state::<AdminOrigin>()
+                .and_then(|o| o.0.lock().ok().map(|o| o.clone()))
+                .unwrap_or_default();
+            if stays_in_window(url, &admin) {
+                return true;
+            }
+            let _ = open_in_browser(&handle, url.as_str());
+            false
+        })
+        .on_new_window(move |url, _| {
+            let _ = open_in_browser(&opener, url.as_str());
+            NewWindowResponse::Deny
+        })
         .build()
         .context("cannot open Portico's window")?;
-    let engine = Arc::new(engine);
-    let mut events = engine.events();
-    app.manage(Running(Mutex::new(Some(engine))));
 
     let mut tray = TrayIconBuilder::with_id(TRAY)
         .tooltip("Portico")
-        .menu(&menu(app.handle(), &[], false)?)
+        .menu(&menu(app.handle(), &[], false, false)?)
         .on_menu_event(|app, event| {
             if let Some(action) = Action::from_id(event.id().as_ref()) {
                 act(app, action);
@@ -113,32 +151,171 @@ fn setup(app: &mut tauri::App) -> anyhow::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
-
-    // The routes in the menu follow the engine's changes.
     let handle = app.handle().clone();
-    tauri::async_runtime::spawn(async move {
-        refresh_tray(&handle).await;
-        loop {
-            match events.recv().await {
-                Ok(Event::RoutesChanged | Event::SettingsChanged | Event::Lagged { .. })
-                | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    refresh_tray(&handle).await;
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
+    tauri::async_runtime::spawn(async move { refresh_tray(&handle).await });
     Ok(())
 }
 
-fn engine(app: &AppHandle) -> Option<Arc<EngineHandle>> {
+/// Whether the window may navigate to `url`: the admin origin (and blank pages) only.
+fn stays_in_window(url: &url::Url, admin: &str) -> bool {
+    url.scheme() == "about" || url.origin().ascii_serialization() == admin
+}
+
+/// Start the engine on the data dir, grant the UI's origin the shell's commands, and follow
+/// the engine's events; the login link to show the UI with.
+async fn start_engine(app: &AppHandle) -> anyhow::Result<String> {
+    let data_dir = app.state::<DataDir>().0.clone();
+    let config = portico_host::engine_config(&data_dir)?;
+    let engine = Engine::start(config)
+        .await
+        .context("cannot start Portico")?;
+    let login = engine
+        .login_url()
+        .context("the engine has no admin listener to show the UI from")?;
+    let admin = engine
+        .admin_addrs()
+        .first()
+        .map(|addr| format!("http://{addr}"))
+        .context("the engine has no admin listener to show the UI from")?;
+    let mut capability =
+        CapabilityBuilder::new(format!("admin-ui-{}", admin.replace([':', '/', '.'], "-")))
+            .remote(format!("{admin}/*"))
+            .window(MAIN);
+    for command in commands::ALL {
+        capability = capability.permission(format!("allow-{}", command.replace('_', "-")));
+    }
+    if let Err(err) = app.add_capability(capability) {
+        // Granted already: the engine restarted on the same address.
+        tracing::debug!("capability for {admin}: {err}");
+    }
+    if let Ok(mut origin) = app.state::<AdminOrigin>().0.lock() {
+        *origin = admin;
+    }
+    let events = engine.events();
+    let ca_not_after = engine.tls().authority().ca().root_not_after();
+    if let Ok(mut running) = app.state::<Running>().0.lock() {
+        *running = Some(Arc::new(engine));
+    }
+    tauri::async_runtime::spawn(follow_engine(app.clone(), events, ca_not_after));
+    Ok(format!("{login}&page={FIRST_PAGE}"))
+}
+
+/// Stop the engine and start it again (after ports 80/443 were allowed, so it binds them),
+/// then show the UI from its new admin listener on `page`.
+pub(crate) async fn restart_engine(app: &AppHandle, page: &str) -> anyhow::Result<()> {
+    let old = app
+        .state::<Running>()
+        .0
+        .lock()
+        .ok()
+        .and_then(|mut e| e.take());
+    if let Some(mut old) = old {
+        // Commands in flight hold the engine for a moment; wait for them (bounded).
+        for _ in 0..50 {
+            match Arc::try_unwrap(old) {
+                Ok(engine) => {
+                    engine.shutdown().await;
+                    break;
+                }
+                Err(shared) => {
+                    old = shared;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    let login = start_engine(app).await?;
+    let login = login.replace(&format!("page={FIRST_PAGE}"), &format!("page={page}"));
+    if let Some(window) = app.get_webview_window(MAIN) {
+        window.navigate(login.parse().context("the login link is not a URL")?)?;
+    }
+    refresh_tray(app).await;
+    Ok(())
+}
+
+/// Follow one engine's events until it stops: the tray follows the routes and settings, and
+/// the user hears of an upstream going down or the CA nearing its end.
+async fn follow_engine(
+    app: AppHandle,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    ca_not_after: std::time::SystemTime,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    if let Some(note) = notify::ca_expiry(ca_not_after, std::time::SystemTime::now()) {
+        show_note(&app, &note);
+    }
+    let mut watch = UpstreamWatch::default();
+    loop {
+        match events.recv().await {
+            Ok(Event::RoutesChanged | Event::SettingsChanged | Event::Lagged { .. })
+            | Err(RecvError::Lagged(_)) => refresh_tray(&app).await,
+            Ok(Event::UpstreamHealth { route_id, up }) => {
+                let route = match engine(&app) {
+                    Some(engine) => engine.routes().await.ok().and_then(|rows| {
+                        rows.routes
+                            .into_iter()
+                            .find(|r| r.id == route_id && r.enabled)
+                    }),
+                    None => None,
+                };
+                let names = route
+                    .as_ref()
+                    .map(|r| (format!("{}{}", r.host, r.path), r.target().to_string()));
+                let named = names.as_ref().map(|(n, u)| (n.as_str(), u.as_str()));
+                if let Some(note) = watch.change(route_id, up, named) {
+                    show_note(&app, &note);
+                }
+            }
+            Ok(Event::CaChanged { .. }) => {
+                if let Some(engine) = engine(&app) {
+                    let not_after = engine.tls().authority().ca().root_not_after();
+                    if let Some(note) = notify::ca_expiry(not_after, std::time::SystemTime::now()) {
+                        show_note(&app, &note);
+                    }
+                }
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+fn show_note(app: &AppHandle, note: &Note) {
+    let shown = app
+        .notification()
+        .builder()
+        .title(&note.title)
+        .body(&note.body)
+        .show();
+    if let Err(err) = shown {
+        tracing::debug!("no notification ({}): {err}", note.title);
+    }
+}
+
+/// Open an `http(s)` URL in the default browser.
+fn open_in_browser(app: &AppHandle, url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|err| format!("{url} is not a URL: {err}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "Portico opens only http and https addresses, not {url}"
+        ));
+    }
+    app.opener()
+        .open_url(parsed.as_str(), None::<&str>)
+        .map_err(|err| format!("cannot open {url} in the browser: {err}"))
+}
+
+pub(crate) fn engine(app: &AppHandle) -> Option<Arc<EngineHandle>> {
     app.try_state::<Running>()
         .and_then(|running| running.0.lock().ok().and_then(|e| e.clone()))
 }
 
-/// The tray menu: open, the routes, copy the CA path, start at login, quit.
-fn menu(app: &AppHandle, links: &[RouteLink], autostart: bool) -> tauri::Result<Menu<Wry>> {
+/// The tray menu: open, the routes, pause, copy the CA path, start at login, quit.
+fn menu(
+    app: &AppHandle,
+    links: &[RouteLink],
+    paused: bool,
+    autostart: bool,
+) -> tauri::Result<Menu<Wry>> {
     let menu = Menu::new(app)?;
     menu.append(&MenuItem::with_id(
         app,
@@ -168,6 +345,14 @@ fn menu(app: &AppHandle, links: &[RouteLink], autostart: bool) -> tauri::Result<
         )?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&CheckMenuItem::with_id(
+        app,
+        "pause",
+        "Pause proxying",
+        true,
+        paused,
+        None::<&str>,
+    )?)?;
     menu.append(&MenuItem::with_id(
         app,
         "copy-ca",
@@ -207,10 +392,20 @@ async fn refresh_tray(app: &AppHandle) {
     let http = engine.http_addrs().first().map(|a| a.port());
     let https = engine.https_addrs().first().map(|a| a.port());
     let links = route_links(&routes, http, https);
+    let paused = engine
+        .settings()
+        .await
+        .map(|s| s.proxy_paused)
+        .unwrap_or(false);
     let autostart = app.autolaunch().is_enabled().unwrap_or(false);
-    match (menu(app, &links, autostart), app.tray_by_id(TRAY)) {
+    match (menu(app, &links, paused, autostart), app.tray_by_id(TRAY)) {
         (Ok(menu), Some(tray)) => {
             let _ = tray.set_menu(Some(menu));
+            let _ = tray.set_tooltip(Some(if paused {
+                "Portico (paused)"
+            } else {
+                "Portico"
+            }));
         }
         (Err(err), _) => tracing::warn!("tray: cannot build the menu: {err}"),
         _ => {}
@@ -222,9 +417,17 @@ fn act(app: &AppHandle, action: Action) {
     match action {
         Action::Open => show_main(app),
         Action::Route(url) => {
-            if let Err(err) = app.opener().open_url(&url, None::<&str>) {
-                tracing::warn!("cannot open {url}: {err}");
+            if let Err(err) = open_in_browser(app, &url) {
+                tracing::warn!("{err}");
             }
+        }
+        Action::TogglePause => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(err) = toggle_pause(&app).await {
+                    tracing::warn!("cannot pause or resume proxying: {err}");
+                }
+            });
         }
         Action::CopyCaPath => {
             if let Some(engine) = engine(app) {
@@ -255,6 +458,19 @@ fn act(app: &AppHandle, action: Action) {
         }
         Action::Quit => quit_app(app),
     }
+}
+
+/// Pause proxying when it runs, resume it when paused; the tray follows the settings event.
+async fn toggle_pause(app: &AppHandle) -> Result<bool, portico_core::Error> {
+    let Some(engine) = engine(app) else {
+        return Ok(false);
+    };
+    let paused = engine.settings().await?.proxy_paused;
+    let patch = SettingsPatch {
+        proxy_paused: Some(!paused),
+        ..SettingsPatch::default()
+    };
+    Ok(engine.update_settings(patch).await?.proxy_paused)
 }
 
 /// The first time the window is closed, say that Portico keeps running in the tray.

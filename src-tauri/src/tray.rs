@@ -1,5 +1,5 @@
-//! The tray: open the window, each enabled route's address (opens in the browser), copy the
-//! CA's path, start at login, quit. The menu is rebuilt when the routes change. What each
+//! The tray: open the window, each enabled route's address (opens in the browser), pause or
+//! resume proxying, copy the CA's path, start at login, quit. The menu is rebuilt when the routes change. What each
 //! item does is a plain function of the shell ([`route_links`], [`Action`]) so tests can
 //! call it without clicking a tray under a virtual display.
 
@@ -20,6 +20,7 @@ pub(crate) struct RouteLink {
 pub(crate) enum Action {
     Open,
     Route(String),
+    TogglePause,
     CopyCaPath,
     Autostart,
     Quit,
@@ -30,6 +31,7 @@ impl Action {
     pub(crate) fn from_id(id: &str) -> Option<Action> {
         match id {
             "open" => Some(Action::Open),
+            "pause" => Some(Action::TogglePause),
             "copy-ca" => Some(Action::CopyCaPath),
             "autostart" => Some(Action::Autostart),
             "quit" => Some(Action::Quit),
@@ -131,6 +133,7 @@ mod tests {
             Action::from_id("route:https://app.localhost/"),
             Some(Action::Route("https://app.localhost/".into()))
         );
+        assert_eq!(Action::from_id("pause"), Some(Action::TogglePause));
         assert_eq!(Action::from_id("copy-ca"), Some(Action::CopyCaPath));
         assert_eq!(Action::from_id("autostart"), Some(Action::Autostart));
         assert_eq!(Action::from_id("quit"), Some(Action::Quit));

@@ -2,7 +2,7 @@
 // of only that field and survives a reload; a value the engine refuses shows its message next
 // to the field, and the other edits stay in the form until they are saved.
 import { expect, test, type Page, type Request } from "@playwright/test";
-import { screenshot, startPortico, type Stack } from "./harness.ts";
+import { getThroughProxy, screenshot, startPortico, type Stack } from "./harness.ts";
 
 interface Settings {
   http_listen: string | null;
@@ -120,4 +120,37 @@ test("a change is saved alone, persists, and a refused value keeps the other edi
 
   await atBottom(page);
   await screenshot(page, "settings");
+});
+
+test("pausing proxying shows on every page until Resume, and the proxy answers 503 meanwhile", async ({ page }) => {
+  test.info().annotations.push({ type: "portico stderr", description: stack.log() });
+  await stack.api("POST", "/api/v1/routes", { host: "paused.localhost", upstreams: ["127.0.0.1:9"] });
+  // The printed link went to the first test; a fresh one-time link.
+  await page.goto((await stack.api<{ url: string }>("POST", "/api/v1/login-codes")).url);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Settings" }).click();
+  const banner = page.getByRole("status").filter({ hasText: "Proxying is paused" });
+  await expect(banner).toHaveCount(0);
+
+  // Paused from the Settings page: saved, and the banner appears on this page and the others.
+  await page.getByRole("switch", { name: "Pause proxying" }).check();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(banner).toBeVisible();
+  const paused = await getThroughProxy(stack.httpPort, "paused.localhost");
+  expect(paused.status).toBe(503);
+  expect(paused.headers["x-portico-error"]).toBe("paused");
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Routes" }).click();
+  await expect(banner).toBeVisible();
+  await screenshot(page, "paused");
+
+  // Resumed from the banner: gone, the route is proxied again (its upstream is down: 502).
+  await banner.getByRole("button", { name: "Resume" }).click();
+  await expect(banner).toHaveCount(0);
+  expect((await getThroughProxy(stack.httpPort, "paused.localhost")).status).toBe(502);
+  expect((await stack.api<{ proxy_paused: boolean }>("GET", "/api/v1/settings")).proxy_paused).toBe(false);
+
+  // Paused elsewhere (the tray, the CLI: here the API): the open page shows it from the event.
+  await stack.api("PATCH", "/api/v1/settings", { proxy_paused: true });
+  await expect(banner).toBeVisible({ timeout: 3_000 });
+  await stack.api("PATCH", "/api/v1/settings", { proxy_paused: false });
+  await expect(banner).toHaveCount(0, { timeout: 3_000 });
 });

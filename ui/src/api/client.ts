@@ -10,6 +10,7 @@ export type RouteHealth = components["schemas"]["RouteHealth"];
 export type Service = components["schemas"]["Service"];
 export type Status = components["schemas"]["Status"];
 export type Listeners = components["schemas"]["ListenerStatus"];
+export type PortFallback = components["schemas"]["PortFallback"];
 export type Problem = components["schemas"]["Problem"];
 export type EngineEvent = components["schemas"]["Event"];
 

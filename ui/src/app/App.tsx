@@ -1,6 +1,8 @@
 // The shell: the header with the engine's listeners, the page navigation, and the page the
 // hash names. A browser without a session sees how to get one instead of failing pages.
-import { getStatus } from "../api/client";
+import { useEffect, useState } from "react";
+import { getStatus, subscribeEvents } from "../api/client";
+import { patchSettings } from "../api/settings";
 import { CertificatesPage } from "../features/certificates/CertificatesPage";
 import { OverviewPage } from "../features/overview/OverviewPage";
 import { RoutesPage } from "../features/routes/RoutesPage";
@@ -10,6 +12,38 @@ import { usePoll } from "../lib/usePoll";
 import { NAV, type Page } from "./router";
 import { StatusContext } from "./status";
 import { useHashPage } from "./useHashPage";
+
+/** While proxying is paused: say so on every page, with the way back. */
+function PausedBanner({ onResumed }: { onResumed: () => void }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <div className="paused-banner" role="status">
+      <p>
+        <strong>Proxying is paused.</strong> Every route answers 503 “Portico is paused” until you resume.{" "}
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            setError(null);
+            patchSettings({ proxy_paused: false })
+              .then(onResumed)
+              .catch((err: unknown) => {
+                setError(err instanceof Error ? err.message : String(err));
+              })
+              .finally(() => {
+                setBusy(false);
+              });
+          }}
+        >
+          Resume
+        </button>
+      </p>
+      {error !== null && <p role="alert">Cannot resume: {error}</p>}
+    </div>
+  );
+}
 
 function PageView({ page }: { page: Page }) {
   switch (page.name) {
@@ -28,6 +62,15 @@ function PageView({ page }: { page: Page }) {
 
 export function App() {
   const status = usePoll(getStatus, 5_000);
+  const { reload } = status;
+  // Pausing (from the tray, the CLI or Settings) shows at once, not at the next poll.
+  useEffect(
+    () =>
+      subscribeEvents((event) => {
+        if (event.type === "settings_changed" || event.type === "lagged") reload();
+      }),
+    [reload],
+  );
   const [page] = useHashPage();
   const loggedOut = status.error?.status === 401;
   const listeners = status.data?.listeners;
@@ -57,6 +100,7 @@ export function App() {
         )}
       </header>
       <main>
+        {status.data?.paused === true && <PausedBanner onResumed={reload} />}
         {status.error && !loggedOut && (
           <p role="alert" className="error">
             {status.error.message}

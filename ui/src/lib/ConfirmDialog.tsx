@@ -2,7 +2,8 @@
 // comes back to the opener). With `typeToConfirm`, the confirm button stays disabled until
 // that word is typed.
 import { useId, useState, type ReactNode } from "react";
-import { Modal } from "../../lib/Modal";
+import { Modal } from "./Modal";
+import "./confirm.css";
 
 interface Props {
   open: boolean;

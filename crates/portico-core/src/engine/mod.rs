@@ -996,6 +996,11 @@ impl EngineHandle {
         self.core.update_route(id, patch).await
     }
 
+    /// The settings as stored.
+    pub async fn settings(&self) -> Result<Settings, Error> {
+        blocking(&self.core.store, Store::settings).await
+    }
+
     /// Change settings; capture, cache and compression settings apply at once.
     pub async fn update_settings(&self, patch: SettingsPatch) -> Result<Settings, Error> {
         self.core.update_settings(patch).await

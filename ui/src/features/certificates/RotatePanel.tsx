@@ -6,7 +6,7 @@ import { rotateCa, type RotationReport, type StoreChange } from "../../api/certi
 import { Badge, Message } from "./Badge";
 import { changeBadge, formatFingerprint, storeKey, storeLabel } from "./ca";
 import { CommandBlock } from "./CopyButton";
-import { ConfirmDialog } from "./ConfirmDialog";
+import { ConfirmDialog } from "../../lib/ConfirmDialog";
 import { StoreMessage } from "./StoreMessage";
 
 function Changes({ title, changes }: { title: string; changes: StoreChange[] }) {

@@ -7,7 +7,7 @@ import { trustCa, untrustCa, type CaReport, type StoreChange, type StoreStatus }
 import { Badge, Message } from "./Badge";
 import { changeBadge, stateBadge, storeIsManaged, storeKey, storeLabel } from "./ca";
 import { CommandBlock } from "./CopyButton";
-import { ConfirmDialog } from "./ConfirmDialog";
+import { ConfirmDialog } from "../../lib/ConfirmDialog";
 import { StoreMessage } from "./StoreMessage";
 
 type Action = "trust" | "untrust";

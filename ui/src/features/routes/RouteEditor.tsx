@@ -20,6 +20,7 @@ import {
 import { HeaderRulesEditor } from "./HeaderRulesEditor";
 import { describeService, sanitizeHost, unmappedServices } from "./links";
 import { Modal } from "../../lib/Modal";
+import { pickFolder, shellError, useDesktop } from "../../platform/tauri";
 import { shortenPath } from "./moved";
 import { parseUpstream, upstreamHints } from "./upstreams";
 
@@ -77,6 +78,16 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
   const [saving, setSaving] = useState(false);
   const [picked, setPicked] = useState<number | null>(null);
   const titleId = useId();
+  const desktop = useDesktop();
+
+  const chooseFolder = async () => {
+    try {
+      const folder = await pickFolder(form.staticDir);
+      if (folder !== null) set("staticDir", folder, "staticDir");
+    } catch (err) {
+      setErrors({ staticDir: `The folder picker failed: ${shellError(err)}. Type the path instead.` });
+    }
+  };
 
   const set = <K extends keyof RouteForm>(key: K, value: RouteForm[K], clears?: FormField) => {
     setForm((current) => ({ ...current, [key]: value }));
@@ -351,17 +362,24 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
             {form.kind === "static" && (
               <>
                 <Field id="re-static-dir" label="Folder (absolute path)" error={fieldError("staticDir")} errorId="re-staticDir-error">
-                  <input
-                    id="re-static-dir"
-                    name="static_dir"
-                    value={form.staticDir}
-                    placeholder="/home/you/site/dist"
-                    spellCheck={false}
-                    autoComplete="off"
-                    aria-invalid={errors.staticDir ? true : undefined}
-                    aria-describedby={described("staticDir")}
-                    onChange={(event) => { set("staticDir", event.currentTarget.value, "staticDir"); }}
-                  />
+                  <div className="re-with-button">
+                    <input
+                      id="re-static-dir"
+                      name="static_dir"
+                      value={form.staticDir}
+                      placeholder="/home/you/site/dist"
+                      spellCheck={false}
+                      autoComplete="off"
+                      aria-invalid={errors.staticDir ? true : undefined}
+                      aria-describedby={described("staticDir")}
+                      onChange={(event) => { set("staticDir", event.currentTarget.value, "staticDir"); }}
+                    />
+                    {desktop && (
+                      <button type="button" onClick={() => void chooseFolder()}>
+                        Choose…
+                      </button>
+                    )}
+                  </div>
                 </Field>
                 <Toggle label="Single-page app: unknown page paths get index.html" checked={form.spa} onChange={(v) => { set("spa", v); }} />
                 <Toggle label="List a folder's files when it has no index.html" checked={form.dirListing} onChange={(v) => { set("dirListing", v); }} />

@@ -15,6 +15,8 @@ import {
   type SwitchKey,
 } from "./form";
 import { AddressField, NumberInput, SuffixEditor, SwitchField } from "./fields";
+import { LowPorts, SYSCTL_COMMAND } from "./LowPorts";
+import { revealDataDir, shellError, useDesktop } from "../../platform/tauri";
 import "./settings.css";
 
 /** Settings that take effect only when `portico serve` starts again. */
@@ -25,6 +27,7 @@ const LABELS: Record<FieldKey, string> = {
   https_listen: "HTTPS listen address",
   admin_listen: "Admin listen address",
   local_suffixes: "Local suffixes",
+  proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
   capture_retention_count: "Retention count",
@@ -54,6 +57,8 @@ function isFieldKey(field: string | undefined): field is FieldKey {
 
 export function SettingsPage() {
   const status = useStatus();
+  const desktop = useDesktop();
+  const [revealError, setRevealError] = useState<string | null>(null);
   const [base, setBase] = useState<Settings | undefined>(undefined);
   const [draft, setDraft] = useState<Draft | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -217,9 +222,34 @@ export function SettingsPage() {
       <header className="page-head">
         <h1>Settings</h1>
         <p className="muted">
-          Stored with Portico&apos;s data and shared with the CLI (<code>portico settings</code>). Most apply at once; those
+          Stored with Portico&apos;s data{status ? <> in <code>{status.data_dir}</code></> : null}
+          {desktop && (
+            <>
+              {" "}
+              (
+              <button
+                type="button"
+                className="linklike"
+                onClick={() => {
+                  setRevealError(null);
+                  revealDataDir().catch((err: unknown) => {
+                    setRevealError(shellError(err));
+                  });
+                }}
+              >
+                show in the file manager
+              </button>
+              )
+            </>
+          )}{" "}
+          and shared with the CLI (<code>portico settings</code>). Most apply at once; those
           marked <span className="tag">next start</span> apply when <code>portico serve</code> starts again.
         </p>
+        {revealError !== null && (
+          <p role="alert" className="error">
+            Cannot show the data folder: {revealError}
+          </p>
+        )}
       </header>
 
       {loadError !== null && (
@@ -250,6 +280,11 @@ export function SettingsPage() {
             <legend>
               <h2>Listeners</h2>
             </legend>
+            {toggle(
+              "proxy_paused",
+              "Pause proxying",
+              "Every route answers 503 “Portico is paused” until you resume; the listeners stay bound and this page keeps working.",
+            )}
             <p className="hint section-hint">
               Where Portico accepts connections when <code>portico serve</code> is started without <code>--http</code>,{" "}
               <code>--https</code> or <code>--admin</code> (those flags win). These apply at the next start: the running
@@ -259,18 +294,19 @@ export function SettingsPage() {
             {address("http_listen", listeners?.http, "127.0.0.1:80, else 127.0.0.1:8080")}
             {address("https_listen", listeners?.https, "127.0.0.1:443, else 127.0.0.1:8443")}
             {address("admin_listen", listeners?.admin, "127.0.0.1:7080, else a free port")}
+            <LowPorts fallbacks={listeners?.fallbacks ?? []} />
             <details className="low-ports">
               <summary>Ports below 1024 (80, 443) need privileges</summary>
               <p>
-                On Linux, a program needs a capability to listen on a port below 1024. Without it, the default listeners fall
-                back to 8080 and 8443 (and say so when serve starts). To use 80 and 443, run once:
+                On Linux, only administrators may listen on a port below 1024. Without that, the default listeners fall back to
+                8080 and 8443 (and say so when Portico starts). To use 80 and 443, allow low ports for every program, once:
               </p>
               <pre>
-                <code>sudo setcap cap_net_bind_service=+ep $(which portico)</code>
+                <code>{SYSCTL_COMMAND}</code>
               </pre>
-              <p>or allow low ports for every program:</p>
+              <p>or give only the command-line engine the capability (again after each upgrade):</p>
               <pre>
-                <code>sudo sysctl net.ipv4.ip_unprivileged_port_start=80</code>
+                <code>sudo setcap cap_net_bind_service=+ep $(which portico)</code>
               </pre>
             </details>
           </fieldset>

@@ -21,6 +21,7 @@ const base: Settings = {
   local_suffixes: ["lan"],
   shutdown_grace_ms: 10_000,
   header_read_timeout_ms: 30_000,
+  proxy_paused: false,
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,

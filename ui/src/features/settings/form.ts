@@ -14,7 +14,7 @@ export type NumberKey =
   | "compress_min_bytes"
   | "header_read_timeout_ms"
   | "shutdown_grace_ms";
-export type SwitchKey = "capture_paused" | "default_cache" | "default_compress";
+export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "default_compress";
 export type FieldKey = AddressKey | NumberKey | SwitchKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
@@ -108,6 +108,7 @@ export function toDraft(settings: Settings): Draft {
     https_listen: settings.https_listen ?? "",
     admin_listen: settings.admin_listen ?? "",
     local_suffixes: [...settings.local_suffixes],
+    proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
     default_compress: settings.default_compress,
@@ -190,7 +191,7 @@ export interface Diff {
 }
 
 const ADDRESS_KEYS: AddressKey[] = ["http_listen", "https_listen", "admin_listen"];
-const SWITCH_KEYS: SwitchKey[] = ["capture_paused", "default_cache", "default_compress"];
+const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress"];
 export const NUMBER_KEYS = Object.keys(NUMBER_FIELDS) as NumberKey[];
 
 /** What saving `draft` over `base` sends: one patch of only the changed fields, or the errors. */

@@ -209,22 +209,34 @@ pub(crate) async fn restart_engine(app: &AppHandle, page: &str) -> anyhow::Resul
         .lock()
         .ok()
         .and_then(|mut e| e.take());
+    tracing::info!("restarting the engine");
     if let Some(mut old) = old {
         // Commands in flight hold the engine for a moment; wait for them (bounded).
-        for _ in 0..50 {
+        let mut tries = 0;
+        loop {
             match Arc::try_unwrap(old) {
                 Ok(engine) => {
                     engine.shutdown().await;
                     break;
                 }
-                Err(shared) => {
+                Err(shared) if tries < 50 => {
                     old = shared;
+                    tries += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(shared) => {
+                    // Keep serving with the engine we have.
+                    if let Ok(mut running) = app.state::<Running>().0.lock() {
+                        *running = Some(shared);
+                    }
+                    anyhow::bail!("the engine stayed busy for 5 s; quit Portico and open it again");
                 }
             }
         }
     }
+    tracing::info!("the engine stopped; starting it again");
     let login = start_engine(app).await?;
+    tracing::info!("the engine is back: {login}");
     let login = login.replace(&format!("page={FIRST_PAGE}"), &format!("page={page}"));
     if let Some(window) = app.get_webview_window(MAIN) {
         window.navigate(login.parse().context("the login link is not a URL")?)?;

@@ -13,7 +13,9 @@
 //   5. closing the window the way a user does (WM_DELETE_WINDOW) hides it and the proxy keeps
 //      serving;
 //   6. a second launch hands over to the first (which shows its window again) and exits;
-//   7. the window's screenshot lands in tests/desktop/screenshots/desktop.png and is drawn.
+//   7. the window's screenshot lands in tests/desktop/screenshots/desktop.png and is drawn;
+//   8. allowing ports 80/443 (a stand-in `pkexec` that succeeds) restarts the engine, and the
+//      window follows it to its Settings page, where the shell's commands still work.
 //
 // Loopback only; every wait is bounded and the whole run is killed after 180 s. Run it with
 // `make desktop-test` (which builds first), or `node tests/desktop/desktop.test.mjs` after
@@ -429,6 +431,13 @@ async function main() {
   // The app's environment: our data dir, and its own config/cache folders (the window-state
   // plugin and WebKit write there) so the user's are left alone.
   const env = { ...process.env, PORTICO_DATA_DIR: data, PORTICO_LOG: process.env.PORTICO_LOG ?? "warn" };
+  // The app finds `pkexec` on its PATH: a stand-in that records its arguments and succeeds
+  // (the real one shows a password dialog, and would change this machine's sysctl).
+  const fakeBin = path.join(work, "bin");
+  const pkexecArgs = path.join(work, "pkexec.args");
+  fs.mkdirSync(fakeBin);
+  fs.writeFileSync(path.join(fakeBin, "pkexec"), `#!/bin/sh\nprintf '%s\\n' "$@" > '${pkexecArgs}'\nexit 0\n`, { mode: 0o755 });
+  env.PATH = `${fakeBin}${path.delimiter}${process.env.PATH ?? ""}`;
   for (const [key, dir] of [
     ["XDG_CONFIG_HOME", "config"],
     ["XDG_DATA_HOME", "share"],
@@ -577,9 +586,9 @@ async function main() {
     fail(`the new route ${HOST} is not enabled`);
   }
 
-  const token = fs.readFileSync(path.join(data, "admin-token"), "utf8").trim();
-  const api = async (apiPath) => {
-    const reply = await request(`${admin}${apiPath}`, { headers: { authorization: `Bearer ${token}` } });
+  const api = async (apiPath, origin = admin) => {
+    const token = fs.readFileSync(path.join(data, "admin-token"), "utf8").trim();
+    const reply = await request(`${origin}${apiPath}`, { headers: { authorization: `Bearer ${token}` } });
     if (reply.status !== 200) fail(`GET ${apiPath} answered ${reply.status}: ${reply.body.slice(0, 300)}`);
     return JSON.parse(reply.body);
   };
@@ -628,12 +637,37 @@ async function main() {
   const colours = Number(execFileSync("identify", ["-format", "%k", SHOT], { encoding: "utf8", timeout: 20_000 }));
   if (!(colours > 50)) fail(`the screen looks empty (${colours} colours in ${SHOT})`);
 
+  // 8. Allowing ports 80 and 443: the prompt (the stand-in pkexec) succeeds, so the shell
+  // restarts the engine (here on new free ports: the settings pin port 0) and the window
+  // follows it to the Settings page, where the shell's commands work on the new origin.
+  const allowed = await invoke("allow_low_ports");
+  if (!allowed.ok || allowed.value.result !== "done") fail(`allow_low_ports did not succeed: ${JSON.stringify(allowed)}`);
+  const asked = readLog(pkexecArgs);
+  if (!asked.startsWith("/bin/sh\n-c\n") || !asked.includes("net.ipv4.ip_unprivileged_port_start=80")) {
+    fail(`the prompt ran something else: ${asked}`);
+  }
+  const moved = await until(
+    async () => {
+      const url = new URL(await browser.getUrl());
+      return url.origin !== admin && url.hash === "#/settings" && (await allByRole("navigation", "Pages")).length === 1 ? url.origin : undefined;
+    },
+    30_000,
+    async () => `the window did not follow the restarted engine to its Settings page: it shows ${await browser.getUrl()}`,
+  );
+  await byRole("heading", "Settings", { level: 1 });
+  const again = await invoke("desktop_info");
+  if (!again.ok) fail(`desktop_info was refused on the restarted engine's origin: ${again.error}`);
+  if (await canConnect(Number(new URL(admin).port))) fail(`the old engine's admin listener (${admin}) still answers`);
+  const newListener = (await api("/api/v1/status", moved)).listeners?.http?.[0];
+  if (!newListener || newListener === listener) fail(`the restarted engine has no new HTTP listener (${newListener})`);
+  await throughProxy(newListener, "/?desktop-test=restarted", "after the engine restarted");
+
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   console.log(
     `desktop test passed in ${seconds} s: opened on #/routes, shell commands granted (and only those), folder picker opened and cancelled, ` +
       `route ${HOST} added in the editor and served, ` +
       `shown in Traffic, close hid the window and kept serving, second launch handed over, ` +
-      `window drawn (${colours} colours, ${path.relative(ROOT, SHOT)})`,
+      `window drawn (${colours} colours, ${path.relative(ROOT, SHOT)}), allowing ports 80/443 restarted the engine and the window followed`,
   );
 }
 

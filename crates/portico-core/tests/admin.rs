@@ -1157,3 +1157,30 @@ async fn a_listener_on_its_fallback_port_is_reported_in_the_status() {
         "{status}"
     );
 }
+
+/// The live streams (events, traffic) end when the engine stops, so a UI left open does not
+/// hold the shutdown (or the desktop app's engine restart) forever.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_open_live_streams() {
+    let mut engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut streams = Vec::new();
+    for path in ["/api/v1/events", "/api/v1/requests/stream"] {
+        let req = Request::get(format!("{}{path}", admin.base()))
+            .header("authorization", format!("Bearer {}", admin.token()))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let resp = client.request(req).await.expect("stream opens");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        streams.push(resp.into_body());
+    }
+    let handle = engine.handle.take().expect("running");
+    tokio::time::timeout(std::time::Duration::from_secs(5), handle.shutdown())
+        .await
+        .expect("the engine stopped within 5 s with two live streams open");
+    for body in streams {
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), body.collect()).await;
+        assert!(ended.is_ok(), "a live stream did not end with the engine");
+    }
+}

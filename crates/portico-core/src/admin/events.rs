@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -69,5 +69,6 @@ pub(super) async fn stream(
         let data = serde_json::to_string(&event).unwrap_or_default();
         Some((Ok(SseEvent::default().event("change").data(data)), rx))
     });
+    let events = events.take_until(state.stop.clone().cancelled_owned());
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

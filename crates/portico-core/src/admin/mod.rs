@@ -123,6 +123,9 @@ pub struct AdminState {
     /// Serve the UI from this folder instead of the embedded build.
     ui_dir: Option<Arc<std::path::Path>>,
     metrics: Option<crate::metrics::Metrics>,
+    /// Cancelled when the engine stops: the live streams end then, so the graceful shutdown
+    /// does not wait on them.
+    stop: CancellationToken,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -151,7 +154,14 @@ impl AdminState {
             health: None,
             ui_dir: None,
             metrics: None,
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// End the live streams (events, traffic) when `stop` is cancelled.
+    pub fn with_stop(mut self, stop: CancellationToken) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Serve the proxy's per-route metrics too.

@@ -384,7 +384,8 @@ impl Engine {
                 .with_own_listeners(&own)
                 .with_health(health.clone())
                 .with_ui_dir(admin_config.ui_dir.as_deref())
-                .with_metrics(metrics.clone());
+                .with_metrics(metrics.clone())
+                .with_stop(stop.clone());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
             for socket in listeners.sockets {

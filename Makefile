@@ -31,7 +31,7 @@ PORTICO := $(CARGO_TARGET_DIR)/release/portico
 DEBUG_BUILD := $(CARGO) build --locked --workspace --all-targets
 
 .PHONY: run serve test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e \
-	desktop-test bundle
+	desktop-test bundle check-deb
 
 # The UI is rebuilt only when something it is built from changed.
 UI_INPUTS := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/package.json ui/vite.config.ts \
@@ -93,6 +93,11 @@ desktop-test: deps ui
 ## $(CARGO_TARGET_DIR)/release/bundle/)
 bundle: deps ui
 	npx --no-install tauri build --bundles deb,rpm -- --locked
+
+## check-deb: install the .deb from `make bundle` on a clean Debian chroot (debootstrap, needs
+## root and the Debian archive) and start it there: apt resolves its dependencies, the engine answers
+check-deb:
+	scripts/check-deb.sh
 
 lint: deps ui
 	$(CARGO) fmt --all -- --check

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use portico_core::admin::Event;
-use portico_core::config::SettingsPatch;
 use portico_core::{Engine, EngineHandle};
 use tauri::ipc::CapabilityBuilder;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
@@ -474,15 +473,10 @@ fn act(app: &AppHandle, action: Action) {
 
 /// Pause proxying when it runs, resume it when paused; the tray follows the settings event.
 async fn toggle_pause(app: &AppHandle) -> Result<bool, portico_core::Error> {
-    let Some(engine) = engine(app) else {
-        return Ok(false);
-    };
-    let paused = engine.settings().await?.proxy_paused;
-    let patch = SettingsPatch {
-        proxy_paused: Some(!paused),
-        ..SettingsPatch::default()
-    };
-    Ok(engine.update_settings(patch).await?.proxy_paused)
+    match engine(app) {
+        Some(engine) => tray::toggle_pause(&engine).await,
+        None => Ok(false),
+    }
 }
 
 /// The first time the window is closed, say that Portico keeps running in the tray.

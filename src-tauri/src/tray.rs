@@ -3,7 +3,8 @@
 //! item does is a plain function of the shell ([`route_links`], [`Action`]) so tests can
 //! call it without clicking a tray under a virtual display.
 
-use portico_core::config::{HostPattern, Route};
+use portico_core::EngineHandle;
+use portico_core::config::{HostPattern, Route, SettingsPatch};
 
 /// At most this many routes in the menu (the window lists them all).
 pub(crate) const MAX_ROUTES: usize = 20;
@@ -77,6 +78,17 @@ pub(crate) fn route_links(
         .collect()
 }
 
+/// The tray's Pause proxying: pause when proxying, resume when paused (the `proxy_paused`
+/// setting); whether it is paused now.
+pub(crate) async fn toggle_pause(engine: &EngineHandle) -> Result<bool, portico_core::Error> {
+    let paused = engine.settings().await?.proxy_paused;
+    let patch = SettingsPatch {
+        proxy_paused: Some(!paused),
+        ..SettingsPatch::default()
+    };
+    Ok(engine.update_settings(patch).await?.proxy_paused)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +150,56 @@ mod tests {
         assert_eq!(Action::from_id("autostart"), Some(Action::Autostart));
         assert_eq!(Action::from_id("quit"), Some(Action::Quit));
         assert_eq!(Action::from_id("nope"), None);
+    }
+
+    /// The status line of `GET /` for `host` from the proxy at `addr`.
+    async fn status_of(addr: std::net::SocketAddr, host: &str) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut reply = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut reply),
+        )
+        .await
+        .expect("the proxy answers within 10 s")
+        .expect("read");
+        String::from_utf8_lossy(&reply)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The tray's Pause proxying against a real engine: the proxy answers 503 while paused,
+    /// and the same action resumes it.
+    #[tokio::test]
+    async fn the_pause_action_pauses_and_resumes_a_running_engine() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = portico_core::EngineConfig::new(dir.path());
+        let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        config.http = portico_core::proxy::ListenSpec::Addr(loopback);
+        config.https = None;
+        config.admin = None;
+        let engine = portico_core::Engine::start(config).await.expect("engine");
+        let new = NewRoute {
+            host: "tray.localhost".into(),
+            upstreams: vec!["127.0.0.1:9".into()],
+            ..Default::default()
+        };
+        engine.add_route(new).await.expect("route");
+        let addr = engine.http_addrs()[0];
+        assert!(
+            status_of(addr, "tray.localhost").await.contains(" 502 "),
+            "proxied (nothing at :9)"
+        );
+
+        assert!(toggle_pause(&engine).await.expect("pause"), "paused");
+        assert!(status_of(addr, "tray.localhost").await.contains(" 503 "));
+        assert!(!toggle_pause(&engine).await.expect("resume"), "resumed");
+        assert!(status_of(addr, "tray.localhost").await.contains(" 502 "));
+        engine.shutdown().await;
     }
 }

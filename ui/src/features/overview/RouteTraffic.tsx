@@ -3,7 +3,8 @@
 import type { Listeners, RouteHealth } from "../../api/client";
 import { describeTarget, routeUrl } from "../routes/links";
 import { Chart } from "./Chart";
-import { formatClock, formatCount, formatMs, formatPercent, formatRate, formatSpan, plural } from "./format";
+import { formatClock, formatMs, formatPercent, formatRate, formatSpan, plural } from "./format";
+import { formatCount } from "../../lib/format";
 import type { TrafficRow } from "./rows";
 import { bucketStart, rates } from "./stats";
 

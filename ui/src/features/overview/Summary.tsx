@@ -4,7 +4,8 @@ import type { ReactNode } from "react";
 import type { Route, Status } from "../../api/client";
 import type { CacheStats } from "../../api/metrics";
 import { Chart } from "./Chart";
-import { formatClock, formatCount, formatPercent, formatRate, formatRatio, formatSpan, plural } from "./format";
+import { formatClock, formatPercent, formatRate, formatRatio, formatSpan, plural } from "./format";
+import { formatCount } from "../../lib/format";
 import type { Timeline } from "./RouteTraffic";
 import { bucketStart, cacheHitRatio, type Rates, type RouteCounts } from "./stats";
 

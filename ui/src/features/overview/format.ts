@@ -1,5 +1,6 @@
 // How the Overview writes its numbers: short, with a precision that suits their size, and the
 // same for every locale so columns line up. No React.
+import { formatCount } from "../../lib/format";
 
 /** A fixed-precision number without trailing zeros: 2.50 → "2.5", 3.0 → "3". */
 function trimmed(value: number, digits: number): string {
@@ -39,12 +40,6 @@ export function formatMs(value: number | null): string {
   if (value < 999.5) return `${Math.round(value)} ms`;
   if (value < 9_950) return `${trimmed(value / 1000, 1)} s`;
   return `${Math.round(value / 1000)} s`;
-}
-
-/** A count with thousands separators: 1234567 → "1,234,567". */
-export function formatCount(value: number): string {
-  const whole = String(Math.round(Math.abs(value))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return value < 0 ? `-${whole}` : whole;
 }
 
 /** "1 request", "3 requests". */

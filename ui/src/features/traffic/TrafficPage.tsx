@@ -16,7 +16,7 @@ import { usePoll } from "../../lib/usePoll";
 import { nextFrame } from "./batcher";
 import { ExchangeDetail } from "./detail/ExchangeDetail";
 import { DEFAULT_FILTERS, filtersToQuery, isFiltered, parseFilters, queryKey, TEXT_DEBOUNCE_MS, type Filters } from "./filters";
-import { formatCount } from "./format";
+import { formatCount } from "../../lib/format";
 import { CATCH_UP_SIZE, LiveTraffic } from "./liveTraffic";
 import { TrafficEmpty } from "./TrafficEmpty";
 import { TrafficFilters } from "./TrafficFilters";

@@ -6,7 +6,8 @@
 import { memo, useCallback, useEffect, useRef, useState, type FocusEvent, type KeyboardEvent, type ReactNode, type RefObject } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import type { Summary } from "../../api/traffic";
-import { describeOutcome, formatDateTime, formatDuration, formatSize, formatTime, pathWithQuery, statusClass } from "./format";
+import { formatBytes } from "../../lib/format";
+import { describeOutcome, formatDateTime, formatDuration, formatTime, pathWithQuery, statusClass } from "./format";
 import type { LiveTraffic, TrafficSnapshot } from "./liveTraffic";
 import { DEFAULT_SLOW_MS } from "./filters";
 
@@ -89,7 +90,7 @@ const Row = memo(function Row({ summary, index, start, selected, onOpen }: RowPr
         {formatDuration(summary.duration_ms)}
       </div>
       <div role="gridcell" className="c-size">
-        {formatSize(summary.bytes_out)}
+        {formatBytes(summary.bytes_out)}
       </div>
       <div role="gridcell" className="c-cache">
         {summary.cache ? <span className={`cache cache-${summary.cache}`}>{summary.cache}</span> : null}

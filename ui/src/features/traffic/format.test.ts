@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeOutcome, formatDateTime, formatDuration, formatSize, formatTime, pathWithQuery, statusClass } from "./format";
+import { describeOutcome, formatDateTime, formatDuration, formatTime, pathWithQuery, statusClass } from "./format";
 
 describe("formatDuration", () => {
   it("writes milliseconds, seconds and minutes", () => {
@@ -22,21 +22,6 @@ describe("formatDuration", () => {
   it("shows a dash for nonsense", () => {
     expect(formatDuration(Number.NaN)).toBe("–");
     expect(formatDuration(-1)).toBe("–");
-  });
-});
-
-describe("formatSize", () => {
-  it("writes bytes, kilobytes and megabytes", () => {
-    expect(formatSize(0)).toBe("0 B");
-    expect(formatSize(812)).toBe("812 B");
-    expect(formatSize(1023)).toBe("1023 B");
-    expect(formatSize(1024)).toBe("1.0 KB");
-    expect(formatSize(1536)).toBe("1.5 KB");
-    expect(formatSize(12 * 1024 + 100)).toBe("12 KB");
-    expect(formatSize(1024 * 1024 - 1)).toBe("1.0 MB");
-    expect(formatSize(3.4 * 1024 * 1024)).toBe("3.4 MB");
-    expect(formatSize(5 * 1024 ** 3)).toBe("5.0 GB");
-    expect(formatSize(-1)).toBe("–");
   });
 });
 

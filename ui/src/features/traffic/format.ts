@@ -34,30 +34,6 @@ export function formatDuration(ms: number): string {
   return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
 }
 
-const UNITS = ["KB", "MB", "GB", "TB"];
-
-/** `0 B`, `812 B`, `1.5 KB`, `12 KB`, `3.4 MB` (1 KB = 1024 bytes). */
-export function formatSize(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "–";
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let value = bytes;
-  let unit = "B";
-  for (const next of UNITS) {
-    if (value < 1024) break;
-    value /= 1024;
-    unit = next;
-  }
-  // One decimal below 10 (1.5 KB), none above (12 KB); 1023.96 KB rounds up a unit.
-  const rounded = value < 9.95 ? value.toFixed(1) : String(Math.round(value));
-  if (rounded === "1024" && unit !== "TB") return `1.0 ${UNITS[UNITS.indexOf(unit) + 1] ?? unit}`;
-  return `${rounded} ${unit}`;
-}
-
-/** `12,345`: a count for people. */
-export function formatCount(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
 /** The status class for colouring: `2xx` … `5xx`, or `none` when no response was sent. */
 export function statusClass(status: number | null | undefined): "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "none" {
   if (status === null || status === undefined || status < 100 || status > 599) return "none";

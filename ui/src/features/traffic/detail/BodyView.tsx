@@ -14,7 +14,8 @@ import {
   type BodyViewName,
   type SourceLanguage,
 } from "./body";
-import { base64Length, base64ToBytes, formatBytes, hexDump } from "./bytes";
+import { formatBytes } from "../../../lib/format";
+import { base64Length, base64ToBytes, hexDump } from "./bytes";
 import { CopyButton } from "./CopyButton";
 import { FORMAT_MAX, formatSource } from "./format";
 import { ParamsTable } from "./HeadersTable";

@@ -6,7 +6,7 @@ import { ApiError } from "../../../api/client";
 import { getExchange, type RequestDetail } from "../../../api/exchange";
 import { useStatus } from "../../../app/status";
 import { BodyView } from "./BodyView";
-import { formatBytes } from "./bytes";
+import { formatBytes } from "../../../lib/format";
 import { CopyButton } from "./CopyButton";
 import { caFileIn, curlCommand, requestUrl } from "./curl";
 import { formatStarted, queryParams } from "./facts";

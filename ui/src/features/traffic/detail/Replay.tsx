@@ -3,7 +3,7 @@
 import { useId, useState, type SubmitEvent } from "react";
 import { ApiError } from "../../../api/client";
 import { replayExchange, type DecodedBody, type Exchange, type Replayed } from "../../../api/exchange";
-import { formatBytes } from "./bytes";
+import { formatBytes } from "../../../lib/format";
 import { statusClass, statusText } from "./facts";
 import { draftFrom, editsFrom, fieldOf, nextRowId, refusedHeader, type ReplayDraft, type ReplayField } from "./replay";
 

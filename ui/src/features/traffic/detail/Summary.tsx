@@ -2,7 +2,7 @@
 // upstream served it, what the cache and compression did; and, when it failed, what went
 // wrong, who caused it and what to do.
 import type { Exchange } from "../../../api/exchange";
-import { formatBytes } from "./bytes";
+import { formatBytes } from "../../../lib/format";
 import { explainFailure, SIDE_LABEL, statusClass, statusText } from "./facts";
 import { formatDuration } from "./waterfall";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { base64Length, base64ToBytes, formatBytes, hexDump, textToBase64, utf8 } from "./bytes";
+import { base64Length, base64ToBytes, hexDump, textToBase64, utf8 } from "./bytes";
 
 describe("hexDump", () => {
   it("writes hexdump -C lines with an ASCII column", () => {
@@ -35,12 +35,3 @@ describe("base64", () => {
   });
 });
 
-describe("formatBytes", () => {
-  it("picks a unit", () => {
-    expect(formatBytes(0)).toBe("0 B");
-    expect(formatBytes(1023)).toBe("1023 B");
-    expect(formatBytes(1536)).toBe("1.5 KiB");
-    expect(formatBytes(20 * 1024)).toBe("20 KiB");
-    expect(formatBytes(3 * 1024 * 1024)).toBe("3.0 MiB");
-  });
-});

@@ -64,17 +64,3 @@ export function hexDump(bytes: Uint8Array, offset = 0): string[] {
   return lines;
 }
 
-/** A byte count for people: `0 B`, `999 B`, `1.5 KiB`, `12 MiB`. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return "–";
-  if (n < 1024) return `${Math.round(n)} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const digits = value < 10 ? 1 : 0;
-  return `${value.toFixed(digits)} ${units[unit] ?? ""}`;
-}

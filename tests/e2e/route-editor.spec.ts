@@ -153,6 +153,40 @@ test("editing a header rule changes the proxied response", async ({ page }) => {
   expect(stored.find((r) => r.host === "notes.localhost")?.response_headers.set).toEqual([{ name: "X-Route-Editor", value: "edited" }]);
 });
 
+test("address lists refuse a client with 403, a bad entry is shown at its field, and clearing lets it in", async ({ page }) => {
+  await openRoutes(page);
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  const dialog = editor(page);
+  const deny = dialog.getByLabel("Denied addresses");
+  await expect(deny).toHaveValue("");
+
+  // A bad entry: the engine's 422 names the field; the editor stays open with the text kept.
+  await deny.fill("127.0.0.999");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog.getByRole("alert").filter({ hasText: "deny_ips" })).toContainText("127.0.0.999");
+  await expect(deny).toHaveValue("127.0.0.999");
+
+  // This browser's requests come from 127.0.0.1: deny it.
+  await deny.fill("127.0.0.0/8");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect.poll(async () => (await viaProxy("notes.localhost")).status, { timeout: 5_000 }).toBe(403);
+  const refused = await viaProxy("notes.localhost");
+  expect(refused.headers["x-portico-error"]).toBe("ip-denied");
+  expect(refused.body).toContain("127.0.0.1 is in the denied addresses of route notes.localhost/");
+  await expect(page.locator('tr[data-host="notes.localhost"]')).toContainText("deny list");
+
+  // Cleared: served again.
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  await expect(dialog.getByLabel("Denied addresses")).toHaveValue("127.0.0.0/8");
+  await dialog.getByLabel("Denied addresses").fill("");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect.poll(async () => (await viaProxy("notes.localhost")).status, { timeout: 5_000 }).toBe(200);
+  const stored = await stack.api<{ host: string; deny_ips: string[] }[]>("GET", "/api/v1/routes");
+  expect(stored.find((r) => r.host === "notes.localhost")?.deny_ips).toEqual([]);
+});
+
 test("a static-folder route serves the folder's index.html", async ({ page }) => {
   const site = path.join(stack.tmp, "site");
   fs.mkdirSync(site, { recursive: true });

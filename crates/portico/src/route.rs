@@ -151,6 +151,20 @@ pub(crate) struct Features {
     /// Keep the backend's identity headers.
     #[arg(long)]
     show_backend: bool,
+    /// Only clients from this address or CIDR range may use the route (others get 403).
+    /// Repeatable; with `route set`, replaces the list.
+    #[arg(long, value_name = "IP|CIDR")]
+    allow: Vec<String>,
+    /// Clients from this address or range get 403, even when --allow names them.
+    /// Repeatable; with `route set`, replaces the list.
+    #[arg(long, value_name = "IP|CIDR")]
+    deny: Vec<String>,
+    /// `route set`: let every client in again (empties the allowed list).
+    #[arg(long, conflicts_with = "allow")]
+    allow_all: bool,
+    /// `route set`: empty the denied list.
+    #[arg(long, conflicts_with = "deny")]
+    deny_none: bool,
 }
 
 /// `true`/`false` when one of a pair of flags was given, else `None`.
@@ -159,6 +173,17 @@ fn switch(on: bool, off: bool) -> Option<bool> {
         (true, _) => Some(true),
         (_, true) => Some(false),
         _ => None,
+    }
+}
+
+/// A list flag for `route set`: the entries given, an empty list when cleared, else no change.
+fn list_change(entries: &[String], clear: bool) -> Option<Vec<String>> {
+    if clear {
+        Some(Vec::new())
+    } else if entries.is_empty() {
+        None
+    } else {
+        Some(entries.to_vec())
     }
 }
 
@@ -230,6 +255,8 @@ impl Features {
         new.request_headers = self.rules(true)?.unwrap_or_default();
         new.response_headers = self.rules(false)?.unwrap_or_default();
         new.hide_backend = self.hide_backend;
+        new.allow_ips = self.allow.clone();
+        new.deny_ips = self.deny.clone();
         Ok(())
     }
 
@@ -249,6 +276,8 @@ impl Features {
             request_headers: self.rules(true)?,
             response_headers: self.rules(false)?,
             hide_backend: switch(self.hide_backend, self.show_backend),
+            allow_ips: list_change(&self.allow, self.allow_all),
+            deny_ips: list_change(&self.deny, self.deny_none),
             ..RoutePatch::default()
         })
     }
@@ -457,6 +486,12 @@ fn feature_flags(route: &Route) -> Vec<&'static str> {
     }
     if route.hide_backend {
         flags.push("hide-backend");
+    }
+    if !route.allow_ips.is_empty() {
+        flags.push("allow list");
+    }
+    if !route.deny_ips.is_empty() {
+        flags.push("deny list");
     }
     flags
 }

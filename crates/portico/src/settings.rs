@@ -65,7 +65,7 @@ pub(crate) fn set_paused(data_dir: &Path, paused: bool) -> anyhow::Result<()> {
 /// The JSON for `value`, typed like the setting's default (`known`): numbers and booleans
 /// (`true`/`false`, `on`/`off`) as such, lists from commas, `none` for null.
 fn parse_value(key: &str, value: &str, known: &serde_json::Value) -> serde_json::Value {
-    if key == "local_suffixes" {
+    if key == "local_suffixes" || known.is_array() {
         let items: Vec<&str> = value
             .split(',')
             .map(str::trim)

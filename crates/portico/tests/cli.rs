@@ -68,6 +68,8 @@ fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("request_headers", no_rules.clone()),
         ("response_headers", no_rules),
         ("hide_backend", json!(false)),
+        ("allow_ips", json!([])),
+        ("deny_ips", json!([])),
     ]
 }
 

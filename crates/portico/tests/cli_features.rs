@@ -61,6 +61,8 @@ fn plain_route(host: &str, upstream: &str) -> Value {
         "request_headers": no_rules(),
         "response_headers": no_rules(),
         "hide_backend": false,
+        "allow_ips": [],
+        "deny_ips": [],
     })
 }
 
@@ -1448,4 +1450,76 @@ async fn route_set_compress_on_a_running_engine_gzips_the_very_next_response() {
     assert_eq!(off.header("content-encoding"), None, "{off:#?}");
     assert_eq!(off.text(), document);
     serve.stop();
+}
+
+/// `--allow` and `--deny` store address lists on a route (normalised), `route set` replaces
+/// or clears them, and a bad entry is refused with the field named and nothing stored.
+#[test]
+fn route_access_lists_are_added_replaced_cleared_and_checked() {
+    let dir = data_dir();
+    let added = portico(
+        dir.path(),
+        &[
+            "route",
+            "add",
+            "lan.localhost",
+            "5173",
+            "--allow",
+            "192.168.1.7/24",
+            "--allow",
+            "127.0.0.1",
+            "--deny",
+            "192.168.1.66",
+        ],
+    );
+    added.assert_success("route add --allow --deny");
+    assert!(added.stdout.contains("allow list, deny list"), "{added:#?}");
+    let route = stored(dir.path(), "lan.localhost");
+    assert_eq!(route["allow_ips"], json!(["192.168.1.0/24", "127.0.0.1"]));
+    assert_eq!(route["deny_ips"], json!(["192.168.1.66"]));
+
+    portico(
+        dir.path(),
+        &["route", "set", "lan.localhost", "--allow", "10.0.0.0/8"],
+    )
+    .assert_success("route set --allow");
+    let route = stored(dir.path(), "lan.localhost");
+    assert_eq!(route["allow_ips"], json!(["10.0.0.0/8"]));
+    assert_eq!(route["deny_ips"], json!(["192.168.1.66"]), "untouched");
+
+    portico(
+        dir.path(),
+        &[
+            "route",
+            "set",
+            "lan.localhost",
+            "--allow-all",
+            "--deny-none",
+        ],
+    )
+    .assert_success("route set --allow-all --deny-none");
+    let route = stored(dir.path(), "lan.localhost");
+    assert_eq!(
+        (route["allow_ips"].clone(), route["deny_ips"].clone()),
+        (json!([]), json!([]))
+    );
+
+    portico(
+        dir.path(),
+        &[
+            "route",
+            "add",
+            "bad.localhost",
+            "5174",
+            "--deny",
+            "10.0.0.999",
+        ],
+    )
+    .assert_refused("a bad address", &["deny_ips", "10.0.0.999"]);
+    assert!(
+        routes_json(dir.path())
+            .iter()
+            .all(|r| r["host"] != "bad.localhost"),
+        "nothing stored"
+    );
 }

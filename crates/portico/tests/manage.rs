@@ -110,6 +110,16 @@ fn settings_are_shown_and_set_with_clear_errors() {
         &["settings", "set", "shutdown_grace_ms", "2500"],
     ));
     assert_eq!(set["shutdown_grace_ms"], 2500);
+    let lists = json(&portico(
+        dir.path(),
+        &["settings", "set", "deny_ips", "192.168.1.66, 10.1.2.3/8"],
+    ));
+    assert_eq!(
+        lists["deny_ips"],
+        serde_json::json!(["192.168.1.66", "10.0.0.0/8"])
+    );
+    portico(dir.path(), &["settings", "set", "allow_ips", "10.0.0.999"])
+        .assert_refused("bad address", &["allow_ips", "10.0.0.999"]);
     portico(dir.path(), &["settings", "set", "colour", "red"])
         .assert_refused("unknown", &["colour"]);
     portico(dir.path(), &["settings", "set", "http_listen", "8080"])

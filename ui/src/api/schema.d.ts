@@ -802,6 +802,17 @@ export interface components {
              */
             admin_listen: string | null;
             /**
+             * @description When not empty, only clients from these addresses (IPs or CIDR ranges) may use any
+             *     route; others get 403. Applies at once. Default: everyone.
+             * @default []
+             * @example [
+             *       "127.0.0.0/8",
+             *       "::1",
+             *       "192.168.1.0/24"
+             *     ]
+             */
+            allow_ips: string[];
+            /**
              * Format: int64
              * @description The response cache's size bound, in MiB, for all routes together. Applies at once
              *     (changing it empties the cache). Default: 256.
@@ -856,6 +867,12 @@ export interface components {
              * @default false
              */
             default_compress: boolean;
+            /**
+             * @description Clients from these addresses get 403 on every route, even when an allow list names
+             *     them. Applies at once. Default: none.
+             * @default []
+             */
+            deny_ips: string[];
             /**
              * Format: int64
              * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
@@ -1032,6 +1049,8 @@ export interface components {
         };
         /** @description A route as a user writes it, before validation. */
         NewRoute: {
+            /** @description Default: everyone. */
+            allow_ips?: string[];
             /** @description Default: the `default_cache` setting. */
             cache?: boolean | null;
             /**
@@ -1043,6 +1062,8 @@ export interface components {
             capture?: boolean | null;
             /** @description Default: the `default_compress` setting. */
             compress?: boolean | null;
+            /** @description Default: none. */
+            deny_ips?: string[];
             /** @description Default: false. */
             dir_listing?: boolean;
             /** @description Default: true. */
@@ -1245,6 +1266,15 @@ export interface components {
          */
         Route: {
             /**
+             * @description When not empty, only clients from these addresses (IPs or CIDR ranges) may use the
+             *     route; others get 403. Default: everyone.
+             * @example [
+             *       "127.0.0.1",
+             *       "192.168.1.0/24"
+             *     ]
+             */
+            allow_ips: string[];
+            /**
              * @description Cache responses as a shared HTTP cache would (RFC 9111). Default: the
              *     `default_cache` setting when the route is created.
              */
@@ -1262,6 +1292,13 @@ export interface components {
              *     `default_compress` setting when the route is created.
              */
             compress: boolean;
+            /**
+             * @description Clients from these addresses get 403, even when `allow_ips` names them. Default: none.
+             * @example [
+             *       "192.168.1.66"
+             *     ]
+             */
+            deny_ips: string[];
             /** @description Static folders: list a directory's files when it has no `index.html`. Default: false. */
             dir_listing: boolean;
             /** @description Disabled routes stay stored but match nothing. Default: true. */
@@ -1431,6 +1468,8 @@ export interface components {
         };
         /** @description A partial change to a stored route; absent fields stay as they are. */
         RoutePatch: {
+            /** @description New allowed client addresses (replacing the list; `[]` allows everyone). */
+            allow_ips?: string[] | null;
             /** @description Cache, or not. */
             cache?: boolean | null;
             /**
@@ -1442,6 +1481,8 @@ export interface components {
             capture?: boolean | null;
             /** @description Compress, or not. */
             compress?: boolean | null;
+            /** @description New denied client addresses (replacing the list). */
+            deny_ips?: string[] | null;
             /** @description New directory listing flag. */
             dir_listing?: boolean | null;
             /** @description Enable or disable. */
@@ -1534,6 +1575,17 @@ export interface components {
              */
             admin_listen: string | null;
             /**
+             * @description When not empty, only clients from these addresses (IPs or CIDR ranges) may use any
+             *     route; others get 403. Applies at once. Default: everyone.
+             * @default []
+             * @example [
+             *       "127.0.0.0/8",
+             *       "::1",
+             *       "192.168.1.0/24"
+             *     ]
+             */
+            allow_ips: string[];
+            /**
              * Format: int64
              * @description The response cache's size bound, in MiB, for all routes together. Applies at once
              *     (changing it empties the cache). Default: 256.
@@ -1589,6 +1641,12 @@ export interface components {
              */
             default_compress: boolean;
             /**
+             * @description Clients from these addresses get 403 on every route, even when an allow list names
+             *     them. Applies at once. Default: none.
+             * @default []
+             */
+            deny_ips: string[];
+            /**
              * Format: int64
              * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
              *     Applies at the next start. Default: 30000.
@@ -1636,6 +1694,8 @@ export interface components {
         SettingsPatch: {
             /** @description New `admin_listen` (see `Settings`); `null` clears it. */
             admin_listen?: string | null;
+            /** @description New `allow_ips` (see `Settings`), replacing the list. */
+            allow_ips?: string[] | null;
             /**
              * Format: int64
              * @description See [`Settings::cache_max_mb`].
@@ -1672,6 +1732,8 @@ export interface components {
             default_cache?: boolean | null;
             /** @description See [`Settings::default_compress`]. */
             default_compress?: boolean | null;
+            /** @description New `deny_ips` (see `Settings`), replacing the list. */
+            deny_ips?: string[] | null;
             /**
              * Format: int64
              * @description New `header_read_timeout_ms` (see `Settings`).

@@ -4,11 +4,13 @@
 //! [`Route`] only through [`NewRoute::validate`] or [`RoutePatch::apply`], so the rest of the
 //! engine can trust the types here. This module does no I/O.
 
+mod access;
 mod features;
 mod host;
 pub(crate) mod object;
 mod upstream;
 
+pub use access::{Access, IpList, Refusal, admits};
 pub use features::{
     BACKEND_HEADERS, DEFAULT_REDIRECT_STATUS, HeaderPair, HeaderRules, REDIRECT_CODES, RouteTarget,
 };
@@ -155,6 +157,13 @@ pub struct Route {
     pub response_headers: HeaderRules,
     /// Remove `Server`, `X-Powered-By` and similar headers from responses. Default: false.
     pub hide_backend: bool,
+    /// When not empty, only clients from these addresses (IPs or CIDR ranges) may use the
+    /// route; others get 403. Default: everyone.
+    #[schema(value_type = Vec<String>, example = json!(["127.0.0.1", "192.168.1.0/24"]))]
+    pub allow_ips: IpList,
+    /// Clients from these addresses get 403, even when `allow_ips` names them. Default: none.
+    #[schema(value_type = Vec<String>, example = json!(["192.168.1.66"]))]
+    pub deny_ips: IpList,
 }
 
 impl Route {
@@ -239,6 +248,12 @@ pub struct NewRoute {
     /// Default: false.
     #[serde(default)]
     pub hide_backend: bool,
+    /// Default: everyone.
+    #[serde(default)]
+    pub allow_ips: Vec<String>,
+    /// Default: none.
+    #[serde(default)]
+    pub deny_ips: Vec<String>,
 }
 
 /// A validated route that has no id yet.
@@ -290,6 +305,10 @@ pub struct ValidRoute {
     pub response_headers: HeaderRules,
     /// See [`Route::hide_backend`].
     pub hide_backend: bool,
+    /// See [`Route::allow_ips`].
+    pub allow_ips: IpList,
+    /// See [`Route::deny_ips`].
+    pub deny_ips: IpList,
 }
 
 impl ValidRoute {
@@ -320,6 +339,8 @@ impl ValidRoute {
             request_headers: self.request_headers,
             response_headers: self.response_headers,
             hide_backend: self.hide_backend,
+            allow_ips: self.allow_ips,
+            deny_ips: self.deny_ips,
         }
     }
 }
@@ -349,6 +370,8 @@ impl NewRoute {
         let cache_ttl_secs = features::validate_cache_ttl(self.cache_ttl_secs)?;
         self.request_headers.validate("request_headers")?;
         self.response_headers.validate("response_headers")?;
+        let allow_ips = IpList::parse("allow_ips", &self.allow_ips)?;
+        let deny_ips = IpList::parse("deny_ips", &self.deny_ips)?;
         Ok(ValidRoute {
             host,
             path,
@@ -373,6 +396,8 @@ impl NewRoute {
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
             hide_backend: self.hide_backend,
+            allow_ips,
+            deny_ips,
         })
     }
 
@@ -440,6 +465,10 @@ pub struct RoutePatch {
     pub response_headers: Option<HeaderRules>,
     /// Hide the backend's identity headers, or not.
     pub hide_backend: Option<bool>,
+    /// New allowed client addresses (replacing the list; `[]` allows everyone).
+    pub allow_ips: Option<Vec<String>>,
+    /// New denied client addresses (replacing the list).
+    pub deny_ips: Option<Vec<String>>,
 }
 
 impl RoutePatch {
@@ -534,6 +563,12 @@ impl RoutePatch {
         }
         if let Some(v) = self.hide_backend {
             next.hide_backend = v;
+        }
+        if let Some(list) = &self.allow_ips {
+            next.allow_ips = IpList::parse("allow_ips", list)?;
+        }
+        if let Some(list) = &self.deny_ips {
+            next.deny_ips = IpList::parse("deny_ips", list)?;
         }
         Ok(next)
     }
@@ -755,6 +790,13 @@ pub struct Settings {
     /// paused" page until this is false again (the listeners stay bound, so resuming cannot
     /// lose a port). The admin API and the UI keep working. Applies at once. Default: false.
     pub proxy_paused: bool,
+    /// When not empty, only clients from these addresses (IPs or CIDR ranges) may use any
+    /// route; others get 403. Applies at once. Default: everyone.
+    #[schema(example = json!(["127.0.0.0/8", "::1", "192.168.1.0/24"]))]
+    pub allow_ips: Vec<String>,
+    /// Clients from these addresses get 403 on every route, even when an allow list names
+    /// them. Applies at once. Default: none.
+    pub deny_ips: Vec<String>,
     /// Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
     pub capture_paused: bool,
     /// Bytes of each request and response body kept for the inspector (the true size is
@@ -792,6 +834,8 @@ impl Default for Settings {
             shutdown_grace_ms: 10_000,
             header_read_timeout_ms: 30_000,
             proxy_paused: false,
+            allow_ips: Vec::new(),
+            deny_ips: Vec::new(),
             capture_paused: false,
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
@@ -833,6 +877,10 @@ pub struct SettingsPatch {
     pub header_read_timeout_ms: Option<u64>,
     /// See [`Settings::proxy_paused`].
     pub proxy_paused: Option<bool>,
+    /// New `allow_ips` (see `Settings`), replacing the list.
+    pub allow_ips: Option<Vec<String>>,
+    /// New `deny_ips` (see `Settings`), replacing the list.
+    pub deny_ips: Option<Vec<String>>,
     /// See [`Settings::capture_paused`].
     pub capture_paused: Option<bool>,
     /// See [`Settings::capture_body_limit`].
@@ -917,6 +965,12 @@ impl SettingsPatch {
         if let Some(v) = self.proxy_paused {
             next.proxy_paused = v;
         }
+        if let Some(list) = &self.allow_ips {
+            next.allow_ips = list.clone();
+        }
+        if let Some(list) = &self.deny_ips {
+            next.deny_ips = list.clone();
+        }
         if let Some(v) = self.capture_paused {
             next.capture_paused = v;
         }
@@ -950,9 +1004,11 @@ impl SettingsPatch {
 }
 
 impl Settings {
-    /// Check every field; suffixes are normalised (lowercase, no dots at the ends).
+    /// Check every field; suffixes and address lists are normalised.
     pub fn validate(&mut self) -> Result<(), Error> {
         let bad = |field: &'static str, reason: String| Error::InvalidSetting { field, reason };
+        self.allow_ips = IpList::parse("allow_ips", &self.allow_ips)?.to_strings();
+        self.deny_ips = IpList::parse("deny_ips", &self.deny_ips)?.to_strings();
         for (field, value) in [
             ("http_listen", &self.http_listen),
             ("https_listen", &self.https_listen),
@@ -1223,6 +1279,8 @@ impl From<&Route> for NewRoute {
             request_headers: route.request_headers.clone(),
             response_headers: route.response_headers.clone(),
             hide_backend: route.hide_backend,
+            allow_ips: route.allow_ips.to_strings(),
+            deny_ips: route.deny_ips.to_strings(),
         }
     }
 }

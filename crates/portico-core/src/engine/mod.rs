@@ -155,6 +155,8 @@ struct Core {
     cache: Cache,
     compress_min_bytes: Arc<std::sync::atomic::AtomicU64>,
     proxy_paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Who may use any route (settings).
+    access: Arc<ArcSwap<crate::config::Access>>,
     /// The proxy listeners that did not get the port they wanted.
     fallbacks: Vec<admin::PortFallback>,
 }
@@ -215,6 +217,12 @@ impl Engine {
             settings.compress_min_bytes,
         ));
         let proxy_paused = Arc::new(std::sync::atomic::AtomicBool::new(settings.proxy_paused));
+        // Stored lists were validated when written; one that no longer parses refuses nobody
+        // rather than stopping the engine (the settings page shows it and its error on save).
+        let access = Arc::new(ArcSwap::from_pointee(
+            crate::config::Access::from_strings(&settings.allow_ips, &settings.deny_ips)
+                .unwrap_or_default(),
+        ));
 
         let http = Listeners::bind(&config.http).await?;
         let https = match &config.https {
@@ -266,6 +274,7 @@ impl Engine {
             cache: cache.clone(),
             compress_min_bytes: compress_min_bytes.clone(),
             proxy_paused: proxy_paused.clone(),
+            access: access.clone(),
             fallbacks: [
                 (admin::FallbackListener::Http, http.fallback.as_ref()),
                 (
@@ -290,6 +299,7 @@ impl Engine {
             cache: Some(cache.clone()),
             compress_min_bytes,
             paused: proxy_paused,
+            access,
             metrics: metrics.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
@@ -722,6 +732,10 @@ impl Core {
             .store(settings.compress_min_bytes, Ordering::Relaxed);
         self.proxy_paused
             .store(settings.proxy_paused, Ordering::Relaxed);
+        match crate::config::Access::from_strings(&settings.allow_ips, &settings.deny_ips) {
+            Ok(access) => self.access.store(Arc::new(access)),
+            Err(err) => tracing::warn!("the stored address lists are not used: {err}"),
+        }
         self.inspector.set_paused(settings.capture_paused);
         self.inspector
             .set_body_limit(settings.capture_body_limit as usize);

@@ -102,6 +102,18 @@ impl<'a> Page<'a> {
                     source.dir().display()
                 ),
             ),
+            Error::Forbidden { scope, client, refusal } => (
+                "ip-denied",
+                "Your address may not use this route",
+                match refusal {
+                    crate::config::Refusal::Denied(_) => format!(
+                        "{client} is in the denied addresses of {scope}. To let it in, remove it from that list (Portico's route editor or Settings, or: portico route set HOST --deny …)."
+                    ),
+                    crate::config::Refusal::NotAllowed => format!(
+                        "{client} is not in the allowed addresses of {scope}. To let it in, add it to that list (Portico's route editor or Settings, or: portico route set HOST --allow {client})."
+                    ),
+                },
+            ),
             Error::Paused => (
                 "paused",
                 "Portico is paused",

@@ -85,6 +85,8 @@ pub struct ProxyOptions {
     pub compress_min_bytes: Arc<AtomicU64>,
     /// Proxying is paused: every request gets [`Error::Paused`] (changed live).
     pub paused: Arc<AtomicBool>,
+    /// Who may use any route (the settings' `allow_ips` and `deny_ips`; changed live).
+    pub access: Arc<ArcSwap<crate::config::Access>>,
     /// Per-route request counts and latencies for the Overview.
     pub metrics: crate::metrics::Metrics,
 }
@@ -231,6 +233,15 @@ impl Proxy {
         if self.inner.options.paused.load(Ordering::Relaxed) {
             return Err(Error::Paused);
         }
+        let client = conn.client.ip();
+        let global = self.inner.options.access.load();
+        if let Err(refusal) = global.check(client) {
+            return Err(Error::Forbidden {
+                scope: "any route".to_owned(),
+                client,
+                refusal,
+            });
+        }
         let Some(target) = table.find(&host, req.uri().path()).cloned() else {
             // A phone on the network knows this machine by its address, not by name: it gets
             // the CA at `http://ADDRESS:PORT/ca.crt` unless a route claims that address.
@@ -251,6 +262,13 @@ impl Proxy {
             if !route.capture {
                 capture.cancel();
             }
+        }
+        if let Err(refusal) = crate::config::admits(&route.allow_ips, &route.deny_ips, client) {
+            return Err(Error::Forbidden {
+                scope: format!("route {}", target.label),
+                client,
+                refusal,
+            });
         }
 
         if !conn.tls

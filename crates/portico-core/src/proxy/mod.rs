@@ -119,6 +119,19 @@ pub enum Error {
         /// What is wrong with the folder.
         source: crate::static_files::Error,
     },
+    /// The client's address may not use this route (or any route).
+    #[error("{client} may not use {scope}: {}", match refusal {
+        crate::config::Refusal::Denied(_) => "its address is in the denied list",
+        crate::config::Refusal::NotAllowed => "its address is not in the allowed list",
+    })]
+    Forbidden {
+        /// `route HOST/PATH`, or `any route` for the global lists.
+        scope: String,
+        /// The client's address.
+        client: std::net::IpAddr,
+        /// Which list refused it.
+        refusal: crate::config::Refusal,
+    },
     /// Proxying is paused (the `proxy_paused` setting).
     #[error("Portico is paused: it answers no route until it is resumed")]
     Paused,
@@ -147,6 +160,7 @@ impl Error {
             Error::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::StaticDir { .. } => StatusCode::BAD_GATEWAY,
             Error::Paused => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -154,7 +168,9 @@ impl Error {
     /// Who caused it.
     pub fn side(&self) -> Side {
         match self {
-            Error::BadRequest { .. } | Error::NoRoute { .. } => Side::Client,
+            Error::BadRequest { .. } | Error::NoRoute { .. } | Error::Forbidden { .. } => {
+                Side::Client
+            }
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. }

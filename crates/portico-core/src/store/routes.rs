@@ -28,6 +28,10 @@ struct Features {
     request_headers: config::HeaderRules,
     response_headers: config::HeaderRules,
     hide_backend: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allow_ips: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deny_ips: Vec<String>,
 }
 
 impl Features {
@@ -46,6 +50,8 @@ impl Features {
             request_headers: route.request_headers.clone(),
             response_headers: route.response_headers.clone(),
             hide_backend: route.hide_backend,
+            allow_ips: route.allow_ips.to_strings(),
+            deny_ips: route.deny_ips.to_strings(),
         }
     }
 
@@ -74,6 +80,8 @@ impl Features {
         new.request_headers = self.request_headers;
         new.response_headers = self.response_headers;
         new.hide_backend = self.hide_backend;
+        new.allow_ips = self.allow_ips;
+        new.deny_ips = self.deny_ips;
     }
 }
 

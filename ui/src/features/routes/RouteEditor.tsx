@@ -49,6 +49,8 @@ const FOCUS: Record<FormField, string> = {
   requestHeaders: "#re-request-headers input, #re-request-headers button",
   responseHeaders: "#re-response-headers input, #re-response-headers button",
   cacheTtl: "#re-cache-ttl",
+  allowIps: "#re-allow-ips",
+  denyIps: "#re-deny-ips",
   form: "#re-form-error",
 };
 
@@ -464,6 +466,40 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
               checked={form.hideBackend}
               onChange={(v) => { set("hideBackend", v); }}
             />
+          </section>
+
+          <section className="re-section" aria-labelledby="re-access">
+            <h3 id="re-access">Who may use it</h3>
+            <p className="hint re-hint" id="re-access-hint">
+              Client addresses or CIDR ranges, separated by commas or spaces (127.0.0.1, 192.168.1.0/24, ::1). Others get
+              403. A denied address is refused even when it is also allowed. Settings has the same lists for every route.
+            </p>
+            <Field id="re-allow-ips" label="Allowed addresses (empty: everyone)" error={fieldError("allowIps")} errorId="re-allowIps-error">
+              <input
+                id="re-allow-ips"
+                name="allow_ips"
+                value={form.allowIps}
+                placeholder="everyone"
+                spellCheck={false}
+                autoComplete="off"
+                aria-invalid={errors.allowIps ? true : undefined}
+                aria-describedby={described("allowIps", "re-access-hint")}
+                onChange={(event) => { set("allowIps", event.currentTarget.value, "allowIps"); }}
+              />
+            </Field>
+            <Field id="re-deny-ips" label="Denied addresses" error={fieldError("denyIps")} errorId="re-denyIps-error">
+              <input
+                id="re-deny-ips"
+                name="deny_ips"
+                value={form.denyIps}
+                placeholder="none"
+                spellCheck={false}
+                autoComplete="off"
+                aria-invalid={errors.denyIps ? true : undefined}
+                aria-describedby={described("denyIps", "re-access-hint")}
+                onChange={(event) => { set("denyIps", event.currentTarget.value, "denyIps"); }}
+              />
+            </Field>
           </section>
 
           <section className="re-section" aria-labelledby="re-perf">

@@ -141,7 +141,16 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
             <span>{name}</span>
           )}
         </th>
-        <td className="target">{describeTarget(route)}</td>
+        <td className="target">
+          {describeTarget(route)}
+          {(route.allow_ips.length > 0 || route.deny_ips.length > 0) && (
+            <span className="access-tag" title={accessTitle(route)}>
+              {[route.allow_ips.length > 0 ? "allow list" : null, route.deny_ips.length > 0 ? "deny list" : null]
+                .filter((tag) => tag !== null)
+                .join(", ")}
+            </span>
+          )}
+        </td>
         <td>
           <HealthDot route={route} health={health} />
         </td>
@@ -228,6 +237,14 @@ function MovedNotice({ hint, busy, onFollow }: { hint: MovedHint; busy: boolean;
       </span>
     </div>
   );
+}
+
+/** The route's address lists, for the tag's tooltip. */
+function accessTitle(route: Route): string {
+  const parts = [];
+  if (route.allow_ips.length > 0) parts.push(`Only from: ${route.allow_ips.join(", ")}`);
+  if (route.deny_ips.length > 0) parts.push(`Never from: ${route.deny_ips.join(", ")}`);
+  return parts.join(". ");
 }
 
 function HealthDot({ route, health }: { route: Route; health: RouteHealth | undefined }) {

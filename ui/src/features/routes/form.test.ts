@@ -5,6 +5,7 @@ import {
   fieldForApi,
   formFromRoute,
   formFromService,
+  ipEntries,
   newForm,
   rowsToRules,
   rulesEqual,
@@ -45,6 +46,8 @@ function route(overrides: Partial<Route> = {}): Route {
     request_headers: noRules,
     response_headers: noRules,
     hide_backend: false,
+    allow_ips: [],
+    deny_ips: [],
     ...overrides,
   };
 }
@@ -254,5 +257,26 @@ describe("fieldForApi", () => {
     expect(fieldForApi("response_headers")).toBe("responseHeaders");
     expect(fieldForApi("something_else")).toBe("form");
     expect(fieldForApi(undefined)).toBe("form");
+  });
+});
+
+describe("address lists", () => {
+  it("split on commas, spaces and lines, and go out only when not empty", () => {
+    expect(ipEntries(" 127.0.0.1, 192.168.1.0/24\n::1  ")).toEqual(["127.0.0.1", "192.168.1.0/24", "::1"]);
+    expect(ipEntries("")).toEqual([]);
+    const form = { ...newForm(), host: "lan.localhost", upstreams: [upstreamRow("5173")], allowIps: "127.0.0.1, 10.0.0.0/8" };
+    const built = toNewRoute(form);
+    expect(built.ok && built.value.allow_ips).toEqual(["127.0.0.1", "10.0.0.0/8"]);
+    expect(built.ok && "deny_ips" in built.value).toBe(false);
+  });
+
+  it("patch only when changed, and an emptied list is sent as []", () => {
+    const stored = route({ allow_ips: ["127.0.0.1"], deny_ips: ["10.0.0.0/8"] });
+    const form = formFromRoute(stored);
+    expect(form.allowIps).toBe("127.0.0.1");
+    expect(toPatch(stored, form)).toEqual({ ok: true, value: {} });
+    const patch = toPatch(stored, { ...form, allowIps: "", denyIps: "10.0.0.0/8 192.168.0.0/16" });
+    expect(patch).toEqual({ ok: true, value: { allow_ips: [], deny_ips: ["10.0.0.0/8", "192.168.0.0/16"] } });
+    expect(fieldForApi("deny_ips")).toBe("denyIps");
   });
 });

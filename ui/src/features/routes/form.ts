@@ -48,6 +48,9 @@ export interface RouteForm {
   requestHeaders: HeaderRow[];
   responseHeaders: HeaderRow[];
   hideBackend: boolean;
+  /** Client addresses or CIDR ranges, separated by commas, spaces or lines. */
+  allowIps: string;
+  denyIps: string;
   cache: boolean;
   /** Seconds; `""` caches only what the upstream allows. */
   cacheTtlSecs: string;
@@ -69,6 +72,8 @@ export type FormField =
   | "requestHeaders"
   | "responseHeaders"
   | "cacheTtl"
+  | "allowIps"
+  | "denyIps"
   | "form";
 
 const API_FIELDS: Record<string, FormField> = {
@@ -82,6 +87,8 @@ const API_FIELDS: Record<string, FormField> = {
   request_headers: "requestHeaders",
   response_headers: "responseHeaders",
   cache_ttl_secs: "cacheTtl",
+  allow_ips: "allowIps",
+  deny_ips: "denyIps",
 };
 
 /** The input an API error's `field` names (`form` when it names none the editor has). */
@@ -127,6 +134,8 @@ export function newForm(settings?: Pick<Settings, "default_cache" | "default_com
     requestHeaders: [],
     responseHeaders: [],
     hideBackend: false,
+    allowIps: "",
+    denyIps: "",
     cache: settings?.default_cache ?? false,
     cacheTtlSecs: "",
     compress: settings?.default_compress ?? false,
@@ -175,6 +184,8 @@ export function formFromRoute(route: Route): RouteForm {
     requestHeaders: rulesToRows(route.request_headers),
     responseHeaders: rulesToRows(route.response_headers),
     hideBackend: route.hide_backend,
+    allowIps: route.allow_ips.join(", "),
+    denyIps: route.deny_ips.join(", "),
     cache: route.cache,
     cacheTtlSecs: route.cache_ttl_secs == null ? "" : String(route.cache_ttl_secs),
     compress: route.compress,
@@ -282,6 +293,11 @@ function check(form: RouteForm): Built<Checked> {
   };
 }
 
+/** The entries of an address list as typed: split on commas, spaces and lines. */
+export function ipEntries(text: string): string[] {
+  return text.split(/[\s,]+/).filter((entry) => entry !== "");
+}
+
 const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length + rules.remove.length === 0;
 
 /** The body of `POST /api/v1/routes` for the form; only the chosen target's fields. */
@@ -324,6 +340,8 @@ export function toNewRoute(form: RouteForm): Built<NewRoute> {
       ...(cacheTtlSecs === null ? {} : { cache_ttl_secs: cacheTtlSecs }),
       compress: form.compress,
       hide_backend: form.hideBackend,
+      ...(ipEntries(form.allowIps).length === 0 ? {} : { allow_ips: ipEntries(form.allowIps) }),
+      ...(ipEntries(form.denyIps).length === 0 ? {} : { deny_ips: ipEntries(form.denyIps) }),
       ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
       ...(isEmptyRules(responseHeaders) ? {} : { response_headers: responseHeaders }),
     },
@@ -408,5 +426,11 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   if (cacheTtlSecs !== (route.cache_ttl_secs ?? null)) patch.cache_ttl_secs = cacheTtlSecs;
   if (!rulesEqual(requestHeaders, route.request_headers)) patch.request_headers = requestHeaders;
   if (!rulesEqual(responseHeaders, route.response_headers)) patch.response_headers = responseHeaders;
+  // The engine stores `192.168.1.7/24` as `192.168.1.0/24`: a list counts as changed when its
+  // entries as typed differ from the stored ones, and the engine's answer shows the result.
+  const allow = ipEntries(form.allowIps);
+  if (!sameList(allow, route.allow_ips)) patch.allow_ips = allow;
+  const deny = ipEntries(form.denyIps);
+  if (!sameList(deny, route.deny_ips)) patch.deny_ips = deny;
   return { ok: true, value: patch };
 }

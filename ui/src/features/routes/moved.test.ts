@@ -30,6 +30,8 @@ function route(overrides: Partial<Route> = {}): Route {
     request_headers: noRules,
     response_headers: noRules,
     hide_backend: false,
+    allow_ips: [],
+    deny_ips: [],
     ...overrides,
   };
 }

@@ -11,10 +11,11 @@ import {
   type AddressKey,
   type Draft,
   type FieldKey,
+  type ListKey,
   type NumberKey,
   type SwitchKey,
 } from "./form";
-import { AddressField, NumberInput, SuffixEditor, SwitchField } from "./fields";
+import { AddressField, AddressListField, NumberInput, SuffixEditor, SwitchField } from "./fields";
 import { LowPorts, SYSCTL_COMMAND } from "./LowPorts";
 import { revealDataDir, shellError, useDesktop } from "../../platform/tauri";
 import "./settings.css";
@@ -27,6 +28,8 @@ const LABELS: Record<FieldKey, string> = {
   https_listen: "HTTPS listen address",
   admin_listen: "Admin listen address",
   local_suffixes: "Local suffixes",
+  allow_ips: "Allowed addresses",
+  deny_ips: "Denied addresses",
   proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
@@ -201,6 +204,21 @@ export function SettingsPage() {
         }}
       />
     );
+  const list = (key: ListKey, placeholder: string, help: string) =>
+    draft && (
+      <AddressListField
+        name={key}
+        label={LABELS[key]}
+        help={help}
+        value={draft[key]}
+        placeholder={placeholder}
+        error={errorFor(key)}
+        refused={refusal?.field === key}
+        onChange={(value) => {
+          edit(key, value);
+        }}
+      />
+    );
   const toggle = (key: SwitchKey, label: string, help: string) =>
     draft && (
       <SwitchField
@@ -309,6 +327,19 @@ export function SettingsPage() {
                 <code>sudo setcap cap_net_bind_service=+ep $(which portico)</code>
               </pre>
             </details>
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Who may connect</h2>
+            </legend>
+            <p className="hint section-hint">
+              For every route (each route has its own lists too). Client addresses or CIDR ranges, separated by commas or
+              spaces: <code>127.0.0.1</code>, <code>192.168.1.0/24</code>, <code>::1</code>. Others get 403; a denied
+              address is refused even when it is also allowed. Apply at once.
+            </p>
+            {list("allow_ips", "everyone", "When not empty, only these may use any route.")}
+            {list("deny_ips", "none", "These may use no route.")}
           </fieldset>
 
           <fieldset className="panel">

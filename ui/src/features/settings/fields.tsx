@@ -268,3 +268,43 @@ export function SuffixEditor({ suffixes, error, refused, onChange }: SuffixProps
     </div>
   );
 }
+
+interface ListProps {
+  name: string;
+  label: string;
+  help: string;
+  value: string;
+  placeholder: string;
+  error: string | null;
+  refused: boolean;
+  onChange: (value: string) => void;
+}
+
+/** A list of client addresses or CIDR ranges, typed as text (commas, spaces or lines). */
+export function AddressListField({ name, label, help, value, placeholder, error, refused, onChange }: ListProps) {
+  const id = useId();
+  return (
+    <div className={error === null ? "field field-wide" : "field field-wide field-invalid"}>
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        name={name}
+        data-field={name}
+        type="text"
+        autoComplete="off"
+        spellCheck={false}
+        placeholder={placeholder}
+        value={value}
+        aria-invalid={error !== null}
+        aria-describedby={`${id}-help ${id}-error`}
+        onChange={(event) => {
+          onChange(event.currentTarget.value);
+        }}
+      />
+      <FieldError id={`${id}-error`} error={error} refused={refused} />
+      <p id={`${id}-help`} className="help">
+        {help}
+      </p>
+    </div>
+  );
+}

@@ -7,6 +7,7 @@ import {
   formatBytes,
   formatDuration,
   isLowPort,
+  listEntries,
   NUMBER_FIELDS,
   parseAddress,
   parseNumber,
@@ -22,6 +23,8 @@ const base: Settings = {
   shutdown_grace_ms: 10_000,
   header_read_timeout_ms: 30_000,
   proxy_paused: false,
+  allow_ips: [],
+  deny_ips: [],
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,
@@ -137,5 +140,17 @@ describe("units", () => {
     expect(echo("capture_max_mb", 1024)).toBe("1 GiB");
     expect(echo("header_read_timeout_ms", 30_000)).toBe("30 s");
     expect(echo("capture_retention_days", 7)).toBeNull();
+  });
+});
+
+describe("address lists", () => {
+  it("are edited as text and patched as lists only when changed", () => {
+    const stored: Settings = { ...base, allow_ips: ["127.0.0.1"], deny_ips: [] };
+    const draft = toDraft(stored);
+    expect(draft.allow_ips).toBe("127.0.0.1");
+    expect(diffSettings(stored, draft).changed).toEqual([]);
+    const diff = diffSettings(stored, { ...draft, allow_ips: "", deny_ips: "192.168.1.66, 10.0.0.0/8" });
+    expect(diff.patch).toEqual({ allow_ips: [], deny_ips: ["192.168.1.66", "10.0.0.0/8"] });
+    expect(listEntries(" a,b\nc ")).toEqual(["a", "b", "c"]);
   });
 });

@@ -15,10 +15,12 @@ export type NumberKey =
   | "header_read_timeout_ms"
   | "shutdown_grace_ms";
 export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "default_compress";
-export type FieldKey = AddressKey | NumberKey | SwitchKey | "local_suffixes";
+/** Address lists, edited as text: entries separated by commas, spaces or lines. */
+export type ListKey = "allow_ips" | "deny_ips";
+export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
-export type Draft = Record<AddressKey | NumberKey, string> & Record<SwitchKey, boolean> & { local_suffixes: string[] };
+export type Draft = Record<AddressKey | NumberKey | ListKey, string> & Record<SwitchKey, boolean> & { local_suffixes: string[] };
 
 export type Unit = "bytes" | "MiB" | "ms" | "days" | "exchanges";
 
@@ -108,6 +110,8 @@ export function toDraft(settings: Settings): Draft {
     https_listen: settings.https_listen ?? "",
     admin_listen: settings.admin_listen ?? "",
     local_suffixes: [...settings.local_suffixes],
+    allow_ips: settings.allow_ips.join(", "),
+    deny_ips: settings.deny_ips.join(", "),
     proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
@@ -191,6 +195,12 @@ export interface Diff {
 }
 
 const ADDRESS_KEYS: AddressKey[] = ["http_listen", "https_listen", "admin_listen"];
+const LIST_KEYS: ListKey[] = ["allow_ips", "deny_ips"];
+
+/** The entries of an address list as typed: split on commas, spaces and lines. */
+export function listEntries(text: string): string[] {
+  return text.split(/[\s,]+/).filter((entry) => entry !== "");
+}
 const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress"];
 export const NUMBER_KEYS = Object.keys(NUMBER_FIELDS) as NumberKey[];
 
@@ -211,6 +221,13 @@ export function diffSettings(base: Settings, draft: Draft): Diff {
   if (!sameList(draft.local_suffixes, base.local_suffixes)) {
     changed.push("local_suffixes");
     patch.local_suffixes = [...draft.local_suffixes];
+  }
+  for (const key of LIST_KEYS) {
+    const entries = listEntries(draft[key]);
+    if (!sameList(entries, base[key])) {
+      changed.push(key);
+      patch[key] = entries;
+    }
   }
   for (const key of SWITCH_KEYS) {
     if (draft[key] !== base[key]) {

@@ -1,0 +1,218 @@
+//! Who may use a route: per-route and global (settings) allow and deny lists of client
+//! addresses, over real sockets from different loopback source addresses (127.0.0.2 and
+//! 127.0.0.3 stand in for other machines). Refusals are 403 pages naming the list, and the
+//! inspector records them with their reason.
+
+mod common;
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use common::{TestEngine, send_from, spawn_echo};
+use http::{Request, StatusCode};
+use portico_core::config::{NewRoute, RoutePatch, SettingsPatch};
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().expect("ip")
+}
+
+async fn status_from(engine: &TestEngine, client: &str, host: &str) -> (StatusCode, String) {
+    let reply = send_from(
+        Some(ip(client)),
+        engine.addr(),
+        host,
+        Request::get("/").header("accept", "text/plain"),
+        Bytes::new(),
+    )
+    .await;
+    (reply.status, reply.body)
+}
+
+#[tokio::test]
+async fn a_routes_lists_admit_and_refuse_by_source_address_and_deny_wins() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    let route = engine
+        .add(NewRoute {
+            host: "lan.localhost".into(),
+            upstreams: vec![echo.addr.to_string()],
+            allow_ips: vec![
+                "127.0.0.1".into(),
+                "127.0.0.2/32".into(),
+                "127.0.0.3".into(),
+            ],
+            deny_ips: vec!["127.0.0.3".into()],
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    let open = engine.route("open.localhost", "/", echo.addr).await;
+    assert_eq!(
+        route.allow_ips.to_strings(),
+        ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    );
+
+    assert_eq!(
+        status_from(&engine, "127.0.0.1", "lan.localhost").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_from(&engine, "127.0.0.2", "lan.localhost").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = status_from(&engine, "127.0.0.3", "lan.localhost").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "deny wins over allow: {body}"
+    );
+    assert!(
+        body.contains("127.0.0.3 is in the denied addresses of route lan.localhost/"),
+        "{body}"
+    );
+    let (status, body) = status_from(&engine, "127.0.0.4", "lan.localhost").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.contains("127.0.0.4 is not in the allowed addresses"),
+        "{body}"
+    );
+    assert!(body.contains("--allow 127.0.0.4"), "{body}");
+    // Other routes are not affected.
+    assert_eq!(
+        status_from(&engine, "127.0.0.4", "open.localhost").await.0,
+        StatusCode::OK
+    );
+
+    // Changing the lists applies to the next request; `[]` lets everyone in.
+    engine
+        .engine()
+        .update_route(
+            route.id,
+            RoutePatch {
+                allow_ips: Some(Vec::new()),
+                deny_ips: Some(vec!["127.0.0.0/30".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("patch");
+    assert_eq!(
+        status_from(&engine, "127.0.0.4", "lan.localhost").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_from(&engine, "127.0.0.2", "lan.localhost").await.0,
+        StatusCode::FORBIDDEN,
+        "127.0.0.0/30 covers .2"
+    );
+    drop(open);
+}
+
+#[tokio::test]
+async fn global_lists_apply_to_every_route_and_unknown_hosts() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine.route("a.localhost", "/", echo.addr).await;
+    engine
+        .engine()
+        .update_settings(SettingsPatch {
+            allow_ips: Some(vec!["127.0.0.1".into(), "127.0.0.2".into()]),
+            deny_ips: Some(vec!["127.0.0.2".into()]),
+            ..Default::default()
+        })
+        .await
+        .expect("settings");
+    assert_eq!(
+        status_from(&engine, "127.0.0.1", "a.localhost").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = status_from(&engine, "127.0.0.2", "a.localhost").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("denied addresses of any route"), "{body}");
+    let (status, _) = status_from(&engine, "127.0.0.3", "nobody.localhost").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "refused before routing: no route list leaks"
+    );
+
+    // A bad entry is refused with the field named, and nothing changes.
+    let bad = engine
+        .engine()
+        .update_settings(SettingsPatch {
+            deny_ips: Some(vec!["10.0.0.999".into()]),
+            ..Default::default()
+        })
+        .await
+        .expect_err("bad address");
+    assert!(bad.to_string().contains("deny_ips"), "{bad}");
+    assert_eq!(
+        status_from(&engine, "127.0.0.1", "a.localhost").await.0,
+        StatusCode::OK
+    );
+
+    engine
+        .engine()
+        .update_settings(SettingsPatch {
+            allow_ips: Some(Vec::new()),
+            deny_ips: Some(Vec::new()),
+            ..Default::default()
+        })
+        .await
+        .expect("settings");
+    assert_eq!(
+        status_from(&engine, "127.0.0.3", "a.localhost").await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_captured_with_its_reason() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine
+        .add(NewRoute {
+            host: "shut.localhost".into(),
+            upstreams: vec![echo.addr.to_string()],
+            deny_ips: vec!["127.0.0.2".into()],
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        status_from(&engine, "127.0.0.2", "shut.localhost").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let traffic = engine.engine().traffic().clone();
+    let find = || {
+        traffic
+            .list(&Default::default())
+            .expect("list")
+            .into_iter()
+            .find(|s| s.host == "shut.localhost")
+    };
+    let seen = common::eventually(std::time::Duration::from_secs(5), || {
+        let found = find().is_some();
+        async move { found }
+    })
+    .await;
+    assert!(seen, "the refusal was captured");
+    let summary = find().expect("captured");
+    assert_eq!(summary.status, Some(403));
+    let exchange = traffic.get(summary.id).expect("read").expect("stored");
+    assert_eq!(exchange.error_code.as_deref(), Some("ip-denied"));
+    assert_eq!(exchange.error_side.as_deref(), Some("client"));
+    assert!(
+        exchange.client.starts_with("127.0.0.2:"),
+        "{}",
+        exchange.client
+    );
+    assert!(
+        exchange
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("denied list")),
+        "{:?}",
+        exchange.error
+    );
+}

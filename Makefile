@@ -31,7 +31,7 @@ PORTICO := $(CARGO_TARGET_DIR)/release/portico
 DEBUG_BUILD := $(CARGO) build --locked --workspace --all-targets
 
 .PHONY: run serve test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e \
-	desktop-test bundle check-deb
+	desktop-test bundle check-deb prune-cache
 
 # The UI is rebuilt only when something it is built from changed.
 UI_INPUTS := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/package.json ui/vite.config.ts \
@@ -58,7 +58,12 @@ serve: deps ui
 ## is built with the workspace), the web UI's type check, lint, unit tests and build, the
 ## browser end-to-end test, the desktop app under a virtual display, the UI's API types
 ## against a fresh generation, and schemathesis against a running engine
-test: deps ui-check lint unit e2e desktop-test check-api-types fuzz-api
+test: deps prune-cache ui-check lint unit e2e desktop-test check-api-types fuzz-api
+
+## prune-cache: delete superseded test binaries from the shared build cache (each change leaves
+## hundreds of MB behind under a new hash; only the newest of each name is kept)
+prune-cache:
+	@scripts/prune-build-cache.sh
 
 ## ui: build the web UI into ui/dist (quiet, and nothing to do when it is up to date)
 ui: deps ui/dist/index.html

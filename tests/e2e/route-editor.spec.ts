@@ -153,7 +153,7 @@ test("editing a header rule changes the proxied response", async ({ page }) => {
   expect(stored.find((r) => r.host === "notes.localhost")?.response_headers.set).toEqual([{ name: "X-Route-Editor", value: "edited" }]);
 });
 
-test("address lists refuse a client with 403, a bad entry is shown at its field, and clearing lets it in", async ({ page }) => {
+test("address lists refuse a client with 403 (a bad entry shown at its field), and a rate limit answers 429", async ({ page }) => {
   await openRoutes(page);
   await page.getByRole("button", { name: "Edit notes.localhost" }).click();
   const dialog = editor(page);
@@ -185,6 +185,32 @@ test("address lists refuse a client with 403, a bad entry is shown at its field,
   await expect.poll(async () => (await viaProxy("notes.localhost")).status, { timeout: 5_000 }).toBe(200);
   const stored = await stack.api<{ host: string; deny_ips: string[] }[]>("GET", "/api/v1/routes");
   expect(stored.find((r) => r.host === "notes.localhost")?.deny_ips).toEqual([]);
+
+  // A rate limit of 1 a second: the second request in a row is 429 with Retry-After.
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  await dialog.getByLabel("Requests a second per client (empty: no limit)").fill("1");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.locator('tr[data-host="notes.localhost"]')).toContainText("1/s per client");
+  let limited: Reply | undefined;
+  await expect
+    .poll(
+      async () => {
+        await viaProxy("notes.localhost");
+        limited = await viaProxy("notes.localhost");
+        return limited.status;
+      },
+      { timeout: 5_000 },
+    )
+    .toBe(429);
+  expect(limited?.headers["retry-after"]).toBe("1");
+  expect(limited?.headers["x-portico-error"]).toBe("rate-limited");
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  await dialog.getByLabel("Requests a second per client (empty: no limit)").fill("");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  const after = await stack.api<{ host: string; rate_limit_per_sec: number | null }[]>("GET", "/api/v1/routes");
+  expect(after.find((r) => r.host === "notes.localhost")?.rate_limit_per_sec).toBeNull();
 });
 
 test("a static-folder route serves the folder's index.html", async ({ page }) => {

@@ -216,3 +216,99 @@ async fn a_refusal_is_captured_with_its_reason() {
         exchange.error
     );
 }
+
+/// A route's rate limit counts per client address: over it, 429 with `Retry-After`; another
+/// address is not affected; the global limit applies to every route. (Limits of 1 a second:
+/// two requests back to back are always within the same second.)
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after_per_client() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine
+        .add(NewRoute {
+            host: "slow.localhost".into(),
+            upstreams: vec![echo.addr.to_string()],
+            rate_limit_per_sec: Some(1),
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    engine.route("free.localhost", "/", echo.addr).await;
+    assert_eq!(
+        status_from(&engine, "127.0.0.2", "slow.localhost").await.0,
+        StatusCode::OK
+    );
+    let limited = send_from(
+        Some(ip("127.0.0.2")),
+        engine.addr(),
+        "slow.localhost",
+        Request::get("/").header("accept", "text/plain"),
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    assert_eq!(limited.headers["retry-after"], "1");
+    assert_eq!(limited.headers["x-portico-error"], "rate-limited");
+    assert!(
+        limited.body.contains("1 requests a second"),
+        "{}",
+        limited.body
+    );
+    assert_eq!(
+        status_from(&engine, "127.0.0.3", "slow.localhost").await.0,
+        StatusCode::OK,
+        "another client has its own bucket"
+    );
+    assert_eq!(
+        status_from(&engine, "127.0.0.2", "free.localhost").await.0,
+        StatusCode::OK
+    );
+
+    // A bad limit is refused with the field named.
+    let bad = engine
+        .engine()
+        .update_settings(SettingsPatch {
+            rate_limit_per_sec: Some(Some(0)),
+            ..Default::default()
+        })
+        .await
+        .expect_err("0 is not a limit");
+    assert!(bad.to_string().contains("rate_limit_per_sec"), "{bad}");
+
+    // The global limit: every route, per client.
+    engine
+        .engine()
+        .update_settings(SettingsPatch {
+            rate_limit_per_sec: Some(Some(1)),
+            ..Default::default()
+        })
+        .await
+        .expect("settings");
+    assert_eq!(
+        status_from(&engine, "127.0.0.4", "free.localhost").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = status_from(&engine, "127.0.0.4", "free.localhost").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.contains("any route") || body.contains("requests a second"),
+        "{body}"
+    );
+    engine
+        .engine()
+        .update_settings(SettingsPatch {
+            rate_limit_per_sec: Some(None),
+            ..Default::default()
+        })
+        .await
+        .expect("settings");
+    assert_eq!(
+        status_from(&engine, "127.0.0.4", "free.localhost").await.0,
+        StatusCode::OK
+    );
+}

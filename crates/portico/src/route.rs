@@ -165,6 +165,12 @@ pub(crate) struct Features {
     /// `route set`: empty the denied list.
     #[arg(long, conflicts_with = "deny")]
     deny_none: bool,
+    /// At most N requests a second from each client (bursts up to N); more get 429.
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<u64>,
+    /// `route set`: remove the rate limit.
+    #[arg(long, conflicts_with = "rate_limit")]
+    no_rate_limit: bool,
 }
 
 /// `true`/`false` when one of a pair of flags was given, else `None`.
@@ -257,6 +263,7 @@ impl Features {
         new.hide_backend = self.hide_backend;
         new.allow_ips = self.allow.clone();
         new.deny_ips = self.deny.clone();
+        new.rate_limit_per_sec = self.rate_limit;
         Ok(())
     }
 
@@ -278,6 +285,11 @@ impl Features {
             hide_backend: switch(self.hide_backend, self.show_backend),
             allow_ips: list_change(&self.allow, self.allow_all),
             deny_ips: list_change(&self.deny, self.deny_none),
+            rate_limit_per_sec: if self.no_rate_limit {
+                Some(None)
+            } else {
+                self.rate_limit.map(Some)
+            },
             ..RoutePatch::default()
         })
     }
@@ -492,6 +504,9 @@ fn feature_flags(route: &Route) -> Vec<&'static str> {
     }
     if !route.deny_ips.is_empty() {
         flags.push("deny list");
+    }
+    if route.rate_limit_per_sec.is_some() {
+        flags.push("rate limit");
     }
     flags
 }

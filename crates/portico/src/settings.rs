@@ -61,6 +61,9 @@ pub(crate) fn set_paused(data_dir: &Path, paused: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Settings that are a number or none (`null` by default).
+const OPTIONAL_NUMBERS: &[&str] = &["rate_limit_per_sec"];
+
 /// A command-line value as JSON: lists from commas, `none` as null, numbers as numbers.
 /// The JSON for `value`, typed like the setting's default (`known`): numbers and booleans
 /// (`true`/`false`, `on`/`off`) as such, lists from commas, `none` for null.
@@ -75,6 +78,12 @@ fn parse_value(key: &str, value: &str, known: &serde_json::Value) -> serde_json:
     }
     if value == "none" {
         return serde_json::Value::Null;
+    }
+    // Optional numbers have no default to take their type from.
+    if OPTIONAL_NUMBERS.contains(&key)
+        && let Ok(number) = value.parse::<u64>()
+    {
+        return serde_json::Value::from(number);
     }
     match known {
         serde_json::Value::Number(_) => {

@@ -70,6 +70,7 @@ fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("hide_backend", json!(false)),
         ("allow_ips", json!([])),
         ("deny_ips", json!([])),
+        ("rate_limit_per_sec", json!(null)),
     ]
 }
 

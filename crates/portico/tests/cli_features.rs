@@ -63,6 +63,7 @@ fn plain_route(host: &str, upstream: &str) -> Value {
         "hide_backend": false,
         "allow_ips": [],
         "deny_ips": [],
+        "rate_limit_per_sec": null,
     })
 }
 
@@ -1521,5 +1522,49 @@ fn route_access_lists_are_added_replaced_cleared_and_checked() {
             .iter()
             .all(|r| r["host"] != "bad.localhost"),
         "nothing stored"
+    );
+}
+
+/// `--rate-limit N` stores a per-client limit, `route set --no-rate-limit` removes it, and 0
+/// is refused with the field named.
+#[test]
+fn route_rate_limit_is_set_and_removed() {
+    let dir = data_dir();
+    let added = portico(
+        dir.path(),
+        &[
+            "route",
+            "add",
+            "api.localhost",
+            "8000",
+            "--rate-limit",
+            "20",
+        ],
+    );
+    added.assert_success("route add --rate-limit");
+    assert!(added.stdout.contains("rate limit"), "{added:#?}");
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["rate_limit_per_sec"],
+        json!(20)
+    );
+    portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--no-rate-limit"],
+    )
+    .assert_success("route set --no-rate-limit");
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["rate_limit_per_sec"],
+        json!(null)
+    );
+    portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--rate-limit", "0"],
+    )
+    .assert_refused("a zero limit", &["rate_limit_per_sec"]);
+    let set = portico(dir.path(), &["settings", "set", "rate_limit_per_sec", "50"]);
+    set.assert_success("settings set rate_limit_per_sec");
+    assert!(
+        set.stdout.contains("\"rate_limit_per_sec\": 50"),
+        "{set:#?}"
     );
 }

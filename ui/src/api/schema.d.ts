@@ -908,6 +908,14 @@ export interface components {
             proxy_paused: boolean;
             /**
              * Format: int64
+             * @description At most this many requests per second from each client address, over all routes
+             *     (bursts up to the same number); more get 429 with `Retry-After`. Applies at once.
+             *     Default: none (no limit).
+             * @default null
+             */
+            rate_limit_per_sec: number | null;
+            /**
+             * Format: int64
              * @description How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
              *     at the next start. Default: 10000.
              * @default 10000
@@ -1084,6 +1092,11 @@ export interface components {
              * @example /
              */
             path?: string | null;
+            /**
+             * Format: int64
+             * @description Default: none (no limit).
+             */
+            rate_limit_per_sec?: number | null;
             /** @description A URL to redirect to instead of an upstream. */
             redirect?: string | null;
             /** @description Default: true. */
@@ -1326,6 +1339,12 @@ export interface components {
              *     Default: none.
              */
             project: string | null;
+            /**
+             * Format: int64
+             * @description At most this many requests per second from each client address (bursts up to the same
+             *     number); more get 429 with `Retry-After`. Default: none (no limit).
+             */
+            rate_limit_per_sec: number | null;
             /** @description Answer every request with a redirect to this URL instead of forwarding. Default: none. */
             redirect: string | null;
             /**
@@ -1497,6 +1516,11 @@ export interface components {
             https_redirect?: boolean | null;
             /** @description New path prefix. */
             path?: string | null;
+            /**
+             * Format: int64
+             * @description New per-client request rate limit; `null` removes it.
+             */
+            rate_limit_per_sec?: number | null;
             /** @description New redirect URL (replacing the upstream or folder); `null` removes it. */
             redirect?: string | null;
             /** @description New keep-path flag. */
@@ -1681,6 +1705,14 @@ export interface components {
             proxy_paused: boolean;
             /**
              * Format: int64
+             * @description At most this many requests per second from each client address, over all routes
+             *     (bursts up to the same number); more get 429 with `Retry-After`. Applies at once.
+             *     Default: none (no limit).
+             * @default null
+             */
+            rate_limit_per_sec: number | null;
+            /**
+             * Format: int64
              * @description How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
              *     at the next start. Default: 10000.
              * @default 10000
@@ -1752,6 +1784,11 @@ export interface components {
             local_suffixes?: string[] | null;
             /** @description See [`Settings::proxy_paused`]. */
             proxy_paused?: boolean | null;
+            /**
+             * Format: int64
+             * @description New `rate_limit_per_sec` (see `Settings`); `null` removes the limit.
+             */
+            rate_limit_per_sec?: number | null;
             /**
              * Format: int64
              * @description New `shutdown_grace_ms` (see `Settings`).

@@ -164,6 +164,10 @@ pub struct Route {
     /// Clients from these addresses get 403, even when `allow_ips` names them. Default: none.
     #[schema(value_type = Vec<String>, example = json!(["192.168.1.66"]))]
     pub deny_ips: IpList,
+    /// At most this many requests per second from each client address (bursts up to the same
+    /// number); more get 429 with `Retry-After`. Default: none (no limit).
+    #[schema(required = true, minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_sec: Option<u64>,
 }
 
 impl Route {
@@ -254,6 +258,10 @@ pub struct NewRoute {
     /// Default: none.
     #[serde(default)]
     pub deny_ips: Vec<String>,
+    /// Default: none (no limit).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_sec: Option<u64>,
 }
 
 /// A validated route that has no id yet.
@@ -309,6 +317,8 @@ pub struct ValidRoute {
     pub allow_ips: IpList,
     /// See [`Route::deny_ips`].
     pub deny_ips: IpList,
+    /// See [`Route::rate_limit_per_sec`].
+    pub rate_limit_per_sec: Option<u64>,
 }
 
 impl ValidRoute {
@@ -341,6 +351,7 @@ impl ValidRoute {
             hide_backend: self.hide_backend,
             allow_ips: self.allow_ips,
             deny_ips: self.deny_ips,
+            rate_limit_per_sec: self.rate_limit_per_sec,
         }
     }
 }
@@ -372,6 +383,8 @@ impl NewRoute {
         self.response_headers.validate("response_headers")?;
         let allow_ips = IpList::parse("allow_ips", &self.allow_ips)?;
         let deny_ips = IpList::parse("deny_ips", &self.deny_ips)?;
+        let rate_limit_per_sec =
+            validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
         Ok(ValidRoute {
             host,
             path,
@@ -398,6 +411,7 @@ impl NewRoute {
             hide_backend: self.hide_backend,
             allow_ips,
             deny_ips,
+            rate_limit_per_sec,
         })
     }
 
@@ -469,6 +483,10 @@ pub struct RoutePatch {
     pub allow_ips: Option<Vec<String>>,
     /// New denied client addresses (replacing the list).
     pub deny_ips: Option<Vec<String>>,
+    /// New per-client request rate limit; `null` removes it.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_sec: Option<Option<u64>>,
 }
 
 impl RoutePatch {
@@ -569,6 +587,9 @@ impl RoutePatch {
         }
         if let Some(list) = &self.deny_ips {
             next.deny_ips = IpList::parse("deny_ips", list)?;
+        }
+        if let Some(limit) = self.rate_limit_per_sec {
+            next.rate_limit_per_sec = validate_rate_limit("rate_limit_per_sec", limit)?;
         }
         Ok(next)
     }
@@ -797,6 +818,11 @@ pub struct Settings {
     /// Clients from these addresses get 403 on every route, even when an allow list names
     /// them. Applies at once. Default: none.
     pub deny_ips: Vec<String>,
+    /// At most this many requests per second from each client address, over all routes
+    /// (bursts up to the same number); more get 429 with `Retry-After`. Applies at once.
+    /// Default: none (no limit).
+    #[schema(required = true, minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_sec: Option<u64>,
     /// Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
     pub capture_paused: bool,
     /// Bytes of each request and response body kept for the inspector (the true size is
@@ -836,6 +862,7 @@ impl Default for Settings {
             proxy_paused: false,
             allow_ips: Vec::new(),
             deny_ips: Vec::new(),
+            rate_limit_per_sec: None,
             capture_paused: false,
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
@@ -881,6 +908,10 @@ pub struct SettingsPatch {
     pub allow_ips: Option<Vec<String>>,
     /// New `deny_ips` (see `Settings`), replacing the list.
     pub deny_ips: Option<Vec<String>>,
+    /// New `rate_limit_per_sec` (see `Settings`); `null` removes the limit.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_sec: Option<Option<u64>>,
     /// See [`Settings::capture_paused`].
     pub capture_paused: Option<bool>,
     /// See [`Settings::capture_body_limit`].
@@ -971,6 +1002,9 @@ impl SettingsPatch {
         if let Some(list) = &self.deny_ips {
             next.deny_ips = list.clone();
         }
+        if let Some(limit) = self.rate_limit_per_sec {
+            next.rate_limit_per_sec = limit;
+        }
         if let Some(v) = self.capture_paused {
             next.capture_paused = v;
         }
@@ -1009,6 +1043,7 @@ impl Settings {
         let bad = |field: &'static str, reason: String| Error::InvalidSetting { field, reason };
         self.allow_ips = IpList::parse("allow_ips", &self.allow_ips)?.to_strings();
         self.deny_ips = IpList::parse("deny_ips", &self.deny_ips)?.to_strings();
+        validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
         for (field, value) in [
             ("http_listen", &self.http_listen),
             ("https_listen", &self.https_listen),
@@ -1281,7 +1316,24 @@ impl From<&Route> for NewRoute {
             hide_backend: route.hide_backend,
             allow_ips: route.allow_ips.to_strings(),
             deny_ips: route.deny_ips.to_strings(),
+            rate_limit_per_sec: route.rate_limit_per_sec,
         }
+    }
+}
+
+/// A requests-per-second limit: none, or 1 to 1,000,000.
+fn validate_rate_limit(field: &'static str, limit: Option<u64>) -> Result<Option<u64>, Error> {
+    match limit {
+        Some(0) => Err(Error::InvalidSetting {
+            field,
+            reason: "must be at least 1 request per second; leave it out (null) for no limit"
+                .into(),
+        }),
+        Some(n) if n > 1_000_000 => Err(Error::InvalidSetting {
+            field,
+            reason: "must be at most 1000000 requests per second".into(),
+        }),
+        other => Ok(other),
     }
 }
 

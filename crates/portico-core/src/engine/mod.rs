@@ -157,6 +157,8 @@ struct Core {
     proxy_paused: Arc<std::sync::atomic::AtomicBool>,
     /// Who may use any route (settings).
     access: Arc<ArcSwap<crate::config::Access>>,
+    /// The per-client rate limit over all routes (settings).
+    rate_limit: Arc<arc_swap::ArcSwapOption<crate::proxy::RateLimit>>,
     /// The proxy listeners that did not get the port they wanted.
     fallbacks: Vec<admin::PortFallback>,
 }
@@ -219,6 +221,11 @@ impl Engine {
         let proxy_paused = Arc::new(std::sync::atomic::AtomicBool::new(settings.proxy_paused));
         // Stored lists were validated when written; one that no longer parses refuses nobody
         // rather than stopping the engine (the settings page shows it and its error on save).
+        let rate_limit = Arc::new(arc_swap::ArcSwapOption::from(
+            settings
+                .rate_limit_per_sec
+                .map(|n| Arc::new(crate::proxy::RateLimit::new(n))),
+        ));
         let access = Arc::new(ArcSwap::from_pointee(
             crate::config::Access::from_strings(&settings.allow_ips, &settings.deny_ips)
                 .unwrap_or_default(),
@@ -275,6 +282,7 @@ impl Engine {
             compress_min_bytes: compress_min_bytes.clone(),
             proxy_paused: proxy_paused.clone(),
             access: access.clone(),
+            rate_limit: rate_limit.clone(),
             fallbacks: [
                 (admin::FallbackListener::Http, http.fallback.as_ref()),
                 (
@@ -300,6 +308,7 @@ impl Engine {
             compress_min_bytes,
             paused: proxy_paused,
             access,
+            rate_limit,
             metrics: metrics.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
@@ -735,6 +744,15 @@ impl Core {
         match crate::config::Access::from_strings(&settings.allow_ips, &settings.deny_ips) {
             Ok(access) => self.access.store(Arc::new(access)),
             Err(err) => tracing::warn!("the stored address lists are not used: {err}"),
+        }
+        // The buckets stay while the limit does (a settings change elsewhere keeps them).
+        let current = self.rate_limit.load().as_ref().map(|l| l.per_sec());
+        if current != settings.rate_limit_per_sec {
+            self.rate_limit.store(
+                settings
+                    .rate_limit_per_sec
+                    .map(|n| Arc::new(crate::proxy::RateLimit::new(n))),
+            );
         }
         self.inspector.set_paused(settings.capture_paused);
         self.inspector

@@ -38,6 +38,12 @@ pub(crate) fn render(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-portico-error", HeaderValue::from_static(page.code));
+    if let Error::RateLimited { retry_after, .. } = err {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(super::limit::retry_after_secs(*retry_after)),
+        );
+    }
     resp
 }
 
@@ -113,6 +119,14 @@ impl<'a> Page<'a> {
                         "{client} is not in the allowed addresses of {scope}. To let it in, add it to that list (Portico's route editor or Settings, or: portico route set HOST --allow {client})."
                     ),
                 },
+            ),
+            Error::RateLimited { per_sec, retry_after, .. } => (
+                "rate-limited",
+                "Too many requests",
+                format!(
+                    "This address may send {per_sec} requests a second here. Try again in {} s, or raise the limit (route editor or Settings, or: portico route set HOST --rate-limit N).",
+                    super::limit::retry_after_secs(*retry_after)
+                ),
             ),
             Error::Paused => (
                 "paused",

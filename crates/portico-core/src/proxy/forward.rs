@@ -67,6 +67,10 @@ struct Inner {
     tunnels: TaskTracker,
     stop: CancellationToken,
     options: ProxyOptions,
+    /// Each rate-limited route's buckets, kept across route table rebuilds while its limit
+    /// stays the same.
+    route_limits:
+        std::sync::Mutex<std::collections::HashMap<crate::config::RouteId, Arc<super::RateLimit>>>,
 }
 
 /// What the proxy knows beyond its routes.
@@ -87,6 +91,8 @@ pub struct ProxyOptions {
     pub paused: Arc<AtomicBool>,
     /// Who may use any route (the settings' `allow_ips` and `deny_ips`; changed live).
     pub access: Arc<ArcSwap<crate::config::Access>>,
+    /// The per-client rate limit over all routes (the settings' `rate_limit_per_sec`).
+    pub rate_limit: Arc<arc_swap::ArcSwapOption<super::RateLimit>>,
     /// Per-route request counts and latencies for the Overview.
     pub metrics: crate::metrics::Metrics,
 }
@@ -133,7 +139,25 @@ impl Proxy {
                 tunnels: TaskTracker::new(),
                 stop,
                 options,
+                route_limits: std::sync::Mutex::default(),
             }),
+        }
+    }
+
+    /// The buckets for route `id` limited to `per_sec`: the same ones while the limit stays.
+    fn route_limit(&self, id: crate::config::RouteId, per_sec: u64) -> Arc<super::RateLimit> {
+        let mut limits = self
+            .inner
+            .route_limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match limits.get(&id) {
+            Some(limit) if limit.per_sec() == per_sec => limit.clone(),
+            _ => {
+                let limit = Arc::new(super::RateLimit::new(per_sec));
+                limits.insert(id, limit.clone());
+                limit
+            }
         }
     }
 
@@ -242,6 +266,16 @@ impl Proxy {
                 refusal,
             });
         }
+        if let Some(limit) = self.inner.options.rate_limit.load().as_deref()
+            && let Err(retry_after) = limit.check(client)
+        {
+            return Err(Error::RateLimited {
+                scope: "any route".to_owned(),
+                client,
+                per_sec: limit.per_sec(),
+                retry_after,
+            });
+        }
         let Some(target) = table.find(&host, req.uri().path()).cloned() else {
             // A phone on the network knows this machine by its address, not by name: it gets
             // the CA at `http://ADDRESS:PORT/ca.crt` unless a route claims that address.
@@ -269,6 +303,17 @@ impl Proxy {
                 client,
                 refusal,
             });
+        }
+        if let Some(per_sec) = route.rate_limit_per_sec {
+            let limit = self.route_limit(route.id, per_sec);
+            if let Err(retry_after) = limit.check(client) {
+                return Err(Error::RateLimited {
+                    scope: format!("route {}", target.label),
+                    client,
+                    per_sec,
+                    retry_after,
+                });
+            }
         }
 
         if !conn.tls

@@ -7,6 +7,7 @@ mod error_page;
 mod forward;
 mod headers;
 mod health;
+mod limit;
 mod listener;
 mod resolve;
 mod route_table;
@@ -14,6 +15,7 @@ mod upgrade;
 
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use health::{HealthMonitor, PROBE_EVERY, RouteHealth};
+pub use limit::RateLimit;
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
 pub(crate) use resolve::is_localhost;
 pub use route_table::{RouteTable, Target};
@@ -132,6 +134,18 @@ pub enum Error {
         /// Which list refused it.
         refusal: crate::config::Refusal,
     },
+    /// The client sent more requests than its rate limit allows.
+    #[error("{client} sent more than {per_sec} requests a second to {scope}")]
+    RateLimited {
+        /// `route HOST/PATH`, or `any route` for the global limit.
+        scope: String,
+        /// The client's address.
+        client: std::net::IpAddr,
+        /// The limit.
+        per_sec: u64,
+        /// How long until it may send again.
+        retry_after: Duration,
+    },
     /// Proxying is paused (the `proxy_paused` setting).
     #[error("Portico is paused: it answers no route until it is resumed")]
     Paused,
@@ -161,6 +175,7 @@ impl Error {
             Error::StaticDir { .. } => StatusCode::BAD_GATEWAY,
             Error::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -168,9 +183,10 @@ impl Error {
     /// Who caused it.
     pub fn side(&self) -> Side {
         match self {
-            Error::BadRequest { .. } | Error::NoRoute { .. } | Error::Forbidden { .. } => {
-                Side::Client
-            }
+            Error::BadRequest { .. }
+            | Error::NoRoute { .. }
+            | Error::Forbidden { .. }
+            | Error::RateLimited { .. } => Side::Client,
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. }

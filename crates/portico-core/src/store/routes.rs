@@ -32,6 +32,8 @@ struct Features {
     allow_ips: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     deny_ips: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_per_sec: Option<u64>,
 }
 
 impl Features {
@@ -52,6 +54,7 @@ impl Features {
             hide_backend: route.hide_backend,
             allow_ips: route.allow_ips.to_strings(),
             deny_ips: route.deny_ips.to_strings(),
+            rate_limit_per_sec: route.rate_limit_per_sec,
         }
     }
 
@@ -82,6 +85,7 @@ impl Features {
         new.hide_backend = self.hide_backend;
         new.allow_ips = self.allow_ips;
         new.deny_ips = self.deny_ips;
+        new.rate_limit_per_sec = self.rate_limit_per_sec;
     }
 }
 

@@ -51,6 +51,7 @@ const FOCUS: Record<FormField, string> = {
   cacheTtl: "#re-cache-ttl",
   allowIps: "#re-allow-ips",
   denyIps: "#re-deny-ips",
+  rateLimit: "#re-rate-limit",
   form: "#re-form-error",
 };
 
@@ -500,6 +501,22 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
                 onChange={(event) => { set("denyIps", event.currentTarget.value, "denyIps"); }}
               />
             </Field>
+            <Field id="re-rate-limit" label="Requests a second per client (empty: no limit)" error={fieldError("rateLimit")} errorId="re-rateLimit-error">
+              <input
+                id="re-rate-limit"
+                name="rate_limit_per_sec"
+                inputMode="numeric"
+                className="re-number"
+                value={form.rateLimit}
+                placeholder="no limit"
+                aria-invalid={errors.rateLimit ? true : undefined}
+                aria-describedby={described("rateLimit", "re-rate-hint")}
+                onChange={(event) => { set("rateLimit", event.currentTarget.value, "rateLimit"); }}
+              />
+            </Field>
+            <p className="hint re-hint" id="re-rate-hint">
+              Each client address may send this many a second (bursts up to the same number); more get 429 with Retry-After.
+            </p>
           </section>
 
           <section className="re-section" aria-labelledby="re-perf">

@@ -143,9 +143,13 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
         </th>
         <td className="target">
           {describeTarget(route)}
-          {(route.allow_ips.length > 0 || route.deny_ips.length > 0) && (
+          {(route.allow_ips.length > 0 || route.deny_ips.length > 0 || route.rate_limit_per_sec != null) && (
             <span className="access-tag" title={accessTitle(route)}>
-              {[route.allow_ips.length > 0 ? "allow list" : null, route.deny_ips.length > 0 ? "deny list" : null]
+              {[
+                route.allow_ips.length > 0 ? "allow list" : null,
+                route.deny_ips.length > 0 ? "deny list" : null,
+                route.rate_limit_per_sec == null ? null : `${route.rate_limit_per_sec}/s per client`,
+              ]
                 .filter((tag) => tag !== null)
                 .join(", ")}
             </span>
@@ -244,6 +248,7 @@ function accessTitle(route: Route): string {
   const parts = [];
   if (route.allow_ips.length > 0) parts.push(`Only from: ${route.allow_ips.join(", ")}`);
   if (route.deny_ips.length > 0) parts.push(`Never from: ${route.deny_ips.join(", ")}`);
+  if (route.rate_limit_per_sec != null) parts.push(`At most ${route.rate_limit_per_sec} requests a second per client`);
   return parts.join(". ");
 }
 

@@ -48,6 +48,7 @@ function route(overrides: Partial<Route> = {}): Route {
     hide_backend: false,
     allow_ips: [],
     deny_ips: [],
+    rate_limit_per_sec: null,
     ...overrides,
   };
 }
@@ -278,5 +279,18 @@ describe("address lists", () => {
     const patch = toPatch(stored, { ...form, allowIps: "", denyIps: "10.0.0.0/8 192.168.0.0/16" });
     expect(patch).toEqual({ ok: true, value: { allow_ips: [], deny_ips: ["10.0.0.0/8", "192.168.0.0/16"] } });
     expect(fieldForApi("deny_ips")).toBe("denyIps");
+  });
+});
+
+describe("rate limit", () => {
+  it("is a whole number of requests a second, empty for none, patched to null when cleared", () => {
+    const stored = route({ rate_limit_per_sec: 20 });
+    const form = formFromRoute(stored);
+    expect(form.rateLimit).toBe("20");
+    expect(toPatch(stored, { ...form, rateLimit: "" })).toEqual({ ok: true, value: { rate_limit_per_sec: null } });
+    expect(toPatch(stored, { ...form, rateLimit: "0" })).toMatchObject({ ok: false, field: "rateLimit" });
+    const built = toNewRoute({ ...newForm(), host: "a.localhost", upstreams: [upstreamRow("5173")], rateLimit: "5" });
+    expect(built.ok && built.value.rate_limit_per_sec).toBe(5);
+    expect(fieldForApi("rate_limit_per_sec")).toBe("rateLimit");
   });
 });

@@ -51,6 +51,8 @@ export interface RouteForm {
   /** Client addresses or CIDR ranges, separated by commas, spaces or lines. */
   allowIps: string;
   denyIps: string;
+  /** Requests a second per client; `""` is no limit. */
+  rateLimit: string;
   cache: boolean;
   /** Seconds; `""` caches only what the upstream allows. */
   cacheTtlSecs: string;
@@ -74,6 +76,7 @@ export type FormField =
   | "cacheTtl"
   | "allowIps"
   | "denyIps"
+  | "rateLimit"
   | "form";
 
 const API_FIELDS: Record<string, FormField> = {
@@ -89,6 +92,7 @@ const API_FIELDS: Record<string, FormField> = {
   cache_ttl_secs: "cacheTtl",
   allow_ips: "allowIps",
   deny_ips: "denyIps",
+  rate_limit_per_sec: "rateLimit",
 };
 
 /** The input an API error's `field` names (`form` when it names none the editor has). */
@@ -136,6 +140,7 @@ export function newForm(settings?: Pick<Settings, "default_cache" | "default_com
     hideBackend: false,
     allowIps: "",
     denyIps: "",
+    rateLimit: "",
     cache: settings?.default_cache ?? false,
     cacheTtlSecs: "",
     compress: settings?.default_compress ?? false,
@@ -186,6 +191,7 @@ export function formFromRoute(route: Route): RouteForm {
     hideBackend: route.hide_backend,
     allowIps: route.allow_ips.join(", "),
     denyIps: route.deny_ips.join(", "),
+    rateLimit: route.rate_limit_per_sec == null ? "" : String(route.rate_limit_per_sec),
     cache: route.cache,
     cacheTtlSecs: route.cache_ttl_secs == null ? "" : String(route.cache_ttl_secs),
     compress: route.compress,
@@ -270,9 +276,23 @@ function cacheTtl(text: string): Built<number | null> {
   return { ok: true, value: Number(trimmed) };
 }
 
+function rateLimit(text: string): Built<number | null> {
+  const trimmed = text.trim();
+  if (trimmed === "") return { ok: true, value: null };
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) === 0 || Number(trimmed) > 1_000_000) {
+    return {
+      ok: false,
+      field: "rateLimit",
+      message: "a whole number of requests a second, 1 to 1000000; leave it empty for no limit",
+    };
+  }
+  return { ok: true, value: Number(trimmed) };
+}
+
 interface Checked {
   timeoutMs: number | null;
   cacheTtlSecs: number | null;
+  rateLimit: number | null;
   requestHeaders: HeaderRules;
   responseHeaders: HeaderRules;
 }
@@ -283,13 +303,21 @@ function check(form: RouteForm): Built<Checked> {
   if (!timeout.ok) return timeout;
   const ttl = cacheTtl(form.cacheTtlSecs);
   if (!ttl.ok) return ttl;
+  const limit = rateLimit(form.rateLimit);
+  if (!limit.ok) return limit;
   const request = rowsToRules(form.requestHeaders);
   if (!request.ok) return { ok: false, field: "requestHeaders", message: request.message };
   const response = rowsToRules(form.responseHeaders);
   if (!response.ok) return { ok: false, field: "responseHeaders", message: response.message };
   return {
     ok: true,
-    value: { timeoutMs: timeout.value, cacheTtlSecs: ttl.value, requestHeaders: request.rules, responseHeaders: response.rules },
+    value: {
+      timeoutMs: timeout.value,
+      cacheTtlSecs: ttl.value,
+      rateLimit: limit.value,
+      requestHeaders: request.rules,
+      responseHeaders: response.rules,
+    },
   };
 }
 
@@ -304,7 +332,7 @@ const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length
 export function toNewRoute(form: RouteForm): Built<NewRoute> {
   const checked = check(form);
   if (!checked.ok) return checked;
-  const { timeoutMs: timeout, cacheTtlSecs, requestHeaders, responseHeaders } = checked.value;
+  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, requestHeaders, responseHeaders } = checked.value;
   const path = form.path.trim();
   const target: Partial<NewRoute> =
     form.kind === "upstream"
@@ -342,6 +370,7 @@ export function toNewRoute(form: RouteForm): Built<NewRoute> {
       hide_backend: form.hideBackend,
       ...(ipEntries(form.allowIps).length === 0 ? {} : { allow_ips: ipEntries(form.allowIps) }),
       ...(ipEntries(form.denyIps).length === 0 ? {} : { deny_ips: ipEntries(form.denyIps) }),
+      ...(limit === null ? {} : { rate_limit_per_sec: limit }),
       ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
       ...(isEmptyRules(responseHeaders) ? {} : { response_headers: responseHeaders }),
     },
@@ -386,7 +415,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   const checked = check(form);
   if (!checked.ok) return checked;
-  const { timeoutMs: timeout, cacheTtlSecs, requestHeaders, responseHeaders } = checked.value;
+  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, requestHeaders, responseHeaders } = checked.value;
   const patch: RoutePatch = {};
 
   if (normalizeHost(form.host) !== route.host) patch.host = form.host.trim();
@@ -432,5 +461,6 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   if (!sameList(allow, route.allow_ips)) patch.allow_ips = allow;
   const deny = ipEntries(form.denyIps);
   if (!sameList(deny, route.deny_ips)) patch.deny_ips = deny;
+  if (limit !== (route.rate_limit_per_sec ?? null)) patch.rate_limit_per_sec = limit;
   return { ok: true, value: patch };
 }

@@ -32,6 +32,7 @@ function route(overrides: Partial<Route> = {}): Route {
     hide_backend: false,
     allow_ips: [],
     deny_ips: [],
+    rate_limit_per_sec: null,
     ...overrides,
   };
 }

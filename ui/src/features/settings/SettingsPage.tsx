@@ -12,10 +12,11 @@ import {
   type Draft,
   type FieldKey,
   type ListKey,
+  type OptionalNumberKey,
   type NumberKey,
   type SwitchKey,
 } from "./form";
-import { AddressField, AddressListField, NumberInput, SuffixEditor, SwitchField } from "./fields";
+import { AddressField, TextField, NumberInput, SuffixEditor, SwitchField } from "./fields";
 import { LowPorts, SYSCTL_COMMAND } from "./LowPorts";
 import { revealDataDir, shellError, useDesktop } from "../../platform/tauri";
 import "./settings.css";
@@ -30,6 +31,7 @@ const LABELS: Record<FieldKey, string> = {
   local_suffixes: "Local suffixes",
   allow_ips: "Allowed addresses",
   deny_ips: "Denied addresses",
+  rate_limit_per_sec: "Requests a second per client",
   proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
@@ -204,9 +206,9 @@ export function SettingsPage() {
         }}
       />
     );
-  const list = (key: ListKey, placeholder: string, help: string) =>
+  const list = (key: ListKey | OptionalNumberKey, placeholder: string, help: string) =>
     draft && (
-      <AddressListField
+      <TextField
         name={key}
         label={LABELS[key]}
         help={help}
@@ -340,6 +342,11 @@ export function SettingsPage() {
             </p>
             {list("allow_ips", "everyone", "When not empty, only these may use any route.")}
             {list("deny_ips", "none", "These may use no route.")}
+            {list(
+              "rate_limit_per_sec",
+              "no limit",
+              "Each client address may send this many requests a second over all routes (bursts up to the same number); more get 429 with Retry-After. Empty: no limit.",
+            )}
           </fieldset>
 
           <fieldset className="panel">

@@ -280,8 +280,8 @@ interface ListProps {
   onChange: (value: string) => void;
 }
 
-/** A list of client addresses or CIDR ranges, typed as text (commas, spaces or lines). */
-export function AddressListField({ name, label, help, value, placeholder, error, refused, onChange }: ListProps) {
+/** A setting typed as free text: an address list (commas, spaces or lines), an optional number. */
+export function TextField({ name, label, help, value, placeholder, error, refused, onChange }: ListProps) {
   const id = useId();
   return (
     <div className={error === null ? "field field-wide" : "field field-wide field-invalid"}>

@@ -25,6 +25,7 @@ const base: Settings = {
   proxy_paused: false,
   allow_ips: [],
   deny_ips: [],
+  rate_limit_per_sec: null,
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,
@@ -152,5 +153,16 @@ describe("address lists", () => {
     const diff = diffSettings(stored, { ...draft, allow_ips: "", deny_ips: "192.168.1.66, 10.0.0.0/8" });
     expect(diff.patch).toEqual({ allow_ips: [], deny_ips: ["192.168.1.66", "10.0.0.0/8"] });
     expect(listEntries(" a,b\nc ")).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("rate limit", () => {
+  it("is empty for none, a number otherwise, and checked", () => {
+    const draft = toDraft(base);
+    expect(draft.rate_limit_per_sec).toBe("");
+    expect(diffSettings(base, { ...draft, rate_limit_per_sec: "20" }).patch).toEqual({ rate_limit_per_sec: 20 });
+    expect(diffSettings(base, { ...draft, rate_limit_per_sec: "0" }).errors.rate_limit_per_sec).toContain("1 to 1000000");
+    const limited: Settings = { ...base, rate_limit_per_sec: 20 };
+    expect(diffSettings(limited, { ...toDraft(limited), rate_limit_per_sec: " " }).patch).toEqual({ rate_limit_per_sec: null });
   });
 });

@@ -17,10 +17,12 @@ export type NumberKey =
 export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "default_compress";
 /** Address lists, edited as text: entries separated by commas, spaces or lines. */
 export type ListKey = "allow_ips" | "deny_ips";
-export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | "local_suffixes";
+/** Optional numbers, edited as text (empty: none). */
+export type OptionalNumberKey = "rate_limit_per_sec";
+export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
-export type Draft = Record<AddressKey | NumberKey | ListKey, string> & Record<SwitchKey, boolean> & { local_suffixes: string[] };
+export type Draft = Record<AddressKey | NumberKey | ListKey | OptionalNumberKey, string> & Record<SwitchKey, boolean> & { local_suffixes: string[] };
 
 export type Unit = "bytes" | "MiB" | "ms" | "days" | "exchanges";
 
@@ -112,6 +114,7 @@ export function toDraft(settings: Settings): Draft {
     local_suffixes: [...settings.local_suffixes],
     allow_ips: settings.allow_ips.join(", "),
     deny_ips: settings.deny_ips.join(", "),
+    rate_limit_per_sec: settings.rate_limit_per_sec == null ? "" : String(settings.rate_limit_per_sec),
     proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
@@ -227,6 +230,19 @@ export function diffSettings(base: Settings, draft: Draft): Diff {
     if (!sameList(entries, base[key])) {
       changed.push(key);
       patch[key] = entries;
+    }
+  }
+  const limitText = draft.rate_limit_per_sec.trim();
+  if (limitText !== start.rate_limit_per_sec) {
+    if (limitText === "") {
+      changed.push("rate_limit_per_sec");
+      patch.rate_limit_per_sec = null;
+    } else if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1_000_000) {
+      changed.push("rate_limit_per_sec");
+      errors.rate_limit_per_sec = "A whole number of requests a second, 1 to 1000000; empty for no limit.";
+    } else if (Number(limitText) !== base.rate_limit_per_sec) {
+      changed.push("rate_limit_per_sec");
+      patch.rate_limit_per_sec = Number(limitText);
     }
   }
   for (const key of SWITCH_KEYS) {

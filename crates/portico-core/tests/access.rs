@@ -312,3 +312,133 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
         StatusCode::OK
     );
 }
+
+/// A body over the limit gets 413: at once when its length is declared, and when a chunked
+/// body streams past it; a body within the limit reaches the upstream whole. The smaller of
+/// the route's and the global limit applies.
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine
+        .add(NewRoute {
+            host: "upload.localhost".into(),
+            upstreams: vec![echo.addr.to_string()],
+            max_body_bytes: Some(1000),
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    let post = |body: Vec<u8>, chunked: bool| {
+        let addr = engine.addr();
+        async move {
+            let builder = Request::post("/up").header("accept", "text/plain");
+            if chunked {
+                // A streamed body of unknown length.
+                let stream = futures_util::stream::iter(
+                    body.chunks(100)
+                        .map(|c| {
+                            Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::copy_from_slice(
+                                c,
+                            )))
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                common::send_stream(
+                    addr,
+                    "upload.localhost",
+                    builder,
+                    http_body_util::StreamBody::new(stream),
+                )
+                .await
+            } else {
+                common::send(addr, "upload.localhost", builder, Bytes::from(body)).await
+            }
+        }
+    };
+    let ok = post(vec![b'a'; 1000], false).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let declared = post(vec![b'a'; 1001], false).await;
+    assert_eq!(
+        declared.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        declared.body
+    );
+    assert_eq!(declared.headers["x-portico-error"], "body-too-large");
+    assert!(
+        declared.body.contains("up to 1000 bytes"),
+        "{}",
+        declared.body
+    );
+    let streamed = post(vec![b'a'; 5000], true).await;
+    assert_eq!(
+        streamed.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        streamed.body
+    );
+    let small_stream = post(vec![b'a'; 900], true).await;
+    assert_eq!(small_stream.status, StatusCode::OK, "{}", small_stream.body);
+
+    engine
+        .engine()
+        .update_settings(SettingsPatch {
+            max_body_bytes: Some(Some(500)),
+            ..Default::default()
+        })
+        .await
+        .expect("settings");
+    let global = post(vec![b'a'; 600], false).await;
+    assert_eq!(
+        global.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the smaller limit wins"
+    );
+    assert!(global.body.contains("up to 500 bytes"), "{}", global.body);
+}
+
+/// Out-of-range limits are refused wherever settings come in (a patch, an import), with the
+/// field named, and nothing is stored.
+#[tokio::test]
+async fn out_of_range_limits_are_refused_and_nothing_changes() {
+    let engine = TestEngine::start().await;
+    for patch in [
+        SettingsPatch {
+            max_body_bytes: Some(Some(0)),
+            ..Default::default()
+        },
+        SettingsPatch {
+            max_body_bytes: Some(Some((1 << 40) + 1)),
+            ..Default::default()
+        },
+        SettingsPatch {
+            rate_limit_per_sec: Some(Some(1_000_001)),
+            ..Default::default()
+        },
+    ] {
+        let err = engine
+            .engine()
+            .update_settings(patch)
+            .await
+            .expect_err("out of range");
+        let text = err.to_string();
+        assert!(
+            text.contains("max_body_bytes") || text.contains("rate_limit_per_sec"),
+            "{text}"
+        );
+    }
+    let mut imported = portico_core::config::Settings {
+        max_body_bytes: Some(0),
+        ..Default::default()
+    };
+    assert!(
+        imported.validate().is_err(),
+        "an import is validated the same way"
+    );
+    let stored = engine.engine().settings().await.expect("settings");
+    assert_eq!(
+        (stored.max_body_bytes, stored.rate_limit_per_sec),
+        (None, None)
+    );
+}

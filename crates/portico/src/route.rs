@@ -171,6 +171,12 @@ pub(crate) struct Features {
     /// `route set`: remove the rate limit.
     #[arg(long, conflicts_with = "rate_limit")]
     no_rate_limit: bool,
+    /// Refuse request bodies larger than BYTES with 413.
+    #[arg(long, value_name = "BYTES")]
+    max_body: Option<u64>,
+    /// `route set`: remove the body size limit.
+    #[arg(long, conflicts_with = "max_body")]
+    no_max_body: bool,
 }
 
 /// `true`/`false` when one of a pair of flags was given, else `None`.
@@ -264,6 +270,7 @@ impl Features {
         new.allow_ips = self.allow.clone();
         new.deny_ips = self.deny.clone();
         new.rate_limit_per_sec = self.rate_limit;
+        new.max_body_bytes = self.max_body;
         Ok(())
     }
 
@@ -289,6 +296,11 @@ impl Features {
                 Some(None)
             } else {
                 self.rate_limit.map(Some)
+            },
+            max_body_bytes: if self.no_max_body {
+                Some(None)
+            } else {
+                self.max_body.map(Some)
             },
             ..RoutePatch::default()
         })
@@ -507,6 +519,9 @@ fn feature_flags(route: &Route) -> Vec<&'static str> {
     }
     if route.rate_limit_per_sec.is_some() {
         flags.push("rate limit");
+    }
+    if route.max_body_bytes.is_some() {
+        flags.push("body limit");
     }
     flags
 }

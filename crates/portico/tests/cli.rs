@@ -71,6 +71,7 @@ fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("allow_ips", json!([])),
         ("deny_ips", json!([])),
         ("rate_limit_per_sec", json!(null)),
+        ("max_body_bytes", json!(null)),
     ]
 }
 

@@ -64,6 +64,7 @@ fn plain_route(host: &str, upstream: &str) -> Value {
         "allow_ips": [],
         "deny_ips": [],
         "rate_limit_per_sec": null,
+        "max_body_bytes": null,
     })
 }
 
@@ -1561,6 +1562,25 @@ fn route_rate_limit_is_set_and_removed() {
         &["route", "set", "api.localhost", "--rate-limit", "0"],
     )
     .assert_refused("a zero limit", &["rate_limit_per_sec"]);
+    let body = portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--max-body", "1024"],
+    );
+    body.assert_success("route set --max-body");
+    assert!(body.stdout.contains("body limit"), "{body:#?}");
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["max_body_bytes"],
+        json!(1024)
+    );
+    portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--no-max-body"],
+    )
+    .assert_success("--no-max-body");
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["max_body_bytes"],
+        json!(null)
+    );
     let set = portico(dir.path(), &["settings", "set", "rate_limit_per_sec", "50"]);
     set.assert_success("settings set rate_limit_per_sec");
     assert!(

@@ -900,6 +900,13 @@ export interface components {
              */
             local_suffixes: string[];
             /**
+             * Format: int64
+             * @description Refuse request bodies larger than this many bytes with 413, on every route (a route's
+             *     own limit applies too; the smaller wins). Applies at once. Default: none (no limit).
+             * @default null
+             */
+            max_body_bytes: number | null;
+            /**
              * @description Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
              *     paused" page until this is false again (the listeners stay bound, so resuming cannot
              *     lose a port). The admin API and the UI keep working. Applies at once. Default: false.
@@ -1087,6 +1094,11 @@ export interface components {
             host: string;
             /** @description Default: true. */
             https_redirect?: boolean | null;
+            /**
+             * Format: int64
+             * @description Default: none (no limit).
+             */
+            max_body_bytes?: number | null;
             /**
              * @description Path prefix; default `/`.
              * @example /
@@ -1332,6 +1344,11 @@ export interface components {
              * @description Store identifier.
              */
             id: number;
+            /**
+             * Format: int64
+             * @description Refuse request bodies larger than this many bytes with 413. Default: none (no limit).
+             */
+            max_body_bytes: number | null;
             /** @description Path prefix, matched on segment boundaries. Default: `/`. */
             path: components["schemas"]["PathPrefix"];
             /**
@@ -1514,6 +1531,11 @@ export interface components {
             host?: string | null;
             /** @description Redirect plain HTTP to HTTPS, or not. */
             https_redirect?: boolean | null;
+            /**
+             * Format: int64
+             * @description New request body size limit; `null` removes it.
+             */
+            max_body_bytes?: number | null;
             /** @description New path prefix. */
             path?: string | null;
             /**
@@ -1697,6 +1719,13 @@ export interface components {
              */
             local_suffixes: string[];
             /**
+             * Format: int64
+             * @description Refuse request bodies larger than this many bytes with 413, on every route (a route's
+             *     own limit applies too; the smaller wins). Applies at once. Default: none (no limit).
+             * @default null
+             */
+            max_body_bytes: number | null;
+            /**
              * @description Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
              *     paused" page until this is false again (the listeners stay bound, so resuming cannot
              *     lose a port). The admin API and the UI keep working. Applies at once. Default: false.
@@ -1782,6 +1811,11 @@ export interface components {
              *     ]
              */
             local_suffixes?: string[] | null;
+            /**
+             * Format: int64
+             * @description New `max_body_bytes` (see `Settings`); `null` removes the limit.
+             */
+            max_body_bytes?: number | null;
             /** @description See [`Settings::proxy_paused`]. */
             proxy_paused?: boolean | null;
             /**

@@ -168,6 +168,9 @@ pub struct Route {
     /// number); more get 429 with `Retry-After`. Default: none (no limit).
     #[schema(required = true, minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_sec: Option<u64>,
+    /// Refuse request bodies larger than this many bytes with 413. Default: none (no limit).
+    #[schema(required = true, minimum = 1, maximum = 1_099_511_627_776.0)]
+    pub max_body_bytes: Option<u64>,
 }
 
 impl Route {
@@ -262,6 +265,10 @@ pub struct NewRoute {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_sec: Option<u64>,
+    /// Default: none (no limit).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_099_511_627_776.0)]
+    pub max_body_bytes: Option<u64>,
 }
 
 /// A validated route that has no id yet.
@@ -319,6 +326,8 @@ pub struct ValidRoute {
     pub deny_ips: IpList,
     /// See [`Route::rate_limit_per_sec`].
     pub rate_limit_per_sec: Option<u64>,
+    /// See [`Route::max_body_bytes`].
+    pub max_body_bytes: Option<u64>,
 }
 
 impl ValidRoute {
@@ -352,6 +361,7 @@ impl ValidRoute {
             allow_ips: self.allow_ips,
             deny_ips: self.deny_ips,
             rate_limit_per_sec: self.rate_limit_per_sec,
+            max_body_bytes: self.max_body_bytes,
         }
     }
 }
@@ -385,6 +395,7 @@ impl NewRoute {
         let deny_ips = IpList::parse("deny_ips", &self.deny_ips)?;
         let rate_limit_per_sec =
             validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
+        let max_body_bytes = validate_max_body("max_body_bytes", self.max_body_bytes)?;
         Ok(ValidRoute {
             host,
             path,
@@ -412,6 +423,7 @@ impl NewRoute {
             allow_ips,
             deny_ips,
             rate_limit_per_sec,
+            max_body_bytes,
         })
     }
 
@@ -487,6 +499,10 @@ pub struct RoutePatch {
     #[serde(default, with = "double_option_u64")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_sec: Option<Option<u64>>,
+    /// New request body size limit; `null` removes it.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_099_511_627_776.0)]
+    pub max_body_bytes: Option<Option<u64>>,
 }
 
 impl RoutePatch {
@@ -590,6 +606,9 @@ impl RoutePatch {
         }
         if let Some(limit) = self.rate_limit_per_sec {
             next.rate_limit_per_sec = validate_rate_limit("rate_limit_per_sec", limit)?;
+        }
+        if let Some(limit) = self.max_body_bytes {
+            next.max_body_bytes = validate_max_body("max_body_bytes", limit)?;
         }
         Ok(next)
     }
@@ -823,6 +842,10 @@ pub struct Settings {
     /// Default: none (no limit).
     #[schema(required = true, minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_sec: Option<u64>,
+    /// Refuse request bodies larger than this many bytes with 413, on every route (a route's
+    /// own limit applies too; the smaller wins). Applies at once. Default: none (no limit).
+    #[schema(required = true, minimum = 1, maximum = 1_099_511_627_776.0)]
+    pub max_body_bytes: Option<u64>,
     /// Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
     pub capture_paused: bool,
     /// Bytes of each request and response body kept for the inspector (the true size is
@@ -863,6 +886,7 @@ impl Default for Settings {
             allow_ips: Vec::new(),
             deny_ips: Vec::new(),
             rate_limit_per_sec: None,
+            max_body_bytes: None,
             capture_paused: false,
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
@@ -912,6 +936,10 @@ pub struct SettingsPatch {
     #[serde(default, with = "double_option_u64")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_sec: Option<Option<u64>>,
+    /// New `max_body_bytes` (see `Settings`); `null` removes the limit.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_099_511_627_776.0)]
+    pub max_body_bytes: Option<Option<u64>>,
     /// See [`Settings::capture_paused`].
     pub capture_paused: Option<bool>,
     /// See [`Settings::capture_body_limit`].
@@ -1005,6 +1033,9 @@ impl SettingsPatch {
         if let Some(limit) = self.rate_limit_per_sec {
             next.rate_limit_per_sec = limit;
         }
+        if let Some(limit) = self.max_body_bytes {
+            next.max_body_bytes = limit;
+        }
         if let Some(v) = self.capture_paused {
             next.capture_paused = v;
         }
@@ -1044,6 +1075,7 @@ impl Settings {
         self.allow_ips = IpList::parse("allow_ips", &self.allow_ips)?.to_strings();
         self.deny_ips = IpList::parse("deny_ips", &self.deny_ips)?.to_strings();
         validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
+        validate_max_body("max_body_bytes", self.max_body_bytes)?;
         for (field, value) in [
             ("http_listen", &self.http_listen),
             ("https_listen", &self.https_listen),
@@ -1317,7 +1349,28 @@ impl From<&Route> for NewRoute {
             allow_ips: route.allow_ips.to_strings(),
             deny_ips: route.deny_ips.to_strings(),
             rate_limit_per_sec: route.rate_limit_per_sec,
+            max_body_bytes: route.max_body_bytes,
         }
+    }
+}
+
+/// The largest body size limit that can be set (1 TiB).
+const MAX_BODY_LIMIT: u64 = 1 << 40;
+
+/// A request body size limit: none, or 1 byte to 1 TiB.
+fn validate_max_body(field: &'static str, limit: Option<u64>) -> Result<Option<u64>, Error> {
+    match limit {
+        Some(0) => Err(Error::InvalidSetting {
+            field,
+            reason: "must be at least 1 byte; leave it out (null) for no limit".into(),
+        }),
+        Some(n) if n > MAX_BODY_LIMIT => Err(Error::InvalidSetting {
+            field,
+            reason: format!(
+                "must be at most {MAX_BODY_LIMIT} bytes (1 TiB); leave it out (null) for no limit"
+            ),
+        }),
+        other => Ok(other),
     }
 }
 

@@ -159,6 +159,8 @@ struct Core {
     access: Arc<ArcSwap<crate::config::Access>>,
     /// The per-client rate limit over all routes (settings).
     rate_limit: Arc<arc_swap::ArcSwapOption<crate::proxy::RateLimit>>,
+    /// The request body limit over all routes, 0 for none (settings).
+    max_body_bytes: Arc<std::sync::atomic::AtomicU64>,
     /// The proxy listeners that did not get the port they wanted.
     fallbacks: Vec<admin::PortFallback>,
 }
@@ -221,6 +223,9 @@ impl Engine {
         let proxy_paused = Arc::new(std::sync::atomic::AtomicBool::new(settings.proxy_paused));
         // Stored lists were validated when written; one that no longer parses refuses nobody
         // rather than stopping the engine (the settings page shows it and its error on save).
+        let max_body_bytes = Arc::new(std::sync::atomic::AtomicU64::new(
+            settings.max_body_bytes.unwrap_or(0),
+        ));
         let rate_limit = Arc::new(arc_swap::ArcSwapOption::from(
             settings
                 .rate_limit_per_sec
@@ -283,6 +288,7 @@ impl Engine {
             proxy_paused: proxy_paused.clone(),
             access: access.clone(),
             rate_limit: rate_limit.clone(),
+            max_body_bytes: max_body_bytes.clone(),
             fallbacks: [
                 (admin::FallbackListener::Http, http.fallback.as_ref()),
                 (
@@ -309,6 +315,7 @@ impl Engine {
             paused: proxy_paused,
             access,
             rate_limit,
+            max_body_bytes,
             metrics: metrics.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
@@ -745,6 +752,8 @@ impl Core {
             Ok(access) => self.access.store(Arc::new(access)),
             Err(err) => tracing::warn!("the stored address lists are not used: {err}"),
         }
+        self.max_body_bytes
+            .store(settings.max_body_bytes.unwrap_or(0), Ordering::Relaxed);
         // The buckets stay while the limit does (a settings change elsewhere keeps them).
         let current = self.rate_limit.load().as_ref().map(|l| l.per_sec());
         if current != settings.rate_limit_per_sec {

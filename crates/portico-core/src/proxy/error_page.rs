@@ -128,6 +128,13 @@ impl<'a> Page<'a> {
                     super::limit::retry_after_secs(*retry_after)
                 ),
             ),
+            Error::BodyTooLarge { limit, .. } => (
+                "body-too-large",
+                "Request body too large",
+                format!(
+                    "This route accepts request bodies up to {limit} bytes. Send less, or raise the limit (route editor or Settings, or: portico route set HOST --max-body BYTES)."
+                ),
+            ),
             Error::Paused => (
                 "paused",
                 "Portico is paused",

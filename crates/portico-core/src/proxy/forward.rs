@@ -93,6 +93,9 @@ pub struct ProxyOptions {
     pub access: Arc<ArcSwap<crate::config::Access>>,
     /// The per-client rate limit over all routes (the settings' `rate_limit_per_sec`).
     pub rate_limit: Arc<arc_swap::ArcSwapOption<super::RateLimit>>,
+    /// Request bodies larger than this are refused on every route; 0 is no limit (the
+    /// settings' `max_body_bytes`; changed live).
+    pub max_body_bytes: Arc<AtomicU64>,
     /// Per-route request counts and latencies for the Overview.
     pub metrics: crate::metrics::Metrics,
 }
@@ -103,6 +106,21 @@ fn side_name(side: super::Side) -> &'static str {
         super::Side::Upstream => "upstream",
         super::Side::Portico => "portico",
     }
+}
+
+/// Whether `err` is an upstream request that failed because its body hit the size limit.
+fn cut_at_limit(err: &Error) -> bool {
+    let Error::UpstreamFailed { source, .. } = err else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Whether a Host header's name is an IP address (`192.168.1.20`, `[fe80::1]`).
@@ -324,13 +342,50 @@ impl Proxy {
             return Ok(redirect_to_https(&host, port, req.uri()));
         }
 
+        let global_limit = self.inner.options.max_body_bytes.load(Ordering::Relaxed);
+        let body_limit = [
+            route.max_body_bytes,
+            (global_limit > 0).then_some(global_limit),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let mut req = req;
+        if let Some(limit) = body_limit {
+            let too_large = || Error::BodyTooLarge {
+                scope: format!("route {}", target.label),
+                limit,
+            };
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|len| len > limit) {
+                return Err(too_large());
+            }
+            // A body without a length (chunked) is cut at the limit as it streams; the
+            // upstream sees a failed request and the client a 413.
+            req = req.map(|body| {
+                http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+                    .boxed()
+            });
+        }
+
         let (mut resp, cache) = match route.target() {
             RouteTarget::Redirect(url) => (redirect(route, url, req.uri()), None),
             RouteTarget::Static(dir) => (self.serve_static(&target, dir, &req).await?, None),
             RouteTarget::Upstream(upstream) => {
-                return self
+                let forwarded = self
                     .forward_upstream(req, conn, &target, upstream, original_host, capture)
                     .await;
+                return match (forwarded, body_limit) {
+                    (Err(err), Some(limit)) if cut_at_limit(&err) => Err(Error::BodyTooLarge {
+                        scope: format!("route {}", target.label),
+                        limit,
+                    }),
+                    (result, _) => result,
+                };
             }
         };
         self.finish_response(&mut resp, route, cache);

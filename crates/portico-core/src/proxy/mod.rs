@@ -146,6 +146,14 @@ pub enum Error {
         /// How long until it may send again.
         retry_after: Duration,
     },
+    /// The request's body is larger than the route's (or every route's) limit.
+    #[error("the request body is larger than the {limit}-byte limit of {scope}")]
+    BodyTooLarge {
+        /// `route HOST/PATH`.
+        scope: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// Proxying is paused (the `proxy_paused` setting).
     #[error("Portico is paused: it answers no route until it is resumed")]
     Paused,
@@ -176,6 +184,7 @@ impl Error {
             Error::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -186,7 +195,8 @@ impl Error {
             Error::BadRequest { .. }
             | Error::NoRoute { .. }
             | Error::Forbidden { .. }
-            | Error::RateLimited { .. } => Side::Client,
+            | Error::RateLimited { .. }
+            | Error::BodyTooLarge { .. } => Side::Client,
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. }

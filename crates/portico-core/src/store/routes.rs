@@ -34,6 +34,8 @@ struct Features {
     deny_ips: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit_per_sec: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_body_bytes: Option<u64>,
 }
 
 impl Features {
@@ -55,6 +57,7 @@ impl Features {
             allow_ips: route.allow_ips.to_strings(),
             deny_ips: route.deny_ips.to_strings(),
             rate_limit_per_sec: route.rate_limit_per_sec,
+            max_body_bytes: route.max_body_bytes,
         }
     }
 
@@ -86,6 +89,7 @@ impl Features {
         new.allow_ips = self.allow_ips;
         new.deny_ips = self.deny_ips;
         new.rate_limit_per_sec = self.rate_limit_per_sec;
+        new.max_body_bytes = self.max_body_bytes;
     }
 }
 

@@ -258,3 +258,35 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// As [`send`], with a streamed body of unknown length (sent chunked).
+pub async fn send_stream<B>(
+    addr: SocketAddr,
+    host: &str,
+    builder: http::request::Builder,
+    body: B,
+) -> Reply
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let client: Client<_, B> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let path = builder.uri_ref().map(|u| u.to_string()).unwrap_or_default();
+    let req = builder
+        .uri(format!("http://{addr}{path}"))
+        .header("host", format!("{host}:{}", addr.port()))
+        .body(body)
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+        .await
+        .expect("answer within 30 s")
+        .expect("response");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body,
+    }
+}

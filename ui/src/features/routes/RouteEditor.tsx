@@ -52,6 +52,7 @@ const FOCUS: Record<FormField, string> = {
   allowIps: "#re-allow-ips",
   denyIps: "#re-deny-ips",
   rateLimit: "#re-rate-limit",
+  maxBody: "#re-max-body",
   form: "#re-form-error",
 };
 
@@ -517,6 +518,19 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
             <p className="hint re-hint" id="re-rate-hint">
               Each client address may send this many a second (bursts up to the same number); more get 429 with Retry-After.
             </p>
+            <Field id="re-max-body" label="Largest request body in bytes (empty: no limit)" error={fieldError("maxBody")} errorId="re-maxBody-error">
+              <input
+                id="re-max-body"
+                name="max_body_bytes"
+                inputMode="numeric"
+                className="re-number"
+                value={form.maxBody}
+                placeholder="no limit"
+                aria-invalid={errors.maxBody ? true : undefined}
+                aria-describedby={described("maxBody")}
+                onChange={(event) => { set("maxBody", event.currentTarget.value, "maxBody"); }}
+              />
+            </Field>
           </section>
 
           <section className="re-section" aria-labelledby="re-perf">

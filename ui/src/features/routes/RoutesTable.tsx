@@ -4,6 +4,7 @@ import { useState } from "react";
 import { patchRoute, type Listeners, type Route, type RouteHealth } from "../../api/client";
 import { describeTarget, routeUrl } from "./links";
 import { movedMessage, type MovedHint } from "./moved";
+import { formatBytes } from "../../lib/format";
 import type { LoadError } from "../../lib/usePoll";
 
 type Toggle = "enabled" | "cache" | "compress";
@@ -143,12 +144,16 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
         </th>
         <td className="target">
           {describeTarget(route)}
-          {(route.allow_ips.length > 0 || route.deny_ips.length > 0 || route.rate_limit_per_sec != null) && (
+          {(route.allow_ips.length > 0 ||
+            route.deny_ips.length > 0 ||
+            route.rate_limit_per_sec != null ||
+            route.max_body_bytes != null) && (
             <span className="access-tag" title={accessTitle(route)}>
               {[
                 route.allow_ips.length > 0 ? "allow list" : null,
                 route.deny_ips.length > 0 ? "deny list" : null,
                 route.rate_limit_per_sec == null ? null : `${route.rate_limit_per_sec}/s per client`,
+                route.max_body_bytes == null ? null : `bodies ≤ ${formatBytes(route.max_body_bytes)}`,
               ]
                 .filter((tag) => tag !== null)
                 .join(", ")}

@@ -49,6 +49,7 @@ function route(overrides: Partial<Route> = {}): Route {
     allow_ips: [],
     deny_ips: [],
     rate_limit_per_sec: null,
+    max_body_bytes: null,
     ...overrides,
   };
 }
@@ -292,5 +293,16 @@ describe("rate limit", () => {
     const built = toNewRoute({ ...newForm(), host: "a.localhost", upstreams: [upstreamRow("5173")], rateLimit: "5" });
     expect(built.ok && built.value.rate_limit_per_sec).toBe(5);
     expect(fieldForApi("rate_limit_per_sec")).toBe("rateLimit");
+  });
+});
+
+describe("body limit", () => {
+  it("is a whole number of bytes, empty for none", () => {
+    const stored = route({ max_body_bytes: 1024 });
+    const form = formFromRoute(stored);
+    expect(form.maxBody).toBe("1024");
+    expect(toPatch(stored, { ...form, maxBody: "1 048 576" })).toEqual({ ok: true, value: { max_body_bytes: 1048576 } });
+    expect(toPatch(stored, { ...form, maxBody: "" })).toEqual({ ok: true, value: { max_body_bytes: null } });
+    expect(toPatch(stored, { ...form, maxBody: "1k" })).toMatchObject({ ok: false, field: "maxBody" });
   });
 });

@@ -53,6 +53,8 @@ export interface RouteForm {
   denyIps: string;
   /** Requests a second per client; `""` is no limit. */
   rateLimit: string;
+  /** The largest request body in bytes; `""` is no limit. */
+  maxBody: string;
   cache: boolean;
   /** Seconds; `""` caches only what the upstream allows. */
   cacheTtlSecs: string;
@@ -77,6 +79,7 @@ export type FormField =
   | "allowIps"
   | "denyIps"
   | "rateLimit"
+  | "maxBody"
   | "form";
 
 const API_FIELDS: Record<string, FormField> = {
@@ -93,6 +96,7 @@ const API_FIELDS: Record<string, FormField> = {
   allow_ips: "allowIps",
   deny_ips: "denyIps",
   rate_limit_per_sec: "rateLimit",
+  max_body_bytes: "maxBody",
 };
 
 /** The input an API error's `field` names (`form` when it names none the editor has). */
@@ -141,6 +145,7 @@ export function newForm(settings?: Pick<Settings, "default_cache" | "default_com
     allowIps: "",
     denyIps: "",
     rateLimit: "",
+    maxBody: "",
     cache: settings?.default_cache ?? false,
     cacheTtlSecs: "",
     compress: settings?.default_compress ?? false,
@@ -192,6 +197,7 @@ export function formFromRoute(route: Route): RouteForm {
     allowIps: route.allow_ips.join(", "),
     denyIps: route.deny_ips.join(", "),
     rateLimit: route.rate_limit_per_sec == null ? "" : String(route.rate_limit_per_sec),
+    maxBody: route.max_body_bytes == null ? "" : String(route.max_body_bytes),
     cache: route.cache,
     cacheTtlSecs: route.cache_ttl_secs == null ? "" : String(route.cache_ttl_secs),
     compress: route.compress,
@@ -289,10 +295,20 @@ function rateLimit(text: string): Built<number | null> {
   return { ok: true, value: Number(trimmed) };
 }
 
+function maxBody(text: string): Built<number | null> {
+  const trimmed = text.trim().replace(/[\s,_]/g, "");
+  if (trimmed === "") return { ok: true, value: null };
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) === 0 || Number(trimmed) > 2 ** 40) {
+    return { ok: false, field: "maxBody", message: "a whole number of bytes, 1 to 1099511627776 (1 TiB); leave it empty for no limit" };
+  }
+  return { ok: true, value: Number(trimmed) };
+}
+
 interface Checked {
   timeoutMs: number | null;
   cacheTtlSecs: number | null;
   rateLimit: number | null;
+  maxBody: number | null;
   requestHeaders: HeaderRules;
   responseHeaders: HeaderRules;
 }
@@ -305,6 +321,8 @@ function check(form: RouteForm): Built<Checked> {
   if (!ttl.ok) return ttl;
   const limit = rateLimit(form.rateLimit);
   if (!limit.ok) return limit;
+  const body = maxBody(form.maxBody);
+  if (!body.ok) return body;
   const request = rowsToRules(form.requestHeaders);
   if (!request.ok) return { ok: false, field: "requestHeaders", message: request.message };
   const response = rowsToRules(form.responseHeaders);
@@ -315,6 +333,7 @@ function check(form: RouteForm): Built<Checked> {
       timeoutMs: timeout.value,
       cacheTtlSecs: ttl.value,
       rateLimit: limit.value,
+      maxBody: body.value,
       requestHeaders: request.rules,
       responseHeaders: response.rules,
     },
@@ -332,7 +351,7 @@ const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length
 export function toNewRoute(form: RouteForm): Built<NewRoute> {
   const checked = check(form);
   if (!checked.ok) return checked;
-  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, requestHeaders, responseHeaders } = checked.value;
+  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
   const path = form.path.trim();
   const target: Partial<NewRoute> =
     form.kind === "upstream"
@@ -371,6 +390,7 @@ export function toNewRoute(form: RouteForm): Built<NewRoute> {
       ...(ipEntries(form.allowIps).length === 0 ? {} : { allow_ips: ipEntries(form.allowIps) }),
       ...(ipEntries(form.denyIps).length === 0 ? {} : { deny_ips: ipEntries(form.denyIps) }),
       ...(limit === null ? {} : { rate_limit_per_sec: limit }),
+      ...(bodyLimit === null ? {} : { max_body_bytes: bodyLimit }),
       ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
       ...(isEmptyRules(responseHeaders) ? {} : { response_headers: responseHeaders }),
     },
@@ -415,7 +435,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   const checked = check(form);
   if (!checked.ok) return checked;
-  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, requestHeaders, responseHeaders } = checked.value;
+  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
   const patch: RoutePatch = {};
 
   if (normalizeHost(form.host) !== route.host) patch.host = form.host.trim();
@@ -462,5 +482,6 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   const deny = ipEntries(form.denyIps);
   if (!sameList(deny, route.deny_ips)) patch.deny_ips = deny;
   if (limit !== (route.rate_limit_per_sec ?? null)) patch.rate_limit_per_sec = limit;
+  if (bodyLimit !== (route.max_body_bytes ?? null)) patch.max_body_bytes = bodyLimit;
   return { ok: true, value: patch };
 }

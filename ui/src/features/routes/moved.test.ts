@@ -33,6 +33,7 @@ function route(overrides: Partial<Route> = {}): Route {
     allow_ips: [],
     deny_ips: [],
     rate_limit_per_sec: null,
+    max_body_bytes: null,
     ...overrides,
   };
 }

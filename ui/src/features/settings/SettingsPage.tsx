@@ -32,6 +32,7 @@ const LABELS: Record<FieldKey, string> = {
   allow_ips: "Allowed addresses",
   deny_ips: "Denied addresses",
   rate_limit_per_sec: "Requests a second per client",
+  max_body_bytes: "Largest request body (bytes)",
   proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
@@ -346,6 +347,11 @@ export function SettingsPage() {
               "rate_limit_per_sec",
               "no limit",
               "Each client address may send this many requests a second over all routes (bursts up to the same number); more get 429 with Retry-After. Empty: no limit.",
+            )}
+            {list(
+              "max_body_bytes",
+              "no limit",
+              "Request bodies larger than this get 413 on every route (a route's own limit applies too; the smaller wins). Empty: no limit.",
             )}
           </fieldset>
 

@@ -26,6 +26,7 @@ const base: Settings = {
   allow_ips: [],
   deny_ips: [],
   rate_limit_per_sec: null,
+  max_body_bytes: null,
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,

@@ -18,7 +18,7 @@ export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "d
 /** Address lists, edited as text: entries separated by commas, spaces or lines. */
 export type ListKey = "allow_ips" | "deny_ips";
 /** Optional numbers, edited as text (empty: none). */
-export type OptionalNumberKey = "rate_limit_per_sec";
+export type OptionalNumberKey = "rate_limit_per_sec" | "max_body_bytes";
 export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
@@ -115,6 +115,7 @@ export function toDraft(settings: Settings): Draft {
     allow_ips: settings.allow_ips.join(", "),
     deny_ips: settings.deny_ips.join(", "),
     rate_limit_per_sec: settings.rate_limit_per_sec == null ? "" : String(settings.rate_limit_per_sec),
+    max_body_bytes: settings.max_body_bytes == null ? "" : String(settings.max_body_bytes),
     proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
@@ -199,6 +200,15 @@ export interface Diff {
 
 const ADDRESS_KEYS: AddressKey[] = ["http_listen", "https_listen", "admin_listen"];
 const LIST_KEYS: ListKey[] = ["allow_ips", "deny_ips"];
+const OPTIONAL_NUMBER_KEYS: OptionalNumberKey[] = ["rate_limit_per_sec", "max_body_bytes"];
+const OPTIONAL_NUMBER_MAX: Record<OptionalNumberKey, number> = {
+  rate_limit_per_sec: 1_000_000,
+  max_body_bytes: 2 ** 40,
+};
+const OPTIONAL_NUMBER_ERRORS: Record<OptionalNumberKey, string> = {
+  rate_limit_per_sec: "A whole number of requests a second, 1 to 1000000; empty for no limit.",
+  max_body_bytes: "A whole number of bytes, 1 to 1099511627776 (1 TiB); empty for no limit.",
+};
 
 /** The entries of an address list as typed: split on commas, spaces and lines. */
 export function listEntries(text: string): string[] {
@@ -232,17 +242,21 @@ export function diffSettings(base: Settings, draft: Draft): Diff {
       patch[key] = entries;
     }
   }
-  const limitText = draft.rate_limit_per_sec.trim();
-  if (limitText !== start.rate_limit_per_sec) {
-    if (limitText === "") {
-      changed.push("rate_limit_per_sec");
-      patch.rate_limit_per_sec = null;
-    } else if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1_000_000) {
-      changed.push("rate_limit_per_sec");
-      errors.rate_limit_per_sec = "A whole number of requests a second, 1 to 1000000; empty for no limit.";
-    } else if (Number(limitText) !== base.rate_limit_per_sec) {
-      changed.push("rate_limit_per_sec");
-      patch.rate_limit_per_sec = Number(limitText);
+  for (const key of OPTIONAL_NUMBER_KEYS) {
+    const text = draft[key].trim().replace(/[\s,_]/g, "");
+    if (text === start[key]) continue;
+    const max = OPTIONAL_NUMBER_MAX[key];
+    if (text === "") {
+      if (base[key] !== null) {
+        changed.push(key);
+        patch[key] = null;
+      }
+    } else if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+      changed.push(key);
+      errors[key] = OPTIONAL_NUMBER_ERRORS[key];
+    } else if (Number(text) !== base[key]) {
+      changed.push(key);
+      patch[key] = Number(text);
     }
   }
   for (const key of SWITCH_KEYS) {

@@ -108,7 +108,7 @@ fn setup(app: &mut tauri::App) -> anyhow::Result<()> {
     app.manage(DataDir(data_dir));
     app.manage(Running(Mutex::new(None)));
     app.manage(AdminOrigin(Mutex::new(String::new())));
-    let login = tauri::async_runtime::block_on(start_engine(app.handle()))?;
+    let login = tauri::async_runtime::block_on(start_engine(app.handle(), FIRST_PAGE))?;
     // The tests and `make run` read this line, like `portico serve`'s.
     println!("UI: {login}");
     let url = login.parse().context("the login link is not a URL")?;
@@ -161,8 +161,8 @@ fn stays_in_window(url: &url::Url, admin: &str) -> bool {
 }
 
 /// Start the engine on the data dir, grant the UI's origin the shell's commands, and follow
-/// the engine's events; the login link to show the UI with.
-async fn start_engine(app: &AppHandle) -> anyhow::Result<String> {
+/// the engine's events; the login link that shows the UI on `page`.
+async fn start_engine(app: &AppHandle, page: &str) -> anyhow::Result<String> {
     let data_dir = app.state::<DataDir>().0.clone();
     let config = portico_host::engine_config(&data_dir)?;
     let engine = Engine::start(config)
@@ -196,7 +196,7 @@ async fn start_engine(app: &AppHandle) -> anyhow::Result<String> {
         *running = Some(Arc::new(engine));
     }
     tauri::async_runtime::spawn(follow_engine(app.clone(), events, ca_not_after));
-    Ok(format!("{login}&page={FIRST_PAGE}"))
+    Ok(format!("{login}&page={page}"))
 }
 
 /// Stop the engine and start it again (after ports 80/443 were allowed, so it binds them),
@@ -234,9 +234,8 @@ pub(crate) async fn restart_engine(app: &AppHandle, page: &str) -> anyhow::Resul
         }
     }
     tracing::info!("the engine stopped; starting it again");
-    let login = start_engine(app).await?;
+    let login = start_engine(app, page).await?;
     tracing::info!("the engine is back: {login}");
-    let login = login.replace(&format!("page={FIRST_PAGE}"), &format!("page={page}"));
     if let Some(window) = app.get_webview_window(MAIN) {
         window.navigate(login.parse().context("the login link is not a URL")?)?;
     }

@@ -16,6 +16,15 @@ fn ip(text: &str) -> IpAddr {
     text.parse().expect("ip")
 }
 
+/// Change the settings of the running engine.
+async fn set(engine: &TestEngine, patch: SettingsPatch) {
+    engine
+        .engine()
+        .update_settings(patch)
+        .await
+        .expect("settings");
+}
+
 async fn status_from(engine: &TestEngine, client: &str, host: &str) -> (StatusCode, String) {
     let reply = send_from(
         Some(ip(client)),
@@ -113,15 +122,15 @@ async fn global_lists_apply_to_every_route_and_unknown_hosts() {
     let engine = TestEngine::start().await;
     let echo = spawn_echo("echo").await;
     engine.route("a.localhost", "/", echo.addr).await;
-    engine
-        .engine()
-        .update_settings(SettingsPatch {
+    set(
+        &engine,
+        SettingsPatch {
             allow_ips: Some(vec!["127.0.0.1".into(), "127.0.0.2".into()]),
             deny_ips: Some(vec!["127.0.0.2".into()]),
             ..Default::default()
-        })
-        .await
-        .expect("settings");
+        },
+    )
+    .await;
     assert_eq!(
         status_from(&engine, "127.0.0.1", "a.localhost").await.0,
         StatusCode::OK
@@ -151,15 +160,15 @@ async fn global_lists_apply_to_every_route_and_unknown_hosts() {
         StatusCode::OK
     );
 
-    engine
-        .engine()
-        .update_settings(SettingsPatch {
+    set(
+        &engine,
+        SettingsPatch {
             allow_ips: Some(Vec::new()),
             deny_ips: Some(Vec::new()),
             ..Default::default()
-        })
-        .await
-        .expect("settings");
+        },
+    )
+    .await;
     assert_eq!(
         status_from(&engine, "127.0.0.3", "a.localhost").await.0,
         StatusCode::OK
@@ -281,14 +290,14 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
     assert!(bad.to_string().contains("rate_limit_per_sec"), "{bad}");
 
     // The global limit: every route, per client.
-    engine
-        .engine()
-        .update_settings(SettingsPatch {
+    set(
+        &engine,
+        SettingsPatch {
             rate_limit_per_sec: Some(Some(1)),
             ..Default::default()
-        })
-        .await
-        .expect("settings");
+        },
+    )
+    .await;
     assert_eq!(
         status_from(&engine, "127.0.0.4", "free.localhost").await.0,
         StatusCode::OK
@@ -299,14 +308,14 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
         body.contains("any route") || body.contains("requests a second"),
         "{body}"
     );
-    engine
-        .engine()
-        .update_settings(SettingsPatch {
+    set(
+        &engine,
+        SettingsPatch {
             rate_limit_per_sec: Some(None),
             ..Default::default()
-        })
-        .await
-        .expect("settings");
+        },
+    )
+    .await;
     assert_eq!(
         status_from(&engine, "127.0.0.4", "free.localhost").await.0,
         StatusCode::OK
@@ -381,14 +390,14 @@ async fn bodies_over_the_limit_get_413() {
     let small_stream = post(vec![b'a'; 900], true).await;
     assert_eq!(small_stream.status, StatusCode::OK, "{}", small_stream.body);
 
-    engine
-        .engine()
-        .update_settings(SettingsPatch {
+    set(
+        &engine,
+        SettingsPatch {
             max_body_bytes: Some(Some(500)),
             ..Default::default()
-        })
-        .await
-        .expect("settings");
+        },
+    )
+    .await;
     let global = post(vec![b'a'; 600], false).await;
     assert_eq!(
         global.status,

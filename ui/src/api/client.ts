@@ -89,22 +89,38 @@ export async function listServices(signal: AbortSignal | null = null): Promise<S
   return unwrap(await client.GET("/api/v1/services", { signal })).services;
 }
 
+/** The one events stream of this page, shared by every subscriber. */
+let events: { source: EventSource; listeners: Set<(event: EngineEvent) => void> } | null = null;
+
 /**
  * Follow the engine's events (`/api/v1/events`, Server-Sent Events named `change`).
- * Returns a function that stops listening. The browser reconnects by itself after errors.
+ * Returns a function that stops listening. Every subscriber of the page shares one
+ * connection (a browser allows few per origin), closed with the last; the browser
+ * reconnects by itself after errors.
  */
 export function subscribeEvents(onEvent: (event: EngineEvent) => void): () => void {
-  const source = new EventSource("/api/v1/events", { withCredentials: false });
-  const listener = (message: MessageEvent<string>) => {
-    try {
-      onEvent(JSON.parse(message.data) as EngineEvent);
-    } catch {
-      // A malformed event carries nothing to act on; the polls catch up.
-    }
-  };
-  source.addEventListener("change", listener);
+  if (events === null) {
+    const source = new EventSource("/api/v1/events", { withCredentials: false });
+    const listeners = new Set<(event: EngineEvent) => void>();
+    source.addEventListener("change", (message: MessageEvent<string>) => {
+      let event: EngineEvent;
+      try {
+        event = JSON.parse(message.data) as EngineEvent;
+      } catch {
+        // A malformed event carries nothing to act on; the polls catch up.
+        return;
+      }
+      for (const listener of listeners) listener(event);
+    });
+    events = { source, listeners };
+  }
+  const shared = events;
+  shared.listeners.add(onEvent);
   return () => {
-    source.removeEventListener("change", listener);
-    source.close();
+    shared.listeners.delete(onEvent);
+    if (shared.listeners.size === 0) {
+      shared.source.close();
+      if (events === shared) events = null;
+    }
   };
 }

@@ -1359,32 +1359,25 @@ const MAX_BODY_LIMIT: u64 = 1 << 40;
 
 /// A request body size limit: none, or 1 byte to 1 TiB.
 fn validate_max_body(field: &'static str, limit: Option<u64>) -> Result<Option<u64>, Error> {
-    match limit {
-        Some(0) => Err(Error::InvalidSetting {
-            field,
-            reason: "must be at least 1 byte; leave it out (null) for no limit".into(),
-        }),
-        Some(n) if n > MAX_BODY_LIMIT => Err(Error::InvalidSetting {
-            field,
-            reason: format!(
-                "must be at most {MAX_BODY_LIMIT} bytes (1 TiB); leave it out (null) for no limit"
-            ),
-        }),
-        other => Ok(other),
-    }
+    optional_limit(field, limit, MAX_BODY_LIMIT, "bytes")
 }
 
 /// A requests-per-second limit: none, or 1 to 1,000,000.
 fn validate_rate_limit(field: &'static str, limit: Option<u64>) -> Result<Option<u64>, Error> {
+    optional_limit(field, limit, 1_000_000, "requests a second")
+}
+
+/// An optional limit: none, or 1 to `max` `unit`.
+fn optional_limit(
+    field: &'static str,
+    limit: Option<u64>,
+    max: u64,
+    unit: &str,
+) -> Result<Option<u64>, Error> {
     match limit {
-        Some(0) => Err(Error::InvalidSetting {
+        Some(n) if n == 0 || n > max => Err(Error::InvalidSetting {
             field,
-            reason: "must be at least 1 request per second; leave it out (null) for no limit"
-                .into(),
-        }),
-        Some(n) if n > 1_000_000 => Err(Error::InvalidSetting {
-            field,
-            reason: "must be at most 1000000 requests per second".into(),
+            reason: format!("must be 1 to {max} {unit}; leave it out (null) for no limit"),
         }),
         other => Ok(other),
     }

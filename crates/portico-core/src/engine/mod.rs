@@ -154,13 +154,8 @@ struct Core {
     retention: Arc<Retention>,
     cache: Cache,
     compress_min_bytes: Arc<std::sync::atomic::AtomicU64>,
-    proxy_paused: Arc<std::sync::atomic::AtomicBool>,
-    /// Who may use any route (settings).
-    access: Arc<ArcSwap<crate::config::Access>>,
-    /// The per-client rate limit over all routes (settings).
-    rate_limit: Arc<arc_swap::ArcSwapOption<crate::proxy::RateLimit>>,
-    /// The request body limit over all routes, 0 for none (settings).
-    max_body_bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// The proxy's settings-wide checks (pause, addresses, rate, body size).
+    gate: Arc<ArcSwap<crate::proxy::Gate>>,
     /// The proxy listeners that did not get the port they wanted.
     fallbacks: Vec<admin::PortFallback>,
 }
@@ -220,21 +215,9 @@ impl Engine {
         let compress_min_bytes = Arc::new(std::sync::atomic::AtomicU64::new(
             settings.compress_min_bytes,
         ));
-        let proxy_paused = Arc::new(std::sync::atomic::AtomicBool::new(settings.proxy_paused));
-        // Stored lists were validated when written; one that no longer parses refuses nobody
-        // rather than stopping the engine (the settings page shows it and its error on save).
-        let max_body_bytes = Arc::new(std::sync::atomic::AtomicU64::new(
-            settings.max_body_bytes.unwrap_or(0),
-        ));
-        let rate_limit = Arc::new(arc_swap::ArcSwapOption::from(
-            settings
-                .rate_limit_per_sec
-                .map(|n| Arc::new(crate::proxy::RateLimit::new(n))),
-        ));
-        let access = Arc::new(ArcSwap::from_pointee(
-            crate::config::Access::from_strings(&settings.allow_ips, &settings.deny_ips)
-                .unwrap_or_default(),
-        ));
+        let gate = Arc::new(ArcSwap::from_pointee(crate::proxy::Gate::new(
+            &settings, None,
+        )));
 
         let http = Listeners::bind(&config.http).await?;
         let https = match &config.https {
@@ -285,10 +268,7 @@ impl Engine {
             retention: retention.clone(),
             cache: cache.clone(),
             compress_min_bytes: compress_min_bytes.clone(),
-            proxy_paused: proxy_paused.clone(),
-            access: access.clone(),
-            rate_limit: rate_limit.clone(),
-            max_body_bytes: max_body_bytes.clone(),
+            gate: gate.clone(),
             fallbacks: [
                 (admin::FallbackListener::Http, http.fallback.as_ref()),
                 (
@@ -312,10 +292,7 @@ impl Engine {
             inspector: Some(inspector.clone()),
             cache: Some(cache.clone()),
             compress_min_bytes,
-            paused: proxy_paused,
-            access,
-            rate_limit,
-            max_body_bytes,
+            gate,
             metrics: metrics.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
@@ -651,7 +628,7 @@ impl Core {
                 admin: self.admin_addrs.clone(),
                 fallbacks: self.fallbacks.clone(),
             },
-            paused: self.proxy_paused.load(std::sync::atomic::Ordering::Relaxed),
+            paused: self.gate.load().paused,
             routes: RouteCounts {
                 total: rows.routes.len(),
                 enabled: rows.routes.iter().filter(|r| r.enabled).count(),
@@ -746,23 +723,8 @@ impl Core {
         }
         self.compress_min_bytes
             .store(settings.compress_min_bytes, Ordering::Relaxed);
-        self.proxy_paused
-            .store(settings.proxy_paused, Ordering::Relaxed);
-        match crate::config::Access::from_strings(&settings.allow_ips, &settings.deny_ips) {
-            Ok(access) => self.access.store(Arc::new(access)),
-            Err(err) => tracing::warn!("the stored address lists are not used: {err}"),
-        }
-        self.max_body_bytes
-            .store(settings.max_body_bytes.unwrap_or(0), Ordering::Relaxed);
-        // The buckets stay while the limit does (a settings change elsewhere keeps them).
-        let current = self.rate_limit.load().as_ref().map(|l| l.per_sec());
-        if current != settings.rate_limit_per_sec {
-            self.rate_limit.store(
-                settings
-                    .rate_limit_per_sec
-                    .map(|n| Arc::new(crate::proxy::RateLimit::new(n))),
-            );
-        }
+        let gate = crate::proxy::Gate::new(settings, Some(&self.gate.load()));
+        self.gate.store(Arc::new(gate));
         self.inspector.set_paused(settings.capture_paused);
         self.inspector
             .set_body_limit(settings.capture_body_limit as usize);

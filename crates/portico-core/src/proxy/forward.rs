@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -87,15 +87,8 @@ pub struct ProxyOptions {
     pub cache: Option<Cache>,
     /// Responses whose known length is below this are not compressed (changed live).
     pub compress_min_bytes: Arc<AtomicU64>,
-    /// Proxying is paused: every request gets [`Error::Paused`] (changed live).
-    pub paused: Arc<AtomicBool>,
-    /// Who may use any route (the settings' `allow_ips` and `deny_ips`; changed live).
-    pub access: Arc<ArcSwap<crate::config::Access>>,
-    /// The per-client rate limit over all routes (the settings' `rate_limit_per_sec`).
-    pub rate_limit: Arc<arc_swap::ArcSwapOption<super::RateLimit>>,
-    /// Request bodies larger than this are refused on every route; 0 is no limit (the
-    /// settings' `max_body_bytes`; changed live).
-    pub max_body_bytes: Arc<AtomicU64>,
+    /// The settings-wide checks (pause, addresses, rate, body size; swapped live).
+    pub gate: Arc<ArcSwap<super::Gate>>,
     /// Per-route request counts and latencies for the Overview.
     pub metrics: crate::metrics::Metrics,
 }
@@ -163,7 +156,13 @@ impl Proxy {
     }
 
     /// The buckets for route `id` limited to `per_sec`: the same ones while the limit stays.
-    fn route_limit(&self, id: crate::config::RouteId, per_sec: u64) -> Arc<super::RateLimit> {
+    /// Making new ones also drops those of routes that no longer have a limit.
+    fn route_limit(
+        &self,
+        table: &RouteTable,
+        id: crate::config::RouteId,
+        per_sec: u64,
+    ) -> Arc<super::RateLimit> {
         let mut limits = self
             .inner
             .route_limits
@@ -172,6 +171,12 @@ impl Proxy {
         match limits.get(&id) {
             Some(limit) if limit.per_sec() == per_sec => limit.clone(),
             _ => {
+                limits.retain(|kept, _| {
+                    table
+                        .routes()
+                        .iter()
+                        .any(|r| r.id == *kept && r.rate_limit_per_sec.is_some())
+                });
                 let limit = Arc::new(super::RateLimit::new(per_sec));
                 limits.insert(id, limit.clone());
                 limit
@@ -272,19 +277,19 @@ impl Proxy {
         {
             return Ok(resp);
         }
-        if self.inner.options.paused.load(Ordering::Relaxed) {
+        let gate = self.inner.options.gate.load();
+        if gate.paused {
             return Err(Error::Paused);
         }
         let client = conn.client.ip();
-        let global = self.inner.options.access.load();
-        if let Err(refusal) = global.check(client) {
+        if let Err(refusal) = gate.access.check(client) {
             return Err(Error::Forbidden {
                 scope: "any route".to_owned(),
                 client,
                 refusal,
             });
         }
-        if let Some(limit) = self.inner.options.rate_limit.load().as_deref()
+        if let Some(limit) = &gate.rate_limit
             && let Err(retry_after) = limit.check(client)
         {
             return Err(Error::RateLimited {
@@ -323,7 +328,7 @@ impl Proxy {
             });
         }
         if let Some(per_sec) = route.rate_limit_per_sec {
-            let limit = self.route_limit(route.id, per_sec);
+            let limit = self.route_limit(table, route.id, per_sec);
             if let Err(retry_after) = limit.check(client) {
                 return Err(Error::RateLimited {
                     scope: format!("route {}", target.label),
@@ -342,14 +347,10 @@ impl Proxy {
             return Ok(redirect_to_https(&host, port, req.uri()));
         }
 
-        let global_limit = self.inner.options.max_body_bytes.load(Ordering::Relaxed);
-        let body_limit = [
-            route.max_body_bytes,
-            (global_limit > 0).then_some(global_limit),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let body_limit = [route.max_body_bytes, gate.max_body_bytes]
+            .into_iter()
+            .flatten()
+            .min();
         let mut req = req;
         if let Some(limit) = body_limit {
             let too_large = || Error::BodyTooLarge {

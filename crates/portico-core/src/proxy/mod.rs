@@ -5,6 +5,7 @@
 
 mod error_page;
 mod forward;
+mod gate;
 mod headers;
 mod health;
 mod limit;
@@ -14,6 +15,7 @@ mod route_table;
 mod upgrade;
 
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
+pub use gate::Gate;
 pub use health::{HealthMonitor, PROBE_EVERY, RouteHealth};
 pub use limit::RateLimit;
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};

@@ -155,14 +155,44 @@ pub async fn send_from(
     builder: http::request::Builder,
     body: Bytes,
 ) -> Reply {
+    send_body(local, addr, host, builder, Full::new(body)).await
+}
+
+/// As [`send`], with a streamed body of unknown length (sent chunked).
+pub async fn send_stream<B>(
+    addr: SocketAddr,
+    host: &str,
+    builder: http::request::Builder,
+    body: B,
+) -> Reply
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    send_body(None, addr, host, builder, body).await
+}
+
+/// One request with `body` from `local` (any address when `None`) to `addr`, `Host: host`;
+/// the whole answer.
+async fn send_body<B>(
+    local: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    host: &str,
+    builder: http::request::Builder,
+    body: B,
+) -> Reply
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut connector = HttpConnector::new();
     connector.set_local_address(local);
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client: Client<_, B> = Client::builder(TokioExecutor::new()).build(connector);
     let path = builder.uri_ref().map(|u| u.to_string()).unwrap_or_default();
     let req = builder
         .uri(format!("http://{addr}{path}"))
         .header("host", format!("{host}:{}", addr.port()))
-        .body(Full::new(body))
+        .body(body)
         .expect("request");
     let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
         .await
@@ -256,37 +286,5 @@ where
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// As [`send`], with a streamed body of unknown length (sent chunked).
-pub async fn send_stream<B>(
-    addr: SocketAddr,
-    host: &str,
-    builder: http::request::Builder,
-    body: B,
-) -> Reply
-where
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let client: Client<_, B> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let path = builder.uri_ref().map(|u| u.to_string()).unwrap_or_default();
-    let req = builder
-        .uri(format!("http://{addr}{path}"))
-        .header("host", format!("{host}:{}", addr.port()))
-        .body(body)
-        .expect("request");
-    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
-        .await
-        .expect("answer within 30 s")
-        .expect("response");
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        raw: body,
     }
 }

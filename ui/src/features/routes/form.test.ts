@@ -5,7 +5,6 @@ import {
   fieldForApi,
   formFromRoute,
   formFromService,
-  ipEntries,
   newForm,
   rowsToRules,
   rulesEqual,
@@ -17,6 +16,7 @@ import {
   type HeaderRow,
   type RouteForm,
 } from "./form";
+import { splitEntries } from "../../lib/entries";
 
 const noRules = { set: [], add: [], remove: [] };
 
@@ -264,8 +264,8 @@ describe("fieldForApi", () => {
 
 describe("address lists", () => {
   it("split on commas, spaces and lines, and go out only when not empty", () => {
-    expect(ipEntries(" 127.0.0.1, 192.168.1.0/24\n::1  ")).toEqual(["127.0.0.1", "192.168.1.0/24", "::1"]);
-    expect(ipEntries("")).toEqual([]);
+    expect(splitEntries(" 127.0.0.1, 192.168.1.0/24\n::1  ")).toEqual(["127.0.0.1", "192.168.1.0/24", "::1"]);
+    expect(splitEntries("")).toEqual([]);
     const form = { ...newForm(), host: "lan.localhost", upstreams: [upstreamRow("5173")], allowIps: "127.0.0.1, 10.0.0.0/8" };
     const built = toNewRoute(form);
     expect(built.ok && built.value.allow_ips).toEqual(["127.0.0.1", "10.0.0.0/8"]);

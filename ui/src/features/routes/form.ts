@@ -3,6 +3,7 @@
 // save belongs in the form. No network, no React.
 import type { Route, RoutePatch, Service } from "../../api/client";
 import type { HeaderRules, NewRoute, Settings } from "../../api/routes";
+import { splitEntries } from "../../lib/entries";
 import { sanitizeHost } from "./links";
 import { normalizeUpstream } from "./upstreams";
 
@@ -269,39 +270,13 @@ function timeoutMs(text: string): Built<number | null> {
   return { ok: true, value: Math.max(1, Math.round(secs * 1000)) };
 }
 
-function cacheTtl(text: string): Built<number | null> {
-  const trimmed = text.trim();
-  if (trimmed === "") return { ok: true, value: null };
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) === 0) {
-    return {
-      ok: false,
-      field: "cacheTtl",
-      message: "a whole number of seconds (at least 1); leave it empty to cache only what the upstream allows",
-    };
-  }
-  return { ok: true, value: Number(trimmed) };
-}
-
-function rateLimit(text: string): Built<number | null> {
-  const trimmed = text.trim();
-  if (trimmed === "") return { ok: true, value: null };
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) === 0 || Number(trimmed) > 1_000_000) {
-    return {
-      ok: false,
-      field: "rateLimit",
-      message: "a whole number of requests a second, 1 to 1000000; leave it empty for no limit",
-    };
-  }
-  return { ok: true, value: Number(trimmed) };
-}
-
-function maxBody(text: string): Built<number | null> {
-  const trimmed = text.trim().replace(/[\s,_]/g, "");
-  if (trimmed === "") return { ok: true, value: null };
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) === 0 || Number(trimmed) > 2 ** 40) {
-    return { ok: false, field: "maxBody", message: "a whole number of bytes, 1 to 1099511627776 (1 TiB); leave it empty for no limit" };
-  }
-  return { ok: true, value: Number(trimmed) };
+/** An optional whole number from 1 to `max` (digit groups such as `1 048 576` are fine). */
+function optionalWhole(text: string, field: FormField, max: number, message: string): Built<number | null> {
+  const digits = text.trim().replace(/[\s,_]/g, "");
+  if (digits === "") return { ok: true, value: null };
+  const value = Number(digits);
+  if (!/^\d+$/.test(digits) || value === 0 || value > max) return { ok: false, field, message };
+  return { ok: true, value };
 }
 
 interface Checked {
@@ -317,11 +292,26 @@ interface Checked {
 function check(form: RouteForm): Built<Checked> {
   const timeout = timeoutMs(form.timeoutSecs);
   if (!timeout.ok) return timeout;
-  const ttl = cacheTtl(form.cacheTtlSecs);
+  const ttl = optionalWhole(
+    form.cacheTtlSecs,
+    "cacheTtl",
+    31_536_000,
+    "a whole number of seconds (at least 1); leave it empty to cache only what the upstream allows",
+  );
   if (!ttl.ok) return ttl;
-  const limit = rateLimit(form.rateLimit);
+  const limit = optionalWhole(
+    form.rateLimit,
+    "rateLimit",
+    1_000_000,
+    "a whole number of requests a second, 1 to 1000000; leave it empty for no limit",
+  );
   if (!limit.ok) return limit;
-  const body = maxBody(form.maxBody);
+  const body = optionalWhole(
+    form.maxBody,
+    "maxBody",
+    2 ** 40,
+    "a whole number of bytes, 1 to 1099511627776 (1 TiB); leave it empty for no limit",
+  );
   if (!body.ok) return body;
   const request = rowsToRules(form.requestHeaders);
   if (!request.ok) return { ok: false, field: "requestHeaders", message: request.message };
@@ -338,11 +328,6 @@ function check(form: RouteForm): Built<Checked> {
       responseHeaders: response.rules,
     },
   };
-}
-
-/** The entries of an address list as typed: split on commas, spaces and lines. */
-export function ipEntries(text: string): string[] {
-  return text.split(/[\s,]+/).filter((entry) => entry !== "");
 }
 
 const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length + rules.remove.length === 0;
@@ -387,8 +372,8 @@ export function toNewRoute(form: RouteForm): Built<NewRoute> {
       ...(cacheTtlSecs === null ? {} : { cache_ttl_secs: cacheTtlSecs }),
       compress: form.compress,
       hide_backend: form.hideBackend,
-      ...(ipEntries(form.allowIps).length === 0 ? {} : { allow_ips: ipEntries(form.allowIps) }),
-      ...(ipEntries(form.denyIps).length === 0 ? {} : { deny_ips: ipEntries(form.denyIps) }),
+      ...(splitEntries(form.allowIps).length === 0 ? {} : { allow_ips: splitEntries(form.allowIps) }),
+      ...(splitEntries(form.denyIps).length === 0 ? {} : { deny_ips: splitEntries(form.denyIps) }),
       ...(limit === null ? {} : { rate_limit_per_sec: limit }),
       ...(bodyLimit === null ? {} : { max_body_bytes: bodyLimit }),
       ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
@@ -477,9 +462,9 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   if (!rulesEqual(responseHeaders, route.response_headers)) patch.response_headers = responseHeaders;
   // The engine stores `192.168.1.7/24` as `192.168.1.0/24`: a list counts as changed when its
   // entries as typed differ from the stored ones, and the engine's answer shows the result.
-  const allow = ipEntries(form.allowIps);
+  const allow = splitEntries(form.allowIps);
   if (!sameList(allow, route.allow_ips)) patch.allow_ips = allow;
-  const deny = ipEntries(form.denyIps);
+  const deny = splitEntries(form.denyIps);
   if (!sameList(deny, route.deny_ips)) patch.deny_ips = deny;
   if (limit !== (route.rate_limit_per_sec ?? null)) patch.rate_limit_per_sec = limit;
   if (bodyLimit !== (route.max_body_bytes ?? null)) patch.max_body_bytes = bodyLimit;

@@ -7,13 +7,13 @@ import {
   formatBytes,
   formatDuration,
   isLowPort,
-  listEntries,
   NUMBER_FIELDS,
   parseAddress,
   parseNumber,
   parseSuffix,
   toDraft,
 } from "./form";
+import { splitEntries } from "../../lib/entries";
 
 const base: Settings = {
   http_listen: null,
@@ -153,7 +153,7 @@ describe("address lists", () => {
     expect(diffSettings(stored, draft).changed).toEqual([]);
     const diff = diffSettings(stored, { ...draft, allow_ips: "", deny_ips: "192.168.1.66, 10.0.0.0/8" });
     expect(diff.patch).toEqual({ allow_ips: [], deny_ips: ["192.168.1.66", "10.0.0.0/8"] });
-    expect(listEntries(" a,b\nc ")).toEqual(["a", "b", "c"]);
+    expect(splitEntries(" a,b\nc ")).toEqual(["a", "b", "c"]);
   });
 });
 

@@ -3,6 +3,7 @@
 // React. Bounds mirror the engine's validation (crates/portico-core/src/config/mod.rs); the
 // engine stays the judge and its 422 names the field.
 import type { Settings, SettingsPatch } from "../../api/settings";
+import { splitEntries } from "../../lib/entries";
 
 export type AddressKey = "http_listen" | "https_listen" | "admin_listen";
 export type NumberKey =
@@ -210,10 +211,6 @@ const OPTIONAL_NUMBER_ERRORS: Record<OptionalNumberKey, string> = {
   max_body_bytes: "A whole number of bytes, 1 to 1099511627776 (1 TiB); empty for no limit.",
 };
 
-/** The entries of an address list as typed: split on commas, spaces and lines. */
-export function listEntries(text: string): string[] {
-  return text.split(/[\s,]+/).filter((entry) => entry !== "");
-}
 const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress"];
 export const NUMBER_KEYS = Object.keys(NUMBER_FIELDS) as NumberKey[];
 
@@ -236,7 +233,7 @@ export function diffSettings(base: Settings, draft: Draft): Diff {
     patch.local_suffixes = [...draft.local_suffixes];
   }
   for (const key of LIST_KEYS) {
-    const entries = listEntries(draft[key]);
+    const entries = splitEntries(draft[key]);
     if (!sameList(entries, base[key])) {
       changed.push(key);
       patch[key] = entries;

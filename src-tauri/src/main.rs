@@ -259,7 +259,7 @@ async fn follow_engine(
         match events.recv().await {
             Ok(Event::RoutesChanged | Event::SettingsChanged | Event::Lagged { .. })
             | Err(RecvError::Lagged(_)) => refresh_tray(&app).await,
-            Ok(Event::UpstreamHealth { route_id, up }) => {
+            Ok(Event::UpstreamHealth { route_id, up, .. }) => {
                 let route = match engine(&app) {
                     Some(engine) => engine.routes().await.ok().and_then(|rows| {
                         rows.routes

@@ -213,6 +213,51 @@ test("address lists refuse a client with 403 (a bad entry shown at its field), a
   expect(after.find((r) => r.host === "notes.localhost")?.rate_limit_per_sec).toBeNull();
 });
 
+test("a second upstream is balanced round robin, then fails over in order, and the row shows both", async ({ page }) => {
+  const spare = await upstream("spare", "hello from spare");
+  await openRoutes(page);
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  const dialog = editor(page);
+  await dialog.getByRole("button", { name: "Add upstream" }).click();
+  await dialog.getByLabel("Upstream 2", { exact: true }).fill(`127.0.0.1:${spare.port}`);
+  await expect(dialog.getByText(`→ http://127.0.0.1:${spare.port}`)).toBeVisible();
+  // Two upstreams: the policy appears, round robin first.
+  await expect(dialog.getByLabel("Which upstream takes a request")).toHaveValue("round_robin");
+  await dialog.getByLabel("Health-check path (empty: a TCP connect every 2 s)").fill("health");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog.getByRole("alert").filter({ hasText: "starting with /" })).toBeVisible();
+  await dialog.getByLabel("Health-check path (empty: a TCP connect every 2 s)").fill("");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+
+  const bodies = new Set<string>();
+  for (let i = 0; i < 4; i++) bodies.add((await viaProxy("notes.localhost")).body);
+  expect([...bodies].sort()).toEqual(["hello from notes", "hello from spare"]);
+  const row = page.locator('tr[data-host="notes.localhost"]');
+  await expect(row).toContainText("round robin");
+  await expect(row.locator(".health-text")).toHaveText("2 of 2 up", { timeout: 10_000 });
+
+  // Failover: everything goes to the first while it is up.
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  await dialog.getByLabel("Which upstream takes a request").selectOption("first");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(row).toContainText("failover");
+  for (let i = 0; i < 4; i++) expect((await viaProxy("notes.localhost")).body).toBe("hello from notes");
+  const stored = await stack.api<{ host: string; upstreams: string[]; balancing: { policy: string } }[]>("GET", "/api/v1/routes");
+  const notes = stored.find((r) => r.host === "notes.localhost");
+  expect(notes?.upstreams).toHaveLength(2);
+  expect(notes?.balancing.policy).toBe("first");
+
+  // Back to one upstream for the tests after this one.
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  await dialog.getByRole("button", { name: "Remove upstream 2" }).click();
+  await expect(dialog.getByLabel("Which upstream takes a request")).toBeHidden();
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(row).not.toContainText("failover");
+});
+
 test("a static-folder route serves the folder's index.html", async ({ page }) => {
   const site = path.join(stack.tmp, "site");
   fs.mkdirSync(site, { recursive: true });

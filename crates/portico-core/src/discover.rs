@@ -51,13 +51,14 @@ pub struct Service {
     pub routes: Vec<i64>,
 }
 
-/// `(route id, port)` for every route forwarding to this machine (a `localhost` name or a
+/// `(route id, port)` for every upstream of every route forwarding to this machine (a `localhost` name or a
 /// loopback or unspecified address): what [`scan`] marks as already mapped.
 pub fn routed_ports(routes: &[crate::config::Route]) -> Vec<(i64, u16)> {
     routes
         .iter()
-        .filter_map(|r| {
-            let upstream = r.upstream()?;
+        .filter(|r| r.upstream().is_some())
+        .flat_map(|r| r.upstreams.iter().map(move |u| (r.id, u)))
+        .filter_map(|(id, upstream)| {
             let host = upstream
                 .host()
                 .trim_start_matches('[')
@@ -66,7 +67,7 @@ pub fn routed_ports(routes: &[crate::config::Route]) -> Vec<(i64, u16)> {
                 || host
                     .parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
-            local.then(|| (r.id, upstream.port()))
+            local.then(|| (id, upstream.port()))
         })
         .collect()
 }

@@ -63,6 +63,7 @@ async fn each_upstream_is_probed_and_a_change_is_announced() {
                 Ok(Event::UpstreamHealth {
                     route_id,
                     up: false,
+                    ..
                 }) if route_id == up.id => {
                     return true;
                 }

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use portico_core::config::{
-    HeaderPair, HeaderRules, HostPattern, NewRoute, PathPrefix, Route, RoutePatch, RouteTarget,
+    Balancing, HeaderPair, HeaderRules, HealthCheck, HostPattern, NewRoute, PathPrefix, Policy,
+    Route, RoutePatch, RouteTarget,
 };
 
 use crate::backend::Backend;
@@ -13,10 +14,11 @@ use crate::backend::Backend;
 /// `portico route` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Map HOST to TARGET (a port such as 5173, host:port, or http://host:port[/base]), or to
-    /// a folder (--static) or a redirect (--redirect).
+    /// Map HOST to TARGET (a port such as 5173, host:port, or http://host:port[/base]) — or
+    /// to several, balanced (--balance) — or to a folder (--static) or a redirect (--redirect).
     #[command(after_help = "Examples:
   portico route add app.localhost 5173
+  portico route add api.localhost 8001 8002 8003 --balance least_conn --health-check /health
   portico route add '*.shop.localhost' localhost:3000 --upstream-host
   portico route add app.localhost 8000 --path /api --strip-prefix
   portico route add api.localhost 8000 --cache --compress
@@ -25,10 +27,10 @@ pub(crate) enum Command {
     Add {
         /// Host name, e.g. app.localhost, or a wildcard such as '*.app.localhost'.
         host: String,
-        /// Upstream: a port, host:port, or http://host:port[/base]. Not needed with --static
-        /// DIR or --redirect URL.
-        #[arg(required_unless_present_any = ["static_dir", "redirect"])]
-        target: Option<String>,
+        /// Upstream: a port, host:port, or http://host:port[/base]; several are balanced.
+        /// Not needed with --static DIR or --redirect URL.
+        #[arg(required_unless_present_any = ["static_dir", "redirect"], num_args = 0.., value_name = "TARGET")]
+        targets: Vec<String>,
         /// Only requests under this path prefix. Default: /.
         #[arg(long, value_name = "P")]
         path: Option<String>,
@@ -52,21 +54,27 @@ pub(crate) enum Command {
         no_capture: bool,
         #[command(flatten)]
         features: Features,
+        #[command(flatten)]
+        balance: BalanceFlags,
     },
     /// Change a route: its upstream, folder or redirect, and its features.
     #[command(after_help = "Examples:
   portico route set api.localhost --cache --compress
   portico route set api.localhost --no-cache
   portico route set app.localhost --set-header 'X-Frame-Options: DENY' --hide-backend
-  portico route set app.localhost --upstream 5174")]
+  portico route set app.localhost --upstream 5174
+  portico route set api.localhost --upstream 8001 --upstream 8002 --balance first")]
     Set {
         #[command(flatten)]
         select: Select,
-        /// Forward to this upstream instead (replaces a folder or redirect).
+        /// Forward to this upstream instead (replaces a folder or redirect). Repeatable: the
+        /// upstreams given replace the route's list.
         #[arg(long, value_name = "TARGET", conflicts_with_all = ["static_dir", "redirect"])]
-        upstream: Option<String>,
+        upstream: Vec<String>,
         #[command(flatten)]
         features: Features,
+        #[command(flatten)]
+        balance: BalanceFlags,
     },
     /// List routes.
     List {
@@ -177,6 +185,93 @@ pub(crate) struct Features {
     /// `route set`: remove the body size limit.
     #[arg(long, conflicts_with = "max_body")]
     no_max_body: bool,
+}
+
+/// How a route with several upstreams balances them. In `set`, absent flags keep the
+/// route's current values.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct BalanceFlags {
+    /// Which upstream takes a request: round_robin (default), least_conn, random_two,
+    /// first (failover in the listed order), ip_hash or cookie (sticky).
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    balance: Option<Policy>,
+    /// Failed requests in a row that take an upstream out of balancing. Default: 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_fails: Option<u32>,
+    /// Seconds an upstream taken out by failed requests rests before it is tried again.
+    /// Default: 10.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    fail_cooldown: Option<u64>,
+    /// Check each upstream with GET PATH (2xx or 3xx is healthy) instead of a TCP connect.
+    #[arg(long, value_name = "PATH")]
+    health_check: Option<String>,
+    /// Seconds between health checks. Default: 5.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    check_every: Option<u64>,
+    /// The status a healthy upstream answers the health check with (instead of any 2xx/3xx).
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(100..=599))]
+    check_status: Option<u16>,
+    /// `route set`: remove the health check (back to TCP connects).
+    #[arg(long, conflicts_with_all = ["health_check", "check_every", "check_status"])]
+    no_health_check: bool,
+}
+
+fn parse_policy(name: &str) -> Result<Policy, String> {
+    Policy::parse(name).map_err(|e| e.to_string())
+}
+
+impl BalanceFlags {
+    /// `current` with the flags given applied; `None` when no flag was given.
+    fn apply(&self, current: &Balancing) -> anyhow::Result<Option<Balancing>> {
+        let given = self.balance.is_some()
+            || self.max_fails.is_some()
+            || self.fail_cooldown.is_some()
+            || self.health_check.is_some()
+            || self.check_every.is_some()
+            || self.check_status.is_some()
+            || self.no_health_check;
+        if !given {
+            return Ok(None);
+        }
+        let mut next = current.clone();
+        if let Some(policy) = self.balance {
+            next.policy = policy;
+        }
+        if let Some(n) = self.max_fails {
+            next.max_fails = n;
+        }
+        if let Some(secs) = self.fail_cooldown {
+            next.fail_cooldown_ms = secs * 1000;
+        }
+        if self.no_health_check {
+            next.health_check = None;
+        } else if self.health_check.is_some()
+            || self.check_every.is_some()
+            || self.check_status.is_some()
+        {
+            let mut check = match (next.health_check.take(), &self.health_check) {
+                (_, Some(path)) => HealthCheck {
+                    path: path.clone(),
+                    interval_ms: 5_000,
+                    timeout_ms: 2_000,
+                    expect_status: None,
+                },
+                (Some(check), None) => check,
+                (None, None) => bail!(
+                    "--check-every and --check-status need a health check: add --health-check PATH"
+                ),
+            };
+            if let Some(secs) = self.check_every {
+                check.interval_ms = secs * 1000;
+            }
+            if self.check_status.is_some() {
+                check.expect_status = self.check_status;
+            }
+            next.health_check = Some(check);
+        }
+        next.validate()?;
+        Ok(Some(next))
+    }
 }
 
 /// `true`/`false` when one of a pair of flags was given, else `None`.
@@ -322,7 +417,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Add {
             host,
-            target,
+            targets,
             path,
             strip_prefix,
             upstream_host,
@@ -331,11 +426,12 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             no_https_redirect,
             no_capture,
             features,
+            balance,
         } => {
             let mut new = NewRoute {
                 host,
                 path,
-                upstreams: target.into_iter().collect(),
+                upstreams: targets,
                 strip_prefix,
                 upstream_host,
                 timeout_ms: timeout.map(|s| s * 1000),
@@ -345,6 +441,9 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
                 ..NewRoute::default()
             };
             features.apply_new(&mut new)?;
+            if let Some(balancing) = balance.apply(&Balancing::default())? {
+                new.balancing = balancing;
+            }
             // Validate here too, so a bad route gets the same message with or without an engine.
             new.validate()?;
             let route = backend.add(new)?;
@@ -376,12 +475,14 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             select,
             upstream,
             features,
+            balance,
         } => {
             let route = select.find(&backend)?;
             let mut patch = features.patch()?;
-            if let Some(upstream) = upstream {
-                patch.upstreams = Some(vec![upstream]);
+            if !upstream.is_empty() {
+                patch.upstreams = Some(upstream);
             }
+            patch.balancing = balance.apply(&route.balancing)?;
             let next = backend.update(route.id, patch)?;
             println!("Changed {}", describe(&next));
             note_missing_folder(&next);
@@ -522,6 +623,19 @@ fn feature_flags(route: &Route) -> Vec<&'static str> {
     }
     if route.max_body_bytes.is_some() {
         flags.push("body limit");
+    }
+    if route.upstreams.len() > 1 {
+        flags.push(match route.balancing.policy {
+            Policy::RoundRobin => "round robin",
+            Policy::LeastConn => "least connections",
+            Policy::RandomTwo => "random of two",
+            Policy::First => "failover",
+            Policy::IpHash => "sticky by address",
+            Policy::Cookie => "sticky by cookie",
+        });
+    }
+    if route.balancing.health_check.is_some() {
+        flags.push("health check");
     }
     flags
 }

@@ -55,6 +55,11 @@ fn without_ids(routes: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
 fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
     let no_rules = json!({"set": [], "add": [], "remove": []});
     vec![
+        (
+            "balancing",
+            json!({"policy": "round_robin", "max_fails": 1, "fail_cooldown_ms": 10000,
+                   "health_check": null}),
+        ),
         ("static_dir", json!(null)),
         ("spa", json!(false)),
         ("dir_listing", json!(false)),

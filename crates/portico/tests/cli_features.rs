@@ -41,6 +41,12 @@ fn plain_route(host: &str, upstream: &str) -> Value {
         "host": host,
         "path": "/",
         "upstreams": [upstream],
+        "balancing": {
+            "policy": "round_robin",
+            "max_fails": 1,
+            "fail_cooldown_ms": 10000,
+            "health_check": null,
+        },
         "strip_prefix": false,
         "upstream_host": false,
         "timeout_ms": 60000,
@@ -577,7 +583,7 @@ fn invalid_feature_arguments_are_refused_with_a_clear_message_and_change_nothing
     }
 
     let usage: &[(&[&str], &[&str])] = &[
-        (&["add", "x.localhost"], &["required", "<TARGET>"]),
+        (&["add", "x.localhost"], &["required", "[TARGET]..."]),
         (
             &[
                 "add",
@@ -1523,6 +1529,108 @@ fn route_access_lists_are_added_replaced_cleared_and_checked() {
             .iter()
             .all(|r| r["host"] != "bad.localhost"),
         "nothing stored"
+    );
+}
+
+/// Several upstreams with a policy and a health check; `route set` changes one flag and
+/// keeps the rest; a bad policy or a duplicate upstream is refused and changes nothing.
+#[test]
+fn route_with_several_upstreams_stores_the_policy_and_the_health_check() {
+    let dir = data_dir();
+    let added = portico(
+        dir.path(),
+        &[
+            "route",
+            "add",
+            "api.localhost",
+            "8001",
+            "8002",
+            "--balance",
+            "least-conn",
+            "--health-check",
+            "/health",
+            "--check-status",
+            "204",
+        ],
+    );
+    added.assert_success("route add with two upstreams");
+    assert!(added.stdout.contains("least connections"), "{added:#?}");
+    assert!(added.stdout.contains("health check"), "{added:#?}");
+    let route = stored(dir.path(), "api.localhost");
+    assert_eq!(
+        route["upstreams"],
+        json!(["http://localhost:8001", "http://localhost:8002"])
+    );
+    assert_eq!(
+        route["balancing"],
+        json!({
+            "policy": "least_conn",
+            "max_fails": 1,
+            "fail_cooldown_ms": 10000,
+            "health_check": {"path": "/health", "interval_ms": 5000, "timeout_ms": 2000,
+                             "expect_status": 204},
+        })
+    );
+    portico(
+        dir.path(),
+        &[
+            "route",
+            "set",
+            "api.localhost",
+            "--balance",
+            "first",
+            "--fail-cooldown",
+            "3",
+            "--upstream",
+            "8003",
+            "--upstream",
+            "8004",
+            "--upstream",
+            "8005",
+        ],
+    )
+    .assert_success("route set --balance first");
+    let route = stored(dir.path(), "api.localhost");
+    assert_eq!(route["balancing"]["policy"], json!("first"));
+    assert_eq!(route["balancing"]["fail_cooldown_ms"], json!(3000));
+    assert_eq!(route["balancing"]["health_check"]["path"], json!("/health"));
+    assert_eq!(route["upstreams"].as_array().map(Vec::len), Some(3));
+    portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--no-health-check"],
+    )
+    .assert_success("--no-health-check");
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["balancing"]["health_check"],
+        json!(null)
+    );
+    assert_usage_error(
+        &portico(
+            dir.path(),
+            &["route", "set", "api.localhost", "--balance", "fastest"],
+        ),
+        "an unknown policy",
+        &["round_robin"],
+    );
+    portico(
+        dir.path(),
+        &[
+            "route",
+            "set",
+            "api.localhost",
+            "--upstream",
+            "8003",
+            "--upstream",
+            "8003",
+        ],
+    )
+    .assert_refused("a duplicate upstream", &["listed twice"]);
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["upstreams"]
+            .as_array()
+            .map(Vec::len),
+        Some(3),
+        "nothing changed"
     );
 }
 

@@ -526,6 +526,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Balancing over a route's upstreams. Only consulted when a route has more than one. */
+        Balancing: {
+            /**
+             * Format: int64
+             * @description How long an upstream marked down by failed requests is left alone before it is tried
+             *     again, in milliseconds. Default: 10000.
+             * @default 10000
+             */
+            fail_cooldown_ms: number;
+            /** @default null */
+            health_check: null | components["schemas"]["HealthCheck"];
+            /**
+             * Format: int32
+             * @description This many failed requests in a row (refused, unreachable, broken or timed out) mark
+             *     an upstream down. Default: 1.
+             * @default 1
+             */
+            max_fails: number;
+            /** @default round_robin */
+            policy: components["schemas"]["Policy"];
+        };
         /** @description The CA and where it is trusted. */
         CaReport: {
             /**
@@ -676,6 +697,8 @@ export interface components {
             /** @enum {string} */
             type: "ca_changed";
         } | {
+            /** @description What went wrong with it (when down). */
+            error?: string | null;
             /**
              * Format: int64
              * @description The route.
@@ -683,8 +706,12 @@ export interface components {
             route_id: number;
             /** @enum {string} */
             type: "upstream_health";
-            /** @description Whether its upstream is up now. */
+            /** @description Whether the route has an upstream up now. */
             up: boolean;
+            /** @description The upstream whose state changed. */
+            upstream: string;
+            /** @description Whether that upstream is up now. */
+            upstream_up: boolean;
         } | {
             /**
              * Format: int64
@@ -974,6 +1001,33 @@ export interface components {
             set: components["schemas"]["HeaderPair"][];
         };
         /**
+         * @description An active health check: Portico asks each upstream for `path` every `interval_ms`; an
+         *     upstream that does not answer within `timeout_ms` with the expected status is down until
+         *     a check passes again.
+         */
+        HealthCheck: {
+            /**
+             * Format: int32
+             * @description The status a healthy upstream answers with. Default: none (any 2xx or 3xx).
+             */
+            expect_status: number | null;
+            /**
+             * Format: int64
+             * @description How often, in milliseconds. Default: 5000.
+             */
+            interval_ms?: number;
+            /**
+             * @description The path requested (GET), e.g. `/health`.
+             * @example /health
+             */
+            path: string;
+            /**
+             * Format: int64
+             * @description How long an answer may take, in milliseconds. Default: 2000.
+             */
+            timeout_ms?: number;
+        };
+        /**
          * @description An exact host name, or `*.` and a suffix matching any name below it; lowercase, without a trailing dot.
          * @example app.localhost
          * @example *.preview.localhost
@@ -1066,6 +1120,11 @@ export interface components {
         NewRoute: {
             /** @description Default: everyone. */
             allow_ips?: string[];
+            /**
+             * @description How requests are spread over several upstreams. Default: round robin, one failure
+             *     marks an upstream down for 10 s, no active health check.
+             */
+            balancing?: components["schemas"]["Balancing"];
             /** @description Default: the `default_cache` setting. */
             cache?: boolean | null;
             /**
@@ -1136,8 +1195,8 @@ export interface components {
             /** @description Default: false. */
             upstream_host?: boolean;
             /**
-             * @description Upstream targets: `http://host:port[/base]`, `host:port` or a bare port. Exactly one
-             *     for now, unless the route has a `static_dir` or a `redirect` instead.
+             * @description Upstream targets: `http://host:port[/base]`, `host:port` or a bare port; one or more
+             *     (at most 32), unless the route has a `static_dir` or a `redirect` instead.
              * @example [
              *       "5173"
              *     ]
@@ -1150,6 +1209,12 @@ export interface components {
          * @example /api
          */
         PathPrefix: string;
+        /**
+         * @description Which upstream of several takes a request. The names are Caddy's, so an exported
+         *     configuration says the same thing.
+         * @enum {string}
+         */
+        Policy: "round_robin" | "least_conn" | "random_two" | "first" | "ip_hash" | "cookie";
         /** @description A listener on another port than the one it wanted. */
         PortFallback: {
             /** @description Which listener. */
@@ -1299,6 +1364,8 @@ export interface components {
              *     ]
              */
             allow_ips: string[];
+            /** @description How requests are spread over several upstreams and when one counts as down. */
+            balancing: components["schemas"]["Balancing"];
             /**
              * @description Cache responses as a shared HTTP cache would (RFC 9111). Default: the
              *     `default_cache` setting when the route is created.
@@ -1396,8 +1463,8 @@ export interface components {
             /** @description Send the upstream's own `host:port` as `Host` instead of the client's. Default: false. */
             upstream_host: boolean;
             /**
-             * @description Where requests go: exactly one for a proxying route (several with balancing come
-             *     later); empty for a static or redirect route.
+             * @description Where requests go: one or more for a proxying route (spread over by `balancing`);
+             *     empty for a static or redirect route.
              */
             upstreams: components["schemas"]["Upstream"][];
         };
@@ -1458,18 +1525,18 @@ export interface components {
             /** @description Stored and valid. */
             total: number;
         };
-        /** @description What the last probe of a route's upstream found. */
+        /** @description A route's health: up when any of its upstreams is. */
         RouteHealth: {
             /**
              * Format: int64
              * @description When it was last probed, Unix milliseconds.
              */
             checked_at: number;
-            /** @description Why it is down (when down). */
+            /** @description Why it is down (when down): each upstream's last error. */
             error: string | null;
             /**
              * Format: double
-             * @description How long the connect took, in milliseconds (when up).
+             * @description How long the first upstream that is up took to probe, in milliseconds.
              */
             latency_ms: number | null;
             /** @description The route. */
@@ -1479,10 +1546,12 @@ export interface components {
              * @description Since when it has been up (or down), Unix milliseconds.
              */
             since: number;
-            /** @description Whether it accepted a connection. */
+            /** @description Whether any of its upstreams takes requests. */
             up: boolean;
-            /** @description The upstream probed. */
+            /** @description The route's first upstream. */
             upstream: string;
+            /** @description Each upstream, in the route's order. */
+            upstreams: components["schemas"]["UpstreamHealth"][];
         };
         /** @description One route's series in a [`MetricsReport`], oldest bucket first. */
         RouteMetrics: {
@@ -1506,6 +1575,7 @@ export interface components {
         RoutePatch: {
             /** @description New allowed client addresses (replacing the list; `[]` allows everyone). */
             allow_ips?: string[] | null;
+            balancing?: null | components["schemas"]["Balancing"];
             /** @description Cache, or not. */
             cache?: boolean | null;
             /**
@@ -1964,6 +2034,50 @@ export interface components {
          * @example http://127.0.0.1:8000/base
          */
         Upstream: string;
+        /** @description One upstream's health. */
+        UpstreamHealth: {
+            /**
+             * Format: int64
+             * @description When it was last probed, Unix milliseconds.
+             */
+            checked_at: number;
+            /** @description What went wrong last (when down). */
+            error: string | null;
+            /**
+             * Format: int32
+             * @description Failed requests in a row.
+             */
+            failures: number;
+            /**
+             * Format: int32
+             * @description Requests in flight to it (routes with several upstreams).
+             */
+            in_flight: number;
+            /**
+             * Format: double
+             * @description How long the last probe took, in milliseconds (when it passed).
+             */
+            latency_ms: number | null;
+            /** @description How it is probed: `connect` (TCP) or `http` (the route's health check). */
+            probe: string;
+            /**
+             * Format: int64
+             * @description Until when failed requests keep it out of balancing, Unix milliseconds.
+             */
+            resting_until: number | null;
+            /**
+             * Format: int64
+             * @description Since when it has been up (or down), Unix milliseconds.
+             */
+            since: number;
+            /**
+             * @description Whether it takes requests now: its last probe passed and failed requests have not
+             *     put it to rest.
+             */
+            up: boolean;
+            /** @description The upstream. */
+            upstream: string;
+        };
         /** @description Frame and byte counts of an upgraded (WebSocket) connection. */
         WebSocketStats: {
             /**

@@ -25,12 +25,19 @@ pub enum Event {
         /// SHA-256 of the (possibly new) root.
         fingerprint: String,
     },
-    /// A route's upstream started or stopped accepting connections (see `/api/v1/health`).
+    /// One of a route's upstreams went up or down: a probe's verdict, or failed requests
+    /// putting it to rest (see `/api/v1/health`).
     UpstreamHealth {
         /// The route.
         route_id: i64,
-        /// Whether its upstream is up now.
+        /// Whether the route has an upstream up now.
         up: bool,
+        /// The upstream whose state changed.
+        upstream: String,
+        /// Whether that upstream is up now.
+        upstream_up: bool,
+        /// What went wrong with it (when down).
+        error: Option<String>,
     },
     /// Events were dropped because this client read too slowly; re-read everything.
     Lagged {

@@ -15,8 +15,8 @@ pub const DEFAULT_REDIRECT_STATUS: u16 = 307;
 /// What a route answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteTarget<'a> {
-    /// Forward to this upstream.
-    Upstream(&'a Upstream),
+    /// Forward to these upstreams (one or more).
+    Upstream(&'a [Upstream]),
     /// Serve files from this folder.
     Static(&'a str),
     /// Answer with a redirect to this URL.
@@ -26,7 +26,15 @@ pub enum RouteTarget<'a> {
 impl std::fmt::Display for RouteTarget<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RouteTarget::Upstream(u) => write!(f, "{u}"),
+            RouteTarget::Upstream(upstreams) => {
+                for (i, u) in upstreams.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{u}")?;
+                }
+                Ok(())
+            }
             RouteTarget::Static(dir) => write!(f, "folder {dir}"),
             RouteTarget::Redirect(url) => write!(f, "redirect {url}"),
         }
@@ -41,19 +49,19 @@ impl Route {
         } else if let Some(url) = &self.redirect {
             RouteTarget::Redirect(url)
         } else {
-            match self.upstreams.first() {
-                Some(upstream) => RouteTarget::Upstream(upstream),
-                // Unreachable for a validated route; shown as an empty redirect rather than
-                // a panic.
-                None => RouteTarget::Redirect(""),
+            match self.upstreams.as_slice() {
+                [] => RouteTarget::Redirect(""),
+                // An empty list is unreachable for a validated route; shown as an empty
+                // redirect rather than a panic.
+                upstreams => RouteTarget::Upstream(upstreams),
             }
         }
     }
 
-    /// The upstream requests are forwarded to, for a proxying route.
+    /// The first upstream requests are forwarded to, for a proxying route.
     pub fn upstream(&self) -> Option<&Upstream> {
         match self.target() {
-            RouteTarget::Upstream(upstream) => Some(upstream),
+            RouteTarget::Upstream(upstreams) => upstreams.first(),
             _ => None,
         }
     }

@@ -5,12 +5,14 @@
 //! engine can trust the types here. This module does no I/O.
 
 mod access;
+mod balance;
 mod features;
 mod host;
 pub(crate) mod object;
 mod upstream;
 
 pub use access::{Access, IpList, Refusal, admits};
+pub use balance::{Balancing, HealthCheck, Policy};
 pub use features::{
     BACKEND_HEADERS, DEFAULT_REDIRECT_STATUS, HeaderPair, HeaderRules, REDIRECT_CODES, RouteTarget,
 };
@@ -101,9 +103,11 @@ pub struct Route {
     pub host: HostPattern,
     /// Path prefix, matched on segment boundaries. Default: `/`.
     pub path: PathPrefix,
-    /// Where requests go: exactly one for a proxying route (several with balancing come
-    /// later); empty for a static or redirect route.
+    /// Where requests go: one or more for a proxying route (spread over by `balancing`);
+    /// empty for a static or redirect route.
     pub upstreams: Vec<Upstream>,
+    /// How requests are spread over several upstreams and when one counts as down.
+    pub balancing: Balancing,
     /// Remove the matched prefix before forwarding. Default: false.
     pub strip_prefix: bool,
     /// Send the upstream's own `host:port` as `Host` instead of the client's. Default: false.
@@ -191,11 +195,15 @@ pub struct NewRoute {
     #[serde(default)]
     #[schema(example = "/")]
     pub path: Option<String>,
-    /// Upstream targets: `http://host:port[/base]`, `host:port` or a bare port. Exactly one
-    /// for now, unless the route has a `static_dir` or a `redirect` instead.
+    /// Upstream targets: `http://host:port[/base]`, `host:port` or a bare port; one or more
+    /// (at most 32), unless the route has a `static_dir` or a `redirect` instead.
     #[serde(default)]
     #[schema(example = json!(["5173"]))]
     pub upstreams: Vec<String>,
+    /// How requests are spread over several upstreams. Default: round robin, one failure
+    /// marks an upstream down for 10 s, no active health check.
+    #[serde(default)]
+    pub balancing: Balancing,
     /// Default: false.
     #[serde(default)]
     pub strip_prefix: bool,
@@ -280,6 +288,8 @@ pub struct ValidRoute {
     pub path: PathPrefix,
     /// See [`Route::upstreams`].
     pub upstreams: Vec<Upstream>,
+    /// See [`Route::balancing`].
+    pub balancing: Balancing,
     /// See [`Route::strip_prefix`].
     pub strip_prefix: bool,
     /// See [`Route::upstream_host`].
@@ -338,6 +348,7 @@ impl ValidRoute {
             host: self.host,
             path: self.path,
             upstreams: self.upstreams,
+            balancing: self.balancing,
             strip_prefix: self.strip_prefix,
             upstream_host: self.upstream_host,
             timeout_ms: self.timeout_ms,
@@ -383,6 +394,7 @@ impl NewRoute {
             .transpose()?;
         let upstreams = validate_upstreams(&self.upstreams)?;
         check_one_target(&upstreams, &static_dir, &redirect)?;
+        self.balancing.validate()?;
         let timeout_ms = validate_timeout(self.timeout_ms)?;
         let redirect_status = features::validate_redirect_status(
             self.redirect_status
@@ -400,6 +412,7 @@ impl NewRoute {
             host,
             path,
             upstreams,
+            balancing: self.balancing.clone(),
             strip_prefix: self.strip_prefix,
             upstream_host: self.upstream_host,
             timeout_ms,
@@ -446,6 +459,8 @@ pub struct RoutePatch {
     pub path: Option<String>,
     /// New upstream targets.
     pub upstreams: Option<Vec<String>>,
+    /// New balancing (replaces the whole object; absent fields take their defaults).
+    pub balancing: Option<Balancing>,
     /// New strip-prefix flag.
     pub strip_prefix: Option<bool>,
     /// New upstream-host flag.
@@ -517,6 +532,10 @@ impl RoutePatch {
         }
         if let Some(upstreams) = &self.upstreams {
             next.upstreams = validate_upstreams(upstreams)?;
+        }
+        if let Some(balancing) = &self.balancing {
+            balancing.validate()?;
+            next.balancing = balancing.clone();
         }
         if let Some(strip) = self.strip_prefix {
             next.strip_prefix = strip;
@@ -643,17 +662,30 @@ fn check_one_target(
     }
 }
 
+/// The most upstreams one route may list.
+pub const MAX_UPSTREAMS: usize = 32;
+
 /// The upstreams as given: none (a static or redirect route, or a route with no target,
-/// which [`check_one_target`] refuses) or one.
+/// which [`check_one_target`] refuses) or up to [`MAX_UPSTREAMS`], each listed once.
 fn validate_upstreams(targets: &[String]) -> Result<Vec<Upstream>, Error> {
-    match targets {
-        [] => Ok(Vec::new()),
-        [one] => Ok(vec![Upstream::parse(one)?]),
-        [_, extra, ..] => Err(Error::InvalidUpstream {
-            upstream: extra.clone(),
-            reason: "a route has one upstream for now; add a separate route per service".into(),
-        }),
+    if targets.len() > MAX_UPSTREAMS {
+        return Err(Error::InvalidUpstream {
+            upstream: targets[MAX_UPSTREAMS].clone(),
+            reason: format!("a route lists at most {MAX_UPSTREAMS} upstreams"),
+        });
     }
+    let mut upstreams: Vec<Upstream> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let upstream = Upstream::parse(target)?;
+        if upstreams.contains(&upstream) {
+            return Err(Error::InvalidUpstream {
+                upstream: target.clone(),
+                reason: format!("{upstream} is listed twice; list each upstream once"),
+            });
+        }
+        upstreams.push(upstream);
+    }
+    Ok(upstreams)
 }
 
 fn validate_timeout(timeout_ms: Option<u64>) -> Result<u64, Error> {
@@ -1327,6 +1359,7 @@ impl From<&Route> for NewRoute {
             host: route.host.to_string(),
             path: Some(route.path.to_string()),
             upstreams: route.upstreams.iter().map(ToString::to_string).collect(),
+            balancing: route.balancing.clone(),
             strip_prefix: route.strip_prefix,
             upstream_host: route.upstream_host,
             timeout_ms: Some(route.timeout_ms),
@@ -1425,14 +1458,22 @@ mod tests {
     }
 
     #[test]
-    fn a_route_needs_exactly_one_upstream() {
+    fn a_route_needs_an_upstream_and_lists_each_once() {
         let mut route = NewRoute {
             host: "app.localhost".into(),
             ..Default::default()
         };
         assert_eq!(route.validate().expect_err("none").field(), "upstreams");
         route.upstreams = vec!["1".into(), "2".into()];
-        assert_eq!(route.validate().expect_err("two").field(), "upstreams");
+        assert_eq!(route.validate().expect("two").upstreams.len(), 2);
+        route.upstreams = vec!["3000".into(), "http://localhost:3000/".into()];
+        let err = route.validate().expect_err("the same twice");
+        assert!(err.to_string().contains("listed twice"), "{err}");
+        route.upstreams = (1..=33).map(|p| p.to_string()).collect();
+        assert_eq!(route.validate().expect_err("33").field(), "upstreams");
+        route.upstreams = vec!["1".into(), "2".into()];
+        route.balancing.max_fails = 0;
+        assert_eq!(route.validate().expect_err("0 fails").field(), "balancing");
     }
 
     #[test]

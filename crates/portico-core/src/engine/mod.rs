@@ -408,7 +408,10 @@ impl Engine {
                 .run(core.table.clone(), stop.clone(), move |h| {
                     let _ = events.send(Event::UpstreamHealth {
                         route_id: h.route_id,
-                        up: h.up,
+                        up: h.route_up,
+                        upstream: h.upstream,
+                        upstream_up: h.up,
+                        error: h.error,
                     });
                 }),
         );
@@ -531,7 +534,9 @@ impl Core {
             .chain(&self.https_addrs)
             .copied()
             .collect();
-        let table = RouteTable::new(routes, &own).with_admin(self.admin_addrs.first().copied());
+        let table = RouteTable::new(routes, &own)
+            .with_state_from(&self.table.load())
+            .with_admin(self.admin_addrs.first().copied());
         self.table.store(Arc::new(table));
         let _ = self.events.send(Event::RoutesChanged);
         Ok(())

@@ -272,6 +272,11 @@ impl Capture {
         p.exchange.upstream = Some(upstream.to_owned());
     }
 
+    /// The upstream that served the request (one of several the route balances over).
+    pub fn upstream(&self, upstream: &str) {
+        self.lock().exchange.upstream = Some(upstream.to_owned());
+    }
+
     /// The route does not want its traffic captured: nothing is recorded.
     pub fn cancel(&self) {
         self.lock().cancelled = true;

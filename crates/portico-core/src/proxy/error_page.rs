@@ -95,6 +95,11 @@ impl<'a> Page<'a> {
                 "Upstream closed the connection",
                 "The dev server accepted the connection but did not send a valid HTTP response; it may have crashed. Check its terminal.".to_owned(),
             ),
+            Error::AllDown { .. } => (
+                "upstreams-down",
+                "Every upstream is down",
+                "Portico tried each upstream of this route, or knows them to be down. Start at least one; one marked down by failed requests is tried again after the route's cool-down, and as soon as a health probe finds it up.".to_owned(),
+            ),
             Error::UpstreamTimeout { .. } => (
                 "upstream-timeout",
                 "Upstream timed out",
@@ -151,6 +156,7 @@ impl<'a> Page<'a> {
             | Error::UpstreamUnreachable { route, .. }
             | Error::UpstreamFailed { route, .. }
             | Error::UpstreamTimeout { route, .. } => format!("Route {route}: {err}."),
+            Error::AllDown { .. } => format!("{}.", capitalise(&err.to_string())),
             Error::StaticDir { .. } => format!("{}.", capitalise(&err.to_string())),
             other => format!("{}.", capitalise(&other.to_string())),
         };

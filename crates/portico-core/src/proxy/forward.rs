@@ -19,13 +19,14 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::balance::{Asker, InFlight, sticky_cookie_name};
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
 use super::{Error, ProxyBody, error_page, upgrade};
 use crate::cache::{Cache, CacheOutcome, ClientTarget, RouteCache};
 use crate::compress::{self, CompressOptions, Encoding};
-use crate::config::{BACKEND_HEADERS, Route, RouteTarget, Upstream};
+use crate::config::{BACKEND_HEADERS, Policy, Route, RouteTarget, Upstream};
 use crate::inspect::capture::{Capture, CapturedAs, Inspector, RequestStart, Side};
 use crate::static_files::{self, StaticOptions};
 use crate::tls::Tls;
@@ -376,9 +377,9 @@ impl Proxy {
         let (mut resp, cache) = match route.target() {
             RouteTarget::Redirect(url) => (redirect(route, url, req.uri()), None),
             RouteTarget::Static(dir) => (self.serve_static(&target, dir, &req).await?, None),
-            RouteTarget::Upstream(upstream) => {
+            RouteTarget::Upstream(_) => {
                 let forwarded = self
-                    .forward_upstream(req, conn, &target, upstream, original_host, capture)
+                    .forward_upstream(req, conn, &target, original_host, capture)
                     .await;
                 return match (forwarded, body_limit) {
                     (Err(err), Some(limit)) if cut_at_limit(&err) => Err(Error::BodyTooLarge {
@@ -394,21 +395,26 @@ impl Proxy {
         Ok(self.maybe_compress(compression, resp, capture, cache))
     }
 
-    /// Forward to the route's upstream (through the cache when the route has it on).
+    /// Forward to the route's upstream, or one of its upstreams (through the cache when the
+    /// route has it on).
     async fn forward_upstream(
         &self,
         mut req: Request<ProxyBody>,
         conn: ConnInfo,
         target: &Target,
-        upstream: &Upstream,
         original_host: HeaderValue,
         capture: Option<&Capture>,
     ) -> Result<Response<ProxyBody>, Error> {
         let route = &target.route;
+        let Some(first) = route.upstream() else {
+            return Err(Error::BadRequest {
+                reason: "the route has no upstream",
+            });
+        };
         if target.loops || headers::hops(req.headers()) >= headers::MAX_HOPS {
             return Err(Error::Loop {
                 route: target.label.clone(),
-                upstream: upstream.to_string(),
+                upstream: route.target().to_string(),
             });
         }
 
@@ -418,6 +424,12 @@ impl Proxy {
         };
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let compression = Compression::of(route, &req);
+        let asker = Asking {
+            client: conn.client.ip(),
+            cookie: (route.upstreams.len() > 1 && route.balancing.policy == Policy::Cookie)
+                .then(|| sticky_cookie(req.headers(), route.id))
+                .flatten(),
+        };
 
         let (mut parts, body) = req.into_parts();
         let version = parts.version;
@@ -431,7 +443,10 @@ impl Proxy {
                     .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
             )
         });
-        parts.uri = upstream_uri(route, upstream, &parts.uri)?;
+        // Aimed at the first upstream (so the cache keys every upstream's answers alike);
+        // [`Proxy::send_raw`] re-aims it at the one the route's balancing picks.
+        let forward = ForwardPath::of(route, &parts.uri);
+        parts.uri = upstream_uri(first, &forward.0)?;
         headers::strip_hop_by_hop(&mut parts.headers, upgrade.as_ref());
         headers::set_forwarding(
             &mut parts.headers,
@@ -443,7 +458,7 @@ impl Proxy {
             },
         );
         let host_header = if route.upstream_host {
-            authority_value(upstream.authority())
+            authority_value(first.authority())
         } else {
             original_host
         };
@@ -456,11 +471,12 @@ impl Proxy {
             None => body.map_err(Into::into).boxed(),
         };
         let mut outgoing = Request::from_parts(parts, body);
+        outgoing.extensions_mut().insert(forward);
 
         if let Some(client_upgrade) = client_upgrade {
             // Upgrades never touch the cache or compression: the 101's connection becomes
             // a tunnel.
-            let resp = self.send_raw(outgoing, target, upstream, capture).await?;
+            let (resp, _in_flight) = self.send_raw(outgoing, target, &asker, capture).await?;
             if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
                 let websocket = upgrade
                     .as_ref()
@@ -493,12 +509,12 @@ impl Proxy {
                 };
                 let (resp, outcome) = cache
                     .handle(settings, outgoing, |req| {
-                        self.send(req, target, upstream, capture)
+                        self.send(req, target, &asker, capture)
                     })
                     .await?;
                 (resp, Some(outcome))
             }
-            None => (self.send(outgoing, target, upstream, capture).await?, None),
+            None => (self.send(outgoing, target, &asker, capture).await?, None),
         };
 
         let mut resp = resp;
@@ -506,21 +522,137 @@ impl Proxy {
         Ok(self.maybe_compress(compression, resp, capture, outcome.as_ref()))
     }
 
-    /// One request to the upstream, within the route's timeout; hop-by-hop headers removed
-    /// from the answer and `Via` added.
+    /// One request to an upstream, within the route's timeout; hop-by-hop headers removed
+    /// from the answer and `Via` added. With several upstreams, the answer's body holds the
+    /// upstream's in-flight count until it ends.
     async fn send(
         &self,
         outgoing: Request<ProxyBody>,
         target: &Target,
-        upstream: &Upstream,
+        asker: &Asking,
         capture: Option<&Capture>,
     ) -> Result<Response<ProxyBody>, Error> {
-        let resp = self.send_raw(outgoing, target, upstream, capture).await?;
-        Ok(finish_upstream(resp))
+        let (resp, in_flight) = self.send_raw(outgoing, target, asker, capture).await?;
+        let resp = finish_upstream(resp);
+        Ok(match in_flight {
+            None => resp,
+            Some(in_flight) => resp.map(|body| {
+                body.map_frame(move |frame| {
+                    let _held = &in_flight;
+                    frame
+                })
+                .boxed()
+            }),
+        })
     }
 
-    /// One request to the upstream, within the route's timeout, answer as it came.
+    /// One request to the upstream (or, for a route with several, to the one its balancing
+    /// picks), answer as it came. A request the chosen upstream never received (refused or
+    /// unreachable) goes to the next one when it is idempotent and has no body to resend,
+    /// at most [`MAX_ATTEMPTS`] times; every failure counts against its upstream.
     async fn send_raw(
+        &self,
+        outgoing: Request<ProxyBody>,
+        target: &Target,
+        asker: &Asking,
+        capture: Option<&Capture>,
+    ) -> Result<(Response<Incoming>, Option<InFlight>), Error> {
+        let route = &target.route;
+        let pool = &target.pool;
+        if pool.members().len() <= 1 {
+            let Some(upstream) = route.upstream() else {
+                return Err(Error::BadRequest {
+                    reason: "the route has no upstream",
+                });
+            };
+            let resp = self.attempt(outgoing, target, upstream, capture).await?;
+            return Ok((resp, None));
+        }
+        let balancing = &route.balancing;
+        let resend = replayable(&outgoing).then(|| {
+            let mut copy = Request::new(());
+            *copy.method_mut() = outgoing.method().clone();
+            *copy.uri_mut() = outgoing.uri().clone();
+            *copy.version_mut() = outgoing.version();
+            *copy.headers_mut() = outgoing.headers().clone();
+            copy
+        });
+        let forward = outgoing.extensions().get::<ForwardPath>().cloned();
+        let mut next = Some(outgoing);
+        let mut tried: Vec<usize> = Vec::new();
+        loop {
+            let now = crate::unix_millis();
+            let Some(i) = pool.pick(
+                balancing.policy,
+                Asker {
+                    client: asker.client,
+                    cookie: asker.cookie.as_deref(),
+                },
+                &tried,
+                now,
+            ) else {
+                return Err(all_down(target, now));
+            };
+            let member = &pool.members()[i];
+            let mut req = match next.take() {
+                Some(req) => req,
+                None => match &resend {
+                    Some(copy) => {
+                        let (parts, ()) = copy.clone().into_parts();
+                        Request::from_parts(parts, empty_body())
+                    }
+                    None => return Err(all_down(target, now)),
+                },
+            };
+            if let Some(forward) = &forward {
+                *req.uri_mut() = upstream_uri(&member.upstream, &forward.0)?;
+            }
+            if route.upstream_host {
+                req.headers_mut()
+                    .insert(header::HOST, authority_value(member.upstream.authority()));
+            }
+            let in_flight = pool.start(i);
+            match self.attempt(req, target, &member.upstream, capture).await {
+                Ok(mut resp) => {
+                    pool.succeeded(i);
+                    if let Some(capture) = capture {
+                        capture.upstream(&member.upstream.to_string());
+                    }
+                    if balancing.policy == Policy::Cookie
+                        && asker.cookie.as_deref() != Some(member.key.as_str())
+                    {
+                        let cookie = format!(
+                            "{}={}; Path=/; HttpOnly; SameSite=Lax",
+                            sticky_cookie_name(route.id),
+                            member.key
+                        );
+                        if let Ok(value) = HeaderValue::from_str(&cookie) {
+                            resp.headers_mut().append(header::SET_COOKIE, value);
+                        }
+                    }
+                    return Ok((resp, Some(in_flight)));
+                }
+                Err(err) => {
+                    if !cut_at_limit(&err) {
+                        pool.failed(i, balancing, err.to_string(), crate::unix_millis());
+                    }
+                    tried.push(i);
+                    let never_sent = matches!(
+                        err,
+                        Error::UpstreamRefused { .. } | Error::UpstreamUnreachable { .. }
+                    );
+                    if never_sent && resend.is_some() && tried.len() < MAX_ATTEMPTS {
+                        tracing::debug!(route = %target.label, "{err}; trying the next upstream");
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// One request to `upstream`, within the route's timeout, answer as it came.
+    async fn attempt(
         &self,
         outgoing: Request<ProxyBody>,
         target: &Target,
@@ -793,25 +925,36 @@ fn host_name(value: &HeaderValue) -> Result<String, Error> {
     Ok(authority.host().trim_end_matches('.').to_ascii_lowercase())
 }
 
-/// The URI to send upstream: the upstream's authority and base path, then the request path
-/// (without the route's prefix when it strips) and query.
-fn upstream_uri(route: &Route, upstream: &Upstream, uri: &Uri) -> Result<Uri, Error> {
-    let path = uri.path();
-    let path = if route.strip_prefix {
-        route.path.strip(path)
-    } else {
-        path
-    };
-    let query = uri.query();
-    let mut pq = String::with_capacity(
-        upstream.base_path().len() + path.len() + query.map_or(0, |q| q.len() + 1),
-    );
-    pq.push_str(upstream.base_path());
-    pq.push_str(if path.is_empty() { "/" } else { path });
-    if let Some(q) = query {
-        pq.push('?');
-        pq.push_str(q);
+/// How many upstreams one request may be tried on (a route with several).
+const MAX_ATTEMPTS: usize = 3;
+
+/// The path (without the route's prefix when it strips) and query every upstream gets after
+/// its own base path.
+#[derive(Debug, Clone)]
+struct ForwardPath(Arc<str>);
+
+impl ForwardPath {
+    fn of(route: &Route, uri: &Uri) -> ForwardPath {
+        let path = uri.path();
+        let path = if route.strip_prefix {
+            route.path.strip(path)
+        } else {
+            path
+        };
+        let path = if path.is_empty() { "/" } else { path };
+        ForwardPath(match uri.query() {
+            Some(q) => format!("{path}?{q}").into(),
+            None => path.into(),
+        })
     }
+}
+
+/// The URI to send upstream: the upstream's authority and base path, then the forwarded
+/// path and query.
+fn upstream_uri(upstream: &Upstream, forward: &str) -> Result<Uri, Error> {
+    let mut pq = String::with_capacity(upstream.base_path().len() + forward.len());
+    pq.push_str(upstream.base_path());
+    pq.push_str(forward);
     Uri::builder()
         .scheme(Scheme::HTTP)
         .authority(upstream.authority().clone())
@@ -820,6 +963,67 @@ fn upstream_uri(route: &Route, upstream: &Upstream, uri: &Uri) -> Result<Uri, Er
         .map_err(|_| Error::BadRequest {
             reason: "the request target cannot be forwarded",
         })
+}
+
+/// Who is asking, for the sticky policies (owned, to outlive the request it came from).
+#[derive(Debug)]
+struct Asking {
+    client: std::net::IpAddr,
+    cookie: Option<String>,
+}
+
+/// The route's sticky cookie in the request's `Cookie` headers.
+fn sticky_cookie(headers: &http::HeaderMap, route: crate::config::RouteId) -> Option<String> {
+    let name = sticky_cookie_name(route);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"').to_owned())
+}
+
+/// Whether a request can be sent again after an upstream never received it: an idempotent
+/// method (RFC 9110 9.2.2) and no body (a streamed body cannot be replayed).
+fn replayable(req: &Request<ProxyBody>) -> bool {
+    use http_body::Body as _;
+    matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) && (req.body().is_end_stream() || req.body().size_hint().exact() == Some(0))
+}
+
+fn empty_body() -> ProxyBody {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// Every upstream of the route, each with what last went wrong with it.
+fn all_down(target: &Target, now_ms: i64) -> Error {
+    let down = target
+        .pool
+        .members()
+        .iter()
+        .map(|m| {
+            let mut why = m.last_error().unwrap_or_else(|| "not tried".to_owned());
+            if let Some(until) = m.down_until(now_ms) {
+                why.push_str(&format!(
+                    "; resting for {:.1} s more",
+                    (until - now_ms) as f64 / 1000.0
+                ));
+            } else if m.probe_down() {
+                why.push_str("; the last health probe failed");
+            }
+            (m.upstream.to_string(), why)
+        })
+        .collect();
+    Error::AllDown {
+        route: target.label.clone(),
+        down,
+    }
 }
 
 /// Sort a client error into refused / unreachable / failed, keeping the cause.
@@ -878,7 +1082,7 @@ mod tests {
     fn forwarded(prefix: &str, upstream: &str, strip: bool, uri: &Uri) -> String {
         let route = route(prefix, upstream, strip);
         let upstream = route.upstream().expect("a proxying route");
-        upstream_uri(&route, upstream, uri)
+        upstream_uri(upstream, &ForwardPath::of(&route, uri).0)
             .expect("uri")
             .to_string()
     }

@@ -3,6 +3,7 @@
 //!
 //! It reads routes only from an immutable [`RouteTable`] snapshot; it never touches the store.
 
+mod balance;
 mod error_page;
 mod forward;
 mod gate;
@@ -14,9 +15,10 @@ mod resolve;
 mod route_table;
 mod upgrade;
 
+pub use balance::{Asker, Member, Pool, sticky_cookie_name};
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use gate::Gate;
-pub use health::{HealthMonitor, PROBE_EVERY, RouteHealth};
+pub use health::{HealthChange, HealthMonitor, PROBE_EVERY, RouteHealth, UpstreamHealth};
 pub use limit::RateLimit;
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
 pub(crate) use resolve::is_localhost;
@@ -106,6 +108,11 @@ pub enum Error {
         source: BoxError,
     },
     /// The upstream sent no response headers within the route's timeout.
+    #[error("every upstream of route {route} is down: {}", down.iter().map(|(u, e)| format!("{u} ({e})")).collect::<Vec<_>>().join("; "))]
+    AllDown {
+        route: String,
+        down: Vec<(String, String)>,
+    },
     #[error("{upstream} did not answer within {timeout:?}")]
     UpstreamTimeout {
         /// The route, as `host/path`.
@@ -180,7 +187,8 @@ impl Error {
             Error::Loop { .. } => StatusCode::LOOP_DETECTED,
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
-            | Error::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            | Error::UpstreamFailed { .. }
+            | Error::AllDown { .. } => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::StaticDir { .. } => StatusCode::BAD_GATEWAY,
             Error::Paused => StatusCode::SERVICE_UNAVAILABLE,
@@ -202,6 +210,7 @@ impl Error {
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
             | Error::UpstreamFailed { .. }
+            | Error::AllDown { .. }
             | Error::UpstreamTimeout { .. } => Side::Upstream,
             Error::Loop { .. } | Error::StaticDir { .. } | Error::Paused | Error::Bind { .. } => {
                 Side::Portico

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use crate::config::{HostPattern, Route};
+use super::balance::Pool;
+use crate::config::{HostPattern, Route, RouteId};
 
 /// A route ready to serve: the route plus facts computed once when the table is built.
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub struct Target {
     pub label: String,
     /// The upstream is one of Portico's own listeners.
     pub loops: bool,
+    /// The route's upstreams and their live state (empty for a static or redirect route).
+    pub pool: Arc<Pool>,
 }
 
 /// Enabled routes indexed for matching, plus every route for the 404 page.
@@ -25,6 +28,7 @@ pub struct RouteTable {
     /// Longest suffix first.
     wildcards: Vec<(String, Vec<Arc<Target>>)>,
     all: Vec<Route>,
+    pools: HashMap<RouteId, Arc<Pool>>,
 }
 
 impl RouteTable {
@@ -32,11 +36,15 @@ impl RouteTable {
     pub fn new(routes: Vec<Route>, own: &[SocketAddr]) -> Self {
         let mut exact: HashMap<String, Vec<Arc<Target>>> = HashMap::new();
         let mut wildcards: HashMap<String, Vec<Arc<Target>>> = HashMap::new();
+        let mut pools = HashMap::new();
         for route in routes.iter().filter(|r| r.enabled) {
+            let pool = Arc::new(Pool::new(&route.upstreams));
+            pools.insert(route.id, pool.clone());
             let target = Arc::new(Target {
                 label: format!("{}{}", route.host, route.path),
                 loops: points_at_self(route, own),
                 route: route.clone(),
+                pool,
             });
             let bucket = match &route.host {
                 HostPattern::Exact(name) => exact.entry(name.clone()).or_default(),
@@ -61,7 +69,39 @@ impl RouteTable {
             exact,
             wildcards,
             all: routes,
+            pools,
         }
+    }
+
+    /// Keep the upstream state (in-flight counts, failures, probe results) of every route
+    /// whose upstream list is the same in `previous`, so a change to one route resets no
+    /// other.
+    pub fn with_state_from(mut self, previous: &RouteTable) -> Self {
+        for (id, pool) in &mut self.pools {
+            if let Some(old) = previous.pools.get(id)
+                && old.serves_same(pool)
+            {
+                *pool = old.clone();
+            }
+        }
+        let pools = &self.pools;
+        let buckets = self
+            .exact
+            .values_mut()
+            .chain(self.wildcards.iter_mut().map(|(_, bucket)| bucket));
+        for target in buckets.flatten() {
+            if let Some(target) = Arc::get_mut(target)
+                && let Some(pool) = pools.get(&target.route.id)
+            {
+                target.pool = pool.clone();
+            }
+        }
+        self
+    }
+
+    /// The upstream state of enabled route `id`.
+    pub fn pool(&self, id: RouteId) -> Option<&Arc<Pool>> {
+        self.pools.get(&id)
     }
 
     /// Route `portico.localhost` to the admin API at `admin`, unless a route of the user's
@@ -84,6 +124,7 @@ impl RouteTable {
                 vec![Arc::new(Target {
                     label: format!("{NAME}/ (Portico's admin)"),
                     loops: false,
+                    pool: Arc::new(Pool::new(&route.upstreams)),
                     route: route.with_id(0),
                 })],
             );
@@ -120,31 +161,33 @@ impl RouteTable {
     }
 }
 
-/// Whether the route's upstream is one of Portico's own listeners. Names under `localhost`
+/// Whether one of the route's upstreams is one of Portico's own listeners. Names under `localhost`
 /// are loopback by definition (RFC 6761); other names are not resolved here, so a loop
 /// through them is caught by the hop count instead.
 fn points_at_self(route: &Route, own: &[SocketAddr]) -> bool {
-    let Some(upstream) = route.upstream() else {
+    if !matches!(route.target(), crate::config::RouteTarget::Upstream(_)) {
         return false;
-    };
-    let host = upstream
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let ip: Option<IpAddr> = host.parse().ok();
-    let loopback_name = super::resolve::is_localhost(host);
-    own.iter().any(|addr| {
-        if addr.port() != upstream.port() {
-            return false;
-        }
-        match ip {
-            Some(ip) => {
-                ip == addr.ip()
-                    || (addr.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified()))
-                    || (ip.is_unspecified() && addr.ip().is_loopback())
+    }
+    route.upstreams.iter().any(|upstream| {
+        let host = upstream
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let ip: Option<IpAddr> = host.parse().ok();
+        let loopback_name = super::resolve::is_localhost(host);
+        own.iter().any(|addr| {
+            if addr.port() != upstream.port() {
+                return false;
             }
-            None => loopback_name && (addr.ip().is_loopback() || addr.ip().is_unspecified()),
-        }
+            match ip {
+                Some(ip) => {
+                    ip == addr.ip()
+                        || (addr.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified()))
+                        || (ip.is_unspecified() && addr.ip().is_loopback())
+                }
+                None => loopback_name && (addr.ip().is_loopback() || addr.ip().is_unspecified()),
+            }
+        })
     })
 }
 

@@ -12,6 +12,8 @@ const COLUMNS: &str = "id, host, path, upstreams, strip_prefix, upstream_host, t
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 struct Features {
+    #[serde(skip_serializing_if = "is_default_balancing")]
+    balancing: config::Balancing,
     #[serde(skip_serializing_if = "Option::is_none")]
     static_dir: Option<String>,
     spa: bool,
@@ -41,6 +43,7 @@ struct Features {
 impl Features {
     fn of(route: &Route) -> Features {
         Features {
+            balancing: route.balancing.clone(),
             static_dir: route.static_dir.clone(),
             spa: route.spa,
             dir_listing: route.dir_listing,
@@ -73,6 +76,7 @@ impl Features {
     }
 
     fn fill(self, new: &mut NewRoute) {
+        new.balancing = self.balancing;
         new.static_dir = self.static_dir;
         new.spa = self.spa;
         new.dir_listing = self.dir_listing;
@@ -91,6 +95,10 @@ impl Features {
         new.rate_limit_per_sec = self.rate_limit_per_sec;
         new.max_body_bytes = self.max_body_bytes;
     }
+}
+
+fn is_default_balancing(balancing: &config::Balancing) -> bool {
+    *balancing == config::Balancing::default()
 }
 
 /// Every stored route, split into those that validate and those that do not.

@@ -17,6 +17,7 @@ import {
   type RouteForm,
   type TargetKind,
 } from "./form";
+import { BalancingEditor } from "./BalancingEditor";
 import { HeaderRulesEditor } from "./HeaderRulesEditor";
 import { describeService, sanitizeHost, unmappedServices } from "./links";
 import { Modal } from "../../lib/Modal";
@@ -42,6 +43,7 @@ const FOCUS: Record<FormField, string> = {
   host: "#re-host",
   path: "#re-path",
   upstreams: "#re-upstreams input",
+  balancing: "#re-balancing input, #re-balancing select",
   timeout: "#re-timeout",
   staticDir: "#re-static-dir",
   redirect: "#re-redirect",
@@ -59,6 +61,7 @@ const FOCUS: Record<FormField, string> = {
 /** The target kind whose inputs show each field (an error there switches to it). */
 const FIELD_KIND: Partial<Record<FormField, TargetKind>> = {
   upstreams: "upstream",
+  balancing: "upstream",
   timeout: "upstream",
   requestHeaders: "upstream",
   cacheTtl: "upstream",
@@ -320,6 +323,13 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
                     Add upstream
                   </button>
                 </fieldset>
+
+                <BalancingEditor
+                  value={form.balancing}
+                  several={form.upstreams.filter((row) => row.text.trim() !== "").length > 1}
+                  error={fieldError("balancing")}
+                  onChange={(next) => { set("balancing", next, "balancing"); }}
+                />
 
                 <fieldset className="re-choice">
                   <legend>Host header sent upstream</legend>

@@ -2,6 +2,7 @@
 // switches that change it at once, and a way to follow a dev server that moved to another port.
 import { useState } from "react";
 import { patchRoute, type Listeners, type Route, type RouteHealth } from "../../api/client";
+import { describeBalancing } from "./balancing";
 import { describeTarget, routeUrl } from "./links";
 import { movedMessage, type MovedHint } from "./moved";
 import { formatBytes } from "../../lib/format";
@@ -144,6 +145,11 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
         </th>
         <td className="target">
           {describeTarget(route)}
+          {route.upstreams.length > 0 && describeBalancing(route.balancing, route.upstreams.length) && (
+            <span className="access-tag balance-tag" title={route.upstreams.join("\n")}>
+              {describeBalancing(route.balancing, route.upstreams.length)}
+            </span>
+          )}
           {(route.allow_ips.length > 0 ||
             route.deny_ips.length > 0 ||
             route.rate_limit_per_sec != null ||
@@ -273,6 +279,17 @@ function HealthDot({ route, health }: { route: Route; health: RouteHealth | unde
     // The probe was of the upstream the route had before its last change.
     state = "unknown";
     text = "checking…";
+  } else if (health.upstreams.length > 1) {
+    const up = health.upstreams.filter((u) => u.up).length;
+    state = up > 0 ? "up" : "down";
+    text = `${up} of ${health.upstreams.length} up`;
+    const each = health.upstreams.map((u) => `${u.upstream}: ${u.up ? "up" : `down, ${u.error ?? "not accepting connections"}`}`);
+    return (
+      <span className="health" data-health={state} title={each.join("\n")}>
+        <span className={`dot dot-${state}`} aria-hidden="true" />
+        <span className="health-text">{text}</span>
+      </span>
+    );
   } else if (health.up) {
     state = "up";
     text = health.latency_ms == null ? "up" : `up (${health.latency_ms.toFixed(1)} ms)`;

@@ -26,6 +26,7 @@ function route(overrides: Partial<Route> = {}): Route {
     host: "shop.localhost",
     path: "/",
     upstreams: ["http://localhost:5173"],
+    balancing: { policy: "round_robin", max_fails: 1, fail_cooldown_ms: 10000, health_check: null },
     strip_prefix: false,
     upstream_host: false,
     timeout_ms: 60_000,

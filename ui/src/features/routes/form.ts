@@ -6,6 +6,7 @@ import type { HeaderRules, NewRoute, Settings } from "../../api/routes";
 import { splitEntries } from "../../lib/entries";
 import { sanitizeHost } from "./links";
 import { normalizeUpstream } from "./upstreams";
+import { type Balancing, type BalancingForm, balancingForm, DEFAULT_BALANCING, sameBalancing, toBalancing } from "./balancing";
 
 export type TargetKind = "upstream" | "static" | "redirect";
 export type RuleKind = "set" | "add" | "remove";
@@ -35,6 +36,8 @@ export interface RouteForm {
   path: string;
   kind: TargetKind;
   upstreams: UpstreamRow[];
+  /** How several upstreams are balanced, and the health check. */
+  balancing: BalancingForm;
   stripPrefix: boolean;
   upstreamHost: boolean;
   /** Seconds; `""` is the default (60 s). */
@@ -70,6 +73,7 @@ export type FormField =
   | "host"
   | "path"
   | "upstreams"
+  | "balancing"
   | "timeout"
   | "staticDir"
   | "redirect"
@@ -87,6 +91,7 @@ const API_FIELDS: Record<string, FormField> = {
   host: "host",
   path: "path",
   upstreams: "upstreams",
+  balancing: "balancing",
   timeout_ms: "timeout",
   static_dir: "staticDir",
   redirect: "redirect",
@@ -130,6 +135,7 @@ export function newForm(settings?: Pick<Settings, "default_cache" | "default_com
     path: "/",
     kind: "upstream",
     upstreams: [upstreamRow()],
+    balancing: balancingForm(),
     stripPrefix: false,
     upstreamHost: false,
     timeoutSecs: "",
@@ -182,6 +188,7 @@ export function formFromRoute(route: Route): RouteForm {
     path: route.path,
     kind,
     upstreams: route.upstreams.length === 0 ? [upstreamRow()] : route.upstreams.map((u) => upstreamRow(u)),
+    balancing: balancingForm(route.balancing),
     stripPrefix: route.strip_prefix,
     upstreamHost: route.upstream_host,
     timeoutSecs: route.timeout_ms === DEFAULT_TIMEOUT_MS ? "" : secondsText(route.timeout_ms),
@@ -280,6 +287,7 @@ function optionalWhole(text: string, field: FormField, max: number, message: str
 }
 
 interface Checked {
+  balancing: Balancing;
   timeoutMs: number | null;
   cacheTtlSecs: number | null;
   rateLimit: number | null;
@@ -290,6 +298,8 @@ interface Checked {
 
 /** The checks only the editor can make (numbers as typed, rule rows); the API does the rest. */
 function check(form: RouteForm): Built<Checked> {
+  const balancing = toBalancing(form.balancing);
+  if (!balancing.ok) return { ok: false, field: "balancing", message: balancing.message };
   const timeout = timeoutMs(form.timeoutSecs);
   if (!timeout.ok) return timeout;
   const ttl = optionalWhole(
@@ -320,6 +330,7 @@ function check(form: RouteForm): Built<Checked> {
   return {
     ok: true,
     value: {
+      balancing: balancing.value,
       timeoutMs: timeout.value,
       cacheTtlSecs: ttl.value,
       rateLimit: limit.value,
@@ -336,12 +347,13 @@ const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length
 export function toNewRoute(form: RouteForm): Built<NewRoute> {
   const checked = check(form);
   if (!checked.ok) return checked;
-  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
+  const { balancing, timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
   const path = form.path.trim();
   const target: Partial<NewRoute> =
     form.kind === "upstream"
       ? {
           upstreams: upstreamEntries(form),
+          ...(sameBalancing(balancing, DEFAULT_BALANCING) ? {} : { balancing }),
           strip_prefix: form.stripPrefix,
           upstream_host: form.upstreamHost,
           ...(timeout === null ? {} : { timeout_ms: timeout }),
@@ -420,7 +432,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   const checked = check(form);
   if (!checked.ok) return checked;
-  const { timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
+  const { balancing, timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
   const patch: RoutePatch = {};
 
   if (normalizeHost(form.host) !== route.host) patch.host = form.host.trim();
@@ -430,6 +442,7 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
     const entries = upstreamEntries(form);
     const moved = !sameList(entries.map(normalizeUpstream), route.upstreams);
     if (moved || route.static_dir != null || route.redirect != null) patch.upstreams = entries;
+    if (!sameBalancing(balancing, route.balancing)) patch.balancing = balancing;
   } else if (form.kind === "static") {
     if (form.staticDir.trim() !== route.static_dir) patch.static_dir = form.staticDir.trim();
   } else if (form.redirect.trim() !== route.redirect) {

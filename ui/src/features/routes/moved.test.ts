@@ -10,6 +10,7 @@ function route(overrides: Partial<Route> = {}): Route {
     host: "shop.localhost",
     path: "/",
     upstreams: ["http://localhost:5173"],
+    balancing: { policy: "round_robin", max_fails: 1, fail_cooldown_ms: 10000, health_check: null },
     strip_prefix: false,
     upstream_host: false,
     timeout_ms: 60_000,
@@ -39,7 +40,7 @@ function route(overrides: Partial<Route> = {}): Route {
 }
 
 function health(up: boolean, overrides: Partial<RouteHealth> = {}): RouteHealth {
-  return { route_id: 1, upstream: "http://localhost:5173", up, latency_ms: null, error: up ? null : "refused", checked_at: 0, since: 0, ...overrides };
+  return { route_id: 1, upstream: "http://localhost:5173", up, latency_ms: null, error: up ? null : "refused", checked_at: 0, since: 0, upstreams: [], ...overrides };
 }
 
 function service(port: number, overrides: Partial<Service> = {}): Service {

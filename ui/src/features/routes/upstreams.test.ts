@@ -53,12 +53,13 @@ describe("isLocalHost", () => {
 });
 
 describe("upstreamHints", () => {
-  it("says where each entry goes, what is wrong, and that only one is used for now", () => {
-    expect(upstreamHints(["5173", "", "nope", "5174"])).toEqual([
+  it("says where each entry goes, what is wrong, and when one is listed twice", () => {
+    expect(upstreamHints(["5173", "", "nope", "5174", "localhost:5173"])).toEqual([
       { tone: "ok", text: "→ http://localhost:5173" },
       null,
       { tone: "problem", text: expect.stringMatching(/missing port/) as unknown },
-      { tone: "problem", text: expect.stringMatching(/one upstream for now/) as unknown },
+      { tone: "ok", text: "→ http://localhost:5174" },
+      { tone: "problem", text: expect.stringMatching(/listed twice/) as unknown },
     ]);
   });
 });

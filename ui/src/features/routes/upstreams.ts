@@ -90,22 +90,19 @@ export interface UpstreamHint {
 }
 
 /**
- * One hint per entry, in order (`null` for a blank entry). The engine forwards to one upstream
- * per route for now, so entries after the first say so.
+ * One hint per entry, in order (`null` for a blank entry): where it goes, what is wrong with
+ * it, or that it is listed twice.
  */
 export function upstreamHints(entries: readonly string[]): (UpstreamHint | null)[] {
-  let seen = 0;
+  const seen = new Set<string>();
   return entries.map((entry) => {
     if (entry.trim() === "") return null;
-    seen += 1;
     const parsed = parseUpstream(entry);
     if (!parsed.ok) return { tone: "problem", text: parsed.hint };
-    if (seen > 1) {
-      return {
-        tone: "problem",
-        text: "a route forwards to one upstream for now (balancing comes later); add a separate route per service",
-      };
+    if (seen.has(parsed.upstream.url)) {
+      return { tone: "problem", text: `${parsed.upstream.url} is listed twice; list each upstream once` };
     }
+    seen.add(parsed.upstream.url);
     return { tone: "ok", text: `→ ${parsed.upstream.url}` };
   });
 }

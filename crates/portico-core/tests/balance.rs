@@ -364,15 +364,9 @@ async fn an_active_health_check_takes_a_failing_upstream_out_and_back() {
     )
     .await;
     let health = || async {
-        let token = engine.engine().admin_token().expect("admin").to_owned();
-        let reply = send(
-            engine.admin_addr(),
-            "127.0.0.1",
-            Request::get("/api/v1/health").header("authorization", format!("Bearer {token}")),
-            Bytes::new(),
-        )
-        .await;
-        reply
+        engine
+            .admin_get("/api/v1/health")
+            .await
             .json()
             .as_array()
             .and_then(|l| l.iter().find(|h| h["route_id"] == route.id).cloned())

@@ -4,20 +4,11 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{TestEngine, closed_port, eventually, send, spawn_echo};
-use http::Request;
+use common::{TestEngine, closed_port, eventually, spawn_echo};
 use portico_core::admin::Event;
 
 async fn health(engine: &TestEngine) -> Vec<serde_json::Value> {
-    let token = engine.engine().admin_token().expect("admin").to_owned();
-    let reply = send(
-        engine.admin_addr(),
-        "127.0.0.1",
-        Request::get("/api/v1/health").header("authorization", format!("Bearer {token}")),
-        Bytes::new(),
-    )
-    .await;
+    let reply = engine.admin_get("/api/v1/health").await;
     assert!(reply.status.is_success(), "{} {}", reply.status, reply.body);
     reply.json().as_array().expect("a list").clone()
 }

@@ -166,7 +166,7 @@ impl Guard {
         if let Some(token) = bearer {
             return self.token.matches(token);
         }
-        let Some(session) = cookie(headers, SESSION_COOKIE) else {
+        let Some(session) = crate::proxy::cookie(headers, SESSION_COOKIE) else {
             return false;
         };
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -175,17 +175,6 @@ impl Guard {
             .iter()
             .fold(false, |found, s| found | s.matches(session))
     }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// Middleware on every request: refuse a foreign `Host` (DNS rebinding) or `Origin` (CSRF).

@@ -145,16 +145,6 @@ impl Pool {
         }
     }
 
-    /// Whether this pool is for exactly `upstreams` (so its state can be kept).
-    pub fn serves(&self, upstreams: &[Upstream]) -> bool {
-        self.members.len() == upstreams.len()
-            && self
-                .members
-                .iter()
-                .zip(upstreams)
-                .all(|(m, u)| m.upstream == *u)
-    }
-
     /// Whether `other` has the same upstreams in the same order.
     pub fn serves_same(&self, other: &Pool) -> bool {
         self.members.len() == other.members.len()

@@ -974,15 +974,7 @@ struct Asking {
 
 /// The route's sticky cookie in the request's `Cookie` headers.
 fn sticky_cookie(headers: &http::HeaderMap, route: crate::config::RouteId) -> Option<String> {
-    let name = sticky_cookie_name(route);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
+    headers::cookie(headers, &sticky_cookie_name(route)).map(|v| v.trim_matches('"').to_owned())
 }
 
 /// Whether a request can be sent again after an upstream never received it: an idempotent

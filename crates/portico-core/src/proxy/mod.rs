@@ -18,6 +18,7 @@ mod upgrade;
 pub use balance::{Asker, Member, Pool, sticky_cookie_name};
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use gate::Gate;
+pub(crate) use headers::cookie;
 pub use health::{HealthChange, HealthMonitor, PROBE_EVERY, RouteHealth, UpstreamHealth};
 pub use limit::RateLimit;
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};

@@ -86,6 +86,18 @@ impl TestEngine {
     }
 
     /// GET `path` with `Host: host`.
+    /// `GET path` on the admin API with the engine's token.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        let token = self.engine().admin_token().expect("admin").to_owned();
+        send(
+            self.admin_addr(),
+            "127.0.0.1",
+            http::Request::get(path).header("authorization", format!("Bearer {token}")),
+            Bytes::new(),
+        )
+        .await
+    }
+
     pub async fn get(&self, host: &str, path: &str) -> Reply {
         send(self.addr(), host, Request::get(path), Bytes::new()).await
     }

@@ -10,6 +10,22 @@ interface Props {
   onChange: (next: BalancingForm) => void;
 }
 
+/** A short text input for one of the section's numbers (kept as typed). */
+function NumberField(props: { id: string; label: string; placeholder: string; value: string; onChange: (text: string) => void }) {
+  return (
+    <div className="re-field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        inputMode="decimal"
+        placeholder={props.placeholder}
+        value={props.value}
+        onChange={(event) => { props.onChange(event.currentTarget.value); }}
+      />
+    </div>
+  );
+}
+
 export function BalancingEditor({ value, several, error, onChange }: Props) {
   const set = <K extends keyof BalancingForm>(key: K, v: BalancingForm[K]) => {
     onChange({ ...value, [key]: v });
@@ -36,26 +52,8 @@ export function BalancingEditor({ value, several, error, onChange }: Props) {
             {chosen && <p className="hint re-hint">{chosen.hint}</p>}
           </div>
           <div className="re-row">
-            <div className="re-field">
-              <label htmlFor="re-max-fails">Failures before resting</label>
-              <input
-                id="re-max-fails"
-                inputMode="numeric"
-                placeholder="1"
-                value={value.maxFails}
-                onChange={(event) => { set("maxFails", event.currentTarget.value); }}
-              />
-            </div>
-            <div className="re-field">
-              <label htmlFor="re-cooldown">Rest (seconds)</label>
-              <input
-                id="re-cooldown"
-                inputMode="decimal"
-                placeholder="10"
-                value={value.cooldownSecs}
-                onChange={(event) => { set("cooldownSecs", event.currentTarget.value); }}
-              />
-            </div>
+            <NumberField id="re-max-fails" label="Failures before resting" placeholder="1" value={value.maxFails} onChange={(t) => { set("maxFails", t); }} />
+            <NumberField id="re-cooldown" label="Rest (seconds)" placeholder="10" value={value.cooldownSecs} onChange={(t) => { set("cooldownSecs", t); }} />
           </div>
           <p className="hint re-hint">
             An upstream that fails this many requests in a row is left alone for the rest time. A GET (or another
@@ -76,26 +74,8 @@ export function BalancingEditor({ value, several, error, onChange }: Props) {
         </div>
         {value.checkPath.trim() !== "" && (
           <>
-            <div className="re-field">
-              <label htmlFor="re-check-every">Every (seconds)</label>
-              <input
-                id="re-check-every"
-                inputMode="decimal"
-                placeholder="5"
-                value={value.checkEverySecs}
-                onChange={(event) => { set("checkEverySecs", event.currentTarget.value); }}
-              />
-            </div>
-            <div className="re-field">
-              <label htmlFor="re-check-status">Healthy status</label>
-              <input
-                id="re-check-status"
-                inputMode="numeric"
-                placeholder="2xx/3xx"
-                value={value.checkStatus}
-                onChange={(event) => { set("checkStatus", event.currentTarget.value); }}
-              />
-            </div>
+            <NumberField id="re-check-every" label="Every (seconds)" placeholder="5" value={value.checkEverySecs} onChange={(t) => { set("checkEverySecs", t); }} />
+            <NumberField id="re-check-status" label="Healthy status" placeholder="2xx/3xx" value={value.checkStatus} onChange={(t) => { set("checkStatus", t); }} />
           </>
         )}
       </div>

@@ -498,14 +498,22 @@ async fn ask(stream: &mut tokio::net::TcpStream, host: &str, path: &str) -> (Str
         .expect("an answer within 10 s")
 }
 
-/// Whether the server closes `stream` (EOF) within a few seconds.
+/// Whether the server closes `stream` (EOF, after anything it still sends) within a few
+/// seconds.
 async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
     use tokio::io::AsyncReadExt;
-    let mut byte = [0u8; 1];
-    matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut byte)).await,
-        Ok(Ok(0)) | Ok(Err(_))
-    )
+    let drain = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), drain)
+        .await
+        .is_ok()
 }
 
 /// The exchange captured for `host` whose error code is `code`.
@@ -970,4 +978,41 @@ async fn basic_auth_admits_users_and_never_shows_their_passwords() {
         send_auth(&engine, "auth.localhost", None).await.status,
         StatusCode::OK
     );
+}
+
+/// A connection to the HTTPS listener whose TLS handshake fails is counted while it is open
+/// and given back when it ends.
+#[tokio::test]
+async fn a_failed_tls_handshake_gives_its_connection_count_back() {
+    use tokio::io::AsyncWriteExt;
+    let engine = TestEngine::start_tls().await;
+    set(
+        &engine,
+        SettingsPatch {
+            max_conns_per_ip: Some(Some(1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = ip("127.0.0.2");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::new(client, 0))
+        .expect("bind the client address");
+    let mut stream = socket.connect(engine.https_addr()).await.expect("connect");
+    let counted = common::eventually(std::time::Duration::from_secs(5), || async {
+        engine.engine().open_connections(client) == 1
+    })
+    .await;
+    assert!(counted, "the open connection is counted");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("not a TLS hello");
+    assert!(closed_by_server(&mut stream).await, "the handshake fails");
+    let freed = common::eventually(std::time::Duration::from_secs(5), || async {
+        engine.engine().open_connections(client) == 0
+    })
+    .await;
+    assert!(freed, "after: {}", engine.engine().open_connections(client));
 }

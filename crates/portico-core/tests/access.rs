@@ -963,6 +963,34 @@ async fn basic_auth_admits_users_and_never_shows_their_passwords() {
             .status,
         StatusCode::OK
     );
+    // Refused before reaching the route (paused): the credentials are not stored either.
+    set(
+        &engine,
+        SettingsPatch {
+            proxy_paused: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let paused = send_auth(&engine, "auth.localhost", Some(&basic("bob:bobs"))).await;
+    assert_eq!(paused.status, StatusCode::SERVICE_UNAVAILABLE);
+    let refused = captured(&engine, "auth.localhost", "paused").await;
+    assert_eq!(
+        refused
+            .request_headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.as_str()),
+        Some("Basic [redacted]")
+    );
+    set(
+        &engine,
+        SettingsPatch {
+            proxy_paused: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     engine
         .engine()
         .update_route(

@@ -331,6 +331,16 @@ impl Proxy {
         {
             return Ok(resp);
         }
+        // Credentials for a route with basic auth are never stored, not even on a request
+        // refused before it reaches the route (paused, an address list, a limit).
+        if let Some(capture) = capture
+            && req.headers().contains_key(header::AUTHORIZATION)
+            && table
+                .find(&host, req.uri().path())
+                .is_some_and(|t| !t.route.basic_auth.is_empty())
+        {
+            capture.redact_request_header(&header::AUTHORIZATION);
+        }
         let gate = self.inner.options.gate.load();
         if gate.paused {
             return Err(Error::Paused);
@@ -380,9 +390,6 @@ impl Proxy {
             capture.route(route.id, &target.label, &route.target().to_string());
             if !route.capture {
                 capture.cancel();
-            }
-            if !route.basic_auth.is_empty() {
-                capture.redact_request_header(&header::AUTHORIZATION);
             }
         }
         if let Err(refusal) = crate::config::admits(&route.allow_ips, &route.deny_ips, client) {

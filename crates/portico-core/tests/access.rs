@@ -1044,3 +1044,74 @@ async fn a_failed_tls_handshake_gives_its_connection_count_back() {
     .await;
     assert!(freed, "after: {}", engine.engine().open_connections(client));
 }
+
+/// An admin API call with the token and a JSON body.
+async fn admin_post(engine: &TestEngine, path: &str, body: String) -> common::Reply {
+    common::send(
+        engine.engine().admin_addrs()[0],
+        "127.0.0.1",
+        Request::post(path)
+            .header(
+                "authorization",
+                format!("Bearer {}", engine.engine().admin_token().expect("token")),
+            )
+            .header("content-type", "application/json"),
+        Bytes::from(body),
+    )
+    .await
+}
+
+/// An export names a route's users but carries no password: imported back here the users keep
+/// their passwords; imported elsewhere it is refused naming the user, and nothing changes.
+#[tokio::test]
+async fn an_export_keeps_basic_auth_users_here_and_asks_for_passwords_elsewhere() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine
+        .add(NewRoute {
+            host: "kept.localhost".into(),
+            upstreams: vec![echo.addr.to_string()],
+            basic_auth: vec![portico_core::config::AuthUserInput {
+                user: "alice".into(),
+                password: Some("pw-1".into()),
+                password_hash: None,
+            }],
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    let export = admin_get(&engine, "/api/v1/export").await;
+    let imported = admin_post(&engine, "/api/v1/import", export.clone()).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    assert_eq!(
+        send_auth(&engine, "kept.localhost", Some(&basic("alice:pw-1")))
+            .await
+            .status,
+        StatusCode::OK,
+        "the password survived the round trip"
+    );
+
+    let elsewhere = TestEngine::start().await;
+    let refused = admin_post(&elsewhere, "/api/v1/import", export).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("basic_auth") && refused.body.contains("alice"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        elsewhere
+            .engine()
+            .routes()
+            .await
+            .expect("routes")
+            .routes
+            .is_empty(),
+        "nothing imported"
+    );
+}

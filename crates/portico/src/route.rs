@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use portico_core::config::{
-    AuthUserInput, Balancing, HeaderPair, HeaderRules, HealthCheck, HostPattern, NewRoute, PathPrefix,
-    Policy, Route, RoutePatch, RouteTarget,
+    AuthUserInput, Balancing, HeaderPair, HeaderRules, HealthCheck, HostPattern, NewRoute,
+    PathPrefix, Policy, Route, RoutePatch, RouteTarget,
 };
 
 use crate::backend::Backend;

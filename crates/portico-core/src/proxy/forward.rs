@@ -19,8 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::balance::{Asker, InFlight, sticky_cookie_name};
 use super::auth::{AuthCache, Verdict};
+use super::balance::{Asker, InFlight, sticky_cookie_name};
 use super::conns::{ConnCounts, ConnSlot, canonical};
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;

@@ -3,8 +3,8 @@
 //!
 //! It reads routes only from an immutable [`RouteTable`] snapshot; it never touches the store.
 
-mod balance;
 mod auth;
+mod balance;
 mod conns;
 mod error_page;
 mod forward;

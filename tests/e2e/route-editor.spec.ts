@@ -36,15 +36,15 @@ interface Reply {
   body: string;
 }
 
-/** GET `pathAndQuery` from the proxy with `Host: host`, without following redirects. */
-function viaProxy(host: string, pathAndQuery = "/"): Promise<Reply> {
+/** GET `pathAndQuery` from the proxy with `Host: host` (and `headers`), without following redirects. */
+function viaProxy(host: string, pathAndQuery = "/", headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.get(
       {
         host: "127.0.0.1",
         port: stack.httpPort,
         path: pathAndQuery,
-        headers: { host: `${host}:${stack.httpPort}` },
+        headers: { ...headers, host: `${host}:${stack.httpPort}` },
         timeout: 10_000,
       },
       (res) => {
@@ -256,6 +256,35 @@ test("a second upstream is balanced round robin, then fails over in order, and t
   await dialog.getByRole("button", { name: "Save changes" }).click();
   await expect(dialog).toBeHidden();
   await expect(row).not.toContainText("failover");
+});
+
+test("a basic auth user added in the editor: 401 without credentials, 200 with them", async ({ page }) => {
+  await openRoutes(page);
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  const dialog = editor(page);
+  await dialog.getByRole("button", { name: "Add user" }).click();
+  await dialog.getByLabel("User 1 name").fill("alice");
+  await dialog.getByLabel("User 1 password").fill("wonder-land-9");
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.locator('tr[data-host="notes.localhost"]')).toContainText("auth");
+  const credentials = { authorization: `Basic ${Buffer.from("alice:wonder-land-9").toString("base64")}` };
+  await expect.poll(async () => (await viaProxy("notes.localhost")).status, { timeout: 5_000 }).toBe(401);
+  const refused = await viaProxy("notes.localhost");
+  expect(refused.headers["x-portico-error"]).toBe("auth-required");
+  expect(refused.headers["www-authenticate"]).toBe('Basic realm="notes.localhost", charset="UTF-8"');
+  expect((await viaProxy("notes.localhost", "/", credentials)).status).toBe(200);
+  const stored = await stack.api<{ host: string; basic_auth: string[] }[]>("GET", "/api/v1/routes");
+  expect(stored.find((r) => r.host === "notes.localhost")?.basic_auth).toEqual(["alice"]);
+  expect(JSON.stringify(stored)).not.toContain("wonder-land-9");
+
+  // The stored password is never shown; removing the user opens the route again.
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  await expect(dialog.getByLabel("User 1 password")).toHaveValue("");
+  await dialog.getByRole("button", { name: "Remove user alice" }).click();
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+  await expect(dialog).toBeHidden();
+  await expect.poll(async () => (await viaProxy("notes.localhost")).status, { timeout: 5_000 }).toBe(200);
 });
 
 test("a static-folder route serves the folder's index.html", async ({ page }) => {

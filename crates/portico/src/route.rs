@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use portico_core::config::{
-    Balancing, HeaderPair, HeaderRules, HealthCheck, HostPattern, NewRoute, PathPrefix, Policy,
-    Route, RoutePatch, RouteTarget,
+    AuthUserInput, Balancing, HeaderPair, HeaderRules, HealthCheck, HostPattern, NewRoute,
+    PathPrefix, Policy, Route, RoutePatch, RouteTarget,
 };
 
 use crate::backend::Backend;
@@ -63,7 +63,9 @@ pub(crate) enum Command {
   portico route set api.localhost --no-cache
   portico route set app.localhost --set-header 'X-Frame-Options: DENY' --hide-backend
   portico route set app.localhost --upstream 5174
-  portico route set api.localhost --upstream 8001 --upstream 8002 --balance first")]
+  portico route set api.localhost --upstream 8001 --upstream 8002 --balance first
+  portico route set admin.localhost --auth alice:s3cret --auth bob   # bob: asked for
+  portico route set admin.localhost --remove-auth bob")]
     Set {
         #[command(flatten)]
         select: Select,
@@ -185,6 +187,47 @@ pub(crate) struct Features {
     /// `route set`: remove the body size limit.
     #[arg(long, conflicts_with = "max_body")]
     no_max_body: bool,
+    /// At most N requests in flight at once from each client; more get 429.
+    #[arg(long, value_name = "N")]
+    max_conns: Option<u64>,
+    /// `route set`: remove the in-flight request limit.
+    #[arg(long, conflicts_with = "max_conns")]
+    no_max_conns: bool,
+    /// Require HTTP basic auth: this user with this password (repeatable). With USER alone
+    /// the password is asked for (in a terminal). `route set` adds or changes these users and
+    /// keeps the others.
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    auth: Vec<String>,
+    /// `route set`: remove this basic auth user (repeatable).
+    #[arg(long, value_name = "USER")]
+    remove_auth: Vec<String>,
+    /// `route set`: turn basic auth off (removes every user).
+    #[arg(long, conflicts_with_all = ["auth", "remove_auth"])]
+    no_auth: bool,
+}
+
+/// A `--auth` flag as a user with a password: `USER:PASSWORD`, or `USER` and the password
+/// asked for when standard input is a terminal.
+fn auth_user(flag: &str) -> anyhow::Result<AuthUserInput> {
+    let (user, password) = match flag.split_once(':') {
+        Some((user, password)) => (user.to_owned(), password.to_owned()),
+        None => {
+            use std::io::IsTerminal;
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "--auth {flag} needs a password: write --auth {flag}:PASSWORD, or run it in a terminal to be asked"
+                );
+            }
+            let password = rpassword::prompt_password(format!("Password for {flag}: "))
+                .context("cannot read the password")?;
+            (flag.to_owned(), password)
+        }
+    };
+    Ok(AuthUserInput {
+        user,
+        password: Some(password),
+        password_hash: None,
+    })
 }
 
 /// How a route with several upstreams balances them. In `set`, absent flags keep the
@@ -366,11 +409,47 @@ impl Features {
         new.deny_ips = self.deny.clone();
         new.rate_limit_per_sec = self.rate_limit;
         new.max_body_bytes = self.max_body;
+        new.max_conns_per_ip = self.max_conns;
+        new.basic_auth = self
+            .auth
+            .iter()
+            .map(|flag| auth_user(flag))
+            .collect::<anyhow::Result<_>>()?;
         Ok(())
     }
 
-    /// The changes `route set` asks for.
-    fn patch(&self) -> anyhow::Result<RoutePatch> {
+    /// The users `route set` leaves on `route`: its own (passwords kept) less those removed,
+    /// with those given added or changed; `None` when no auth flag was given.
+    fn auth_change(&self, route: &Route) -> anyhow::Result<Option<Vec<AuthUserInput>>> {
+        if self.no_auth {
+            return Ok(Some(Vec::new()));
+        }
+        if self.auth.is_empty() && self.remove_auth.is_empty() {
+            return Ok(None);
+        }
+        for name in &self.remove_auth {
+            if route.basic_auth.user(name).is_none() {
+                bail!("{} has no basic auth user {name:?}", route.host);
+            }
+        }
+        let given: Vec<AuthUserInput> = self
+            .auth
+            .iter()
+            .map(|flag| auth_user(flag))
+            .collect::<anyhow::Result<_>>()?;
+        let mut users: Vec<AuthUserInput> = route
+            .basic_auth
+            .to_input()
+            .into_iter()
+            .filter(|u| !self.remove_auth.contains(&u.user))
+            .filter(|u| !given.iter().any(|g| g.user == u.user))
+            .collect();
+        users.extend(given);
+        Ok(Some(users))
+    }
+
+    /// The changes `route set` asks for on `route`.
+    fn patch(&self, route: &Route) -> anyhow::Result<RoutePatch> {
         Ok(RoutePatch {
             static_dir: self.static_dir()?.map(Some),
             spa: switch(self.spa, self.no_spa),
@@ -397,6 +476,12 @@ impl Features {
             } else {
                 self.max_body.map(Some)
             },
+            max_conns_per_ip: if self.no_max_conns {
+                Some(None)
+            } else {
+                self.max_conns.map(Some)
+            },
+            basic_auth: self.auth_change(route)?,
             ..RoutePatch::default()
         })
     }
@@ -478,7 +563,7 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             balance,
         } => {
             let route = select.find(&backend)?;
-            let mut patch = features.patch()?;
+            let mut patch = features.patch(&route)?;
             if !upstream.is_empty() {
                 patch.upstreams = Some(upstream);
             }
@@ -636,6 +721,12 @@ fn feature_flags(route: &Route) -> Vec<&'static str> {
     }
     if route.balancing.health_check.is_some() {
         flags.push("health check");
+    }
+    if route.max_conns_per_ip.is_some() {
+        flags.push("conn limit");
+    }
+    if !route.basic_auth.is_empty() {
+        flags.push("auth");
     }
     flags
 }

@@ -77,6 +77,8 @@ fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("deny_ips", json!([])),
         ("rate_limit_per_sec", json!(null)),
         ("max_body_bytes", json!(null)),
+        ("max_conns_per_ip", json!(null)),
+        ("basic_auth", json!([])),
     ]
 }
 

@@ -71,6 +71,8 @@ fn plain_route(host: &str, upstream: &str) -> Value {
         "deny_ips": [],
         "rate_limit_per_sec": null,
         "max_body_bytes": null,
+        "max_conns_per_ip": null,
+        "basic_auth": [],
     })
 }
 
@@ -1695,4 +1697,104 @@ fn route_rate_limit_is_set_and_removed() {
         set.stdout.contains("\"rate_limit_per_sec\": 50"),
         "{set:#?}"
     );
+}
+
+/// `--max-conns N` and `--auth USER:PASSWORD` are stored (the password as an argon2 hash,
+/// never shown); `route set --auth` adds a user and keeps the others, `--remove-auth` removes
+/// one, `--no-auth` all; `--auth USER` without a terminal is refused, saying what to write.
+#[test]
+fn route_connection_limit_and_basic_auth_users_are_set_and_removed() {
+    let dir = data_dir();
+    let added = portico(
+        dir.path(),
+        &[
+            "route",
+            "add",
+            "admin.localhost",
+            "8000",
+            "--max-conns",
+            "4",
+            "--auth",
+            "alice:s3cret",
+        ],
+    );
+    added.assert_success("route add --max-conns --auth");
+    assert!(
+        added.stdout.contains("auth") && added.stdout.contains("conn limit"),
+        "{added:#?}"
+    );
+    assert!(!added.stdout.contains("s3cret"), "{added:#?}");
+    let route = stored(dir.path(), "admin.localhost");
+    assert_eq!(route["max_conns_per_ip"], json!(4));
+    assert_eq!(route["basic_auth"], json!(["alice"]));
+    let listed = portico(dir.path(), &["route", "list"]);
+    assert!(listed.stdout.contains("auth"), "{listed:#?}");
+    let db = rusqlite::Connection::open(dir.path().join("portico.db")).expect("open");
+    let features: String = db
+        .query_row("SELECT features FROM routes", [], |r| r.get(0))
+        .expect("row");
+    assert!(
+        features.contains("$argon2id$") && !features.contains("s3cret"),
+        "{features}"
+    );
+
+    portico(
+        dir.path(),
+        &[
+            "route",
+            "set",
+            "admin.localhost",
+            "--auth",
+            "bob:pw",
+            "--no-max-conns",
+        ],
+    )
+    .assert_success("route set --auth bob");
+    let route = stored(dir.path(), "admin.localhost");
+    assert_eq!(route["basic_auth"], json!(["alice", "bob"]), "alice kept");
+    assert_eq!(route["max_conns_per_ip"], json!(null));
+    let after: String = db
+        .query_row("SELECT features FROM routes", [], |r| r.get(0))
+        .expect("row");
+    let hash = |features: &str, user: &str| {
+        let v: Value = serde_json::from_str(features).expect("json");
+        v["basic_auth"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .find(|u| u["user"] == user)
+            .map(|u| u["hash"].clone())
+    };
+    assert_eq!(
+        hash(&features, "alice"),
+        hash(&after, "alice"),
+        "alice's password kept"
+    );
+
+    portico(
+        dir.path(),
+        &["route", "set", "admin.localhost", "--remove-auth", "alice"],
+    )
+    .assert_success("route set --remove-auth");
+    assert_eq!(
+        stored(dir.path(), "admin.localhost")["basic_auth"],
+        json!(["bob"])
+    );
+    portico(
+        dir.path(),
+        &["route", "set", "admin.localhost", "--auth", "carol"],
+    )
+    .assert_refused("no password and no terminal", &["carol:PASSWORD"]);
+    portico(
+        dir.path(),
+        &["route", "set", "admin.localhost", "--no-auth"],
+    )
+    .assert_success("route set --no-auth");
+    assert_eq!(
+        stored(dir.path(), "admin.localhost")["basic_auth"],
+        json!([])
+    );
+    let set = portico(dir.path(), &["settings", "set", "max_conns_per_ip", "20"]);
+    set.assert_success("settings set max_conns_per_ip");
+    assert!(set.stdout.contains("\"max_conns_per_ip\": 20"), "{set:#?}");
 }

@@ -6,6 +6,7 @@ import type { components } from "./schema";
 export type NewRoute = components["schemas"]["NewRoute"];
 export type HeaderRules = components["schemas"]["HeaderRules"];
 export type HeaderPair = components["schemas"]["HeaderPair"];
+export type AuthUserInput = components["schemas"]["AuthUserInput"];
 export type Settings = components["schemas"]["Settings"];
 
 /** Add a route; the stored route (normalised, with the engine's defaults) comes back. */

@@ -526,6 +526,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One user as a request writes it: a name, and a password to set (or a hash carried over). */
+        AuthUserInput: {
+            /**
+             * @description The password to set. Leave it out on an update to keep this user's password; a new
+             *     user needs one. Never returned.
+             * @example s3cret
+             */
+            password?: string | null;
+            /**
+             * @description An argon2 PHC string (`$argon2id$…`) instead of a password, to move a user between
+             *     machines without knowing the password. Never returned.
+             */
+            password_hash?: string | null;
+            /**
+             * @description The user name (no `:`).
+             * @example alice
+             */
+            user: string;
+        };
         /** @description Balancing over a route's upstreams. Only consulted when a route has more than one. */
         Balancing: {
             /**
@@ -934,6 +953,14 @@ export interface components {
              */
             max_body_bytes: number | null;
             /**
+             * Format: int64
+             * @description At most this many open connections from each client address to the proxy listeners;
+             *     a connection over it is answered 429 on every request and closed. Applies to
+             *     connections opened after the change. Default: none (no limit).
+             * @default null
+             */
+            max_conns_per_ip: number | null;
+            /**
              * @description Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
              *     paused" page until this is false again (the listeners stay bound, so resuming cannot
              *     lose a port). The admin API and the UI keep working. Applies at once. Default: false.
@@ -1125,6 +1152,11 @@ export interface components {
              *     marks an upstream down for 10 s, no active health check.
              */
             balancing?: components["schemas"]["Balancing"];
+            /**
+             * @description Users who may use the route, each with a password. Default: none (no credentials
+             *     needed).
+             */
+            basic_auth?: components["schemas"]["AuthUserInput"][];
             /** @description Default: the `default_cache` setting. */
             cache?: boolean | null;
             /**
@@ -1158,6 +1190,11 @@ export interface components {
              * @description Default: none (no limit).
              */
             max_body_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description Default: none (no limit).
+             */
+            max_conns_per_ip?: number | null;
             /**
              * @description Path prefix; default `/`.
              * @example /
@@ -1367,6 +1404,15 @@ export interface components {
             /** @description How requests are spread over several upstreams and when one counts as down. */
             balancing: components["schemas"]["Balancing"];
             /**
+             * @description HTTP basic auth: when not empty, a request needs one of these users' name and password
+             *     (else 401). Only the names are shown; passwords are stored as argon2 hashes and never
+             *     returned. Default: none (no credentials needed).
+             * @example [
+             *       "alice"
+             *     ]
+             */
+            basic_auth: string[];
+            /**
              * @description Cache responses as a shared HTTP cache would (RFC 9111). Default: the
              *     `default_cache` setting when the route is created.
              */
@@ -1416,6 +1462,13 @@ export interface components {
              * @description Refuse request bodies larger than this many bytes with 413. Default: none (no limit).
              */
             max_body_bytes: number | null;
+            /**
+             * Format: int64
+             * @description At most this many requests in flight at once from each client address on this route
+             *     (HTTP/2 multiplexes requests over one connection, so a route counts requests, not
+             *     connections); more get 429. Default: none (no limit).
+             */
+            max_conns_per_ip: number | null;
             /** @description Path prefix, matched on segment boundaries. Default: `/`. */
             path: components["schemas"]["PathPrefix"];
             /**
@@ -1576,6 +1629,11 @@ export interface components {
             /** @description New allowed client addresses (replacing the list; `[]` allows everyone). */
             allow_ips?: string[] | null;
             balancing?: null | components["schemas"]["Balancing"];
+            /**
+             * @description The route's users after the change (replacing the list): a user given without a
+             *     password keeps the one it has, a user left out is removed, `[]` turns auth off.
+             */
+            basic_auth?: components["schemas"]["AuthUserInput"][] | null;
             /** @description Cache, or not. */
             cache?: boolean | null;
             /**
@@ -1606,6 +1664,11 @@ export interface components {
              * @description New request body size limit; `null` removes it.
              */
             max_body_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description New per-client limit of requests in flight; `null` removes it.
+             */
+            max_conns_per_ip?: number | null;
             /** @description New path prefix. */
             path?: string | null;
             /**
@@ -1796,6 +1859,14 @@ export interface components {
              */
             max_body_bytes: number | null;
             /**
+             * Format: int64
+             * @description At most this many open connections from each client address to the proxy listeners;
+             *     a connection over it is answered 429 on every request and closed. Applies to
+             *     connections opened after the change. Default: none (no limit).
+             * @default null
+             */
+            max_conns_per_ip: number | null;
+            /**
              * @description Pause proxying: every request to the HTTP and HTTPS listeners gets a 503 "Portico is
              *     paused" page until this is false again (the listeners stay bound, so resuming cannot
              *     lose a port). The admin API and the UI keep working. Applies at once. Default: false.
@@ -1886,6 +1957,11 @@ export interface components {
              * @description New `max_body_bytes` (see `Settings`); `null` removes the limit.
              */
             max_body_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description New `max_conns_per_ip` (see `Settings`); `null` removes the limit.
+             */
+            max_conns_per_ip?: number | null;
             /** @description See [`Settings::proxy_paused`]. */
             proxy_paused?: boolean | null;
             /**

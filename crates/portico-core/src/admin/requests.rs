@@ -301,6 +301,7 @@ pub(super) async fn replay(
         client: SocketAddr::from(([127, 0, 0, 1], 0)),
         local,
         tls,
+        over_limit: None,
     };
     let request = request.map(|body| body.map_err(|never| match never {}).boxed());
     // Subscribed before sending, so the new exchange's record cannot slip past.

@@ -6,6 +6,7 @@
 
 mod access;
 mod balance;
+mod basic_auth;
 mod features;
 mod host;
 pub(crate) mod object;
@@ -13,6 +14,7 @@ mod upstream;
 
 pub use access::{Access, IpList, Refusal, admits};
 pub use balance::{Balancing, HealthCheck, Policy};
+pub use basic_auth::{AuthUser, AuthUserInput, BasicAuth, verify_password};
 pub use features::{
     BACKEND_HEADERS, DEFAULT_REDIRECT_STATUS, HeaderPair, HeaderRules, REDIRECT_CODES, RouteTarget,
 };
@@ -175,6 +177,16 @@ pub struct Route {
     /// Refuse request bodies larger than this many bytes with 413. Default: none (no limit).
     #[schema(required = true, minimum = 1, maximum = 1_099_511_627_776.0)]
     pub max_body_bytes: Option<u64>,
+    /// At most this many requests in flight at once from each client address on this route
+    /// (HTTP/2 multiplexes requests over one connection, so a route counts requests, not
+    /// connections); more get 429. Default: none (no limit).
+    #[schema(required = true, minimum = 1, maximum = 100_000)]
+    pub max_conns_per_ip: Option<u64>,
+    /// HTTP basic auth: when not empty, a request needs one of these users' name and password
+    /// (else 401). Only the names are shown; passwords are stored as argon2 hashes and never
+    /// returned. Default: none (no credentials needed).
+    #[schema(value_type = Vec<String>, example = json!(["alice"]))]
+    pub basic_auth: BasicAuth,
 }
 
 impl Route {
@@ -277,6 +289,14 @@ pub struct NewRoute {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1_099_511_627_776.0)]
     pub max_body_bytes: Option<u64>,
+    /// Default: none (no limit).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000)]
+    pub max_conns_per_ip: Option<u64>,
+    /// Users who may use the route, each with a password. Default: none (no credentials
+    /// needed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub basic_auth: Vec<AuthUserInput>,
 }
 
 /// A validated route that has no id yet.
@@ -338,6 +358,10 @@ pub struct ValidRoute {
     pub rate_limit_per_sec: Option<u64>,
     /// See [`Route::max_body_bytes`].
     pub max_body_bytes: Option<u64>,
+    /// See [`Route::max_conns_per_ip`].
+    pub max_conns_per_ip: Option<u64>,
+    /// See [`Route::basic_auth`].
+    pub basic_auth: BasicAuth,
 }
 
 impl ValidRoute {
@@ -373,12 +397,15 @@ impl ValidRoute {
             deny_ips: self.deny_ips,
             rate_limit_per_sec: self.rate_limit_per_sec,
             max_body_bytes: self.max_body_bytes,
+            max_conns_per_ip: self.max_conns_per_ip,
+            basic_auth: self.basic_auth,
         }
     }
 }
 
 impl NewRoute {
-    /// Check every field; the first problem found is returned.
+    /// Check every field; the first problem found is returned. Hashes new passwords
+    /// (argon2, slow): call it off the async runtime when `basic_auth` has any.
     pub fn validate(&self) -> Result<ValidRoute, Error> {
         let host = HostPattern::parse(&self.host)?;
         let path = PathPrefix::parse(self.path.as_deref().unwrap_or("/"))?;
@@ -408,6 +435,8 @@ impl NewRoute {
         let rate_limit_per_sec =
             validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
         let max_body_bytes = validate_max_body("max_body_bytes", self.max_body_bytes)?;
+        let max_conns_per_ip = validate_conn_limit("max_conns_per_ip", self.max_conns_per_ip)?;
+        let basic_auth = BasicAuth::from_input(&self.basic_auth, &BasicAuth::default())?;
         Ok(ValidRoute {
             host,
             path,
@@ -437,6 +466,8 @@ impl NewRoute {
             deny_ips,
             rate_limit_per_sec,
             max_body_bytes,
+            max_conns_per_ip,
+            basic_auth,
         })
     }
 
@@ -518,10 +549,18 @@ pub struct RoutePatch {
     #[serde(default, with = "double_option_u64")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_099_511_627_776.0)]
     pub max_body_bytes: Option<Option<u64>>,
+    /// New per-client limit of requests in flight; `null` removes it.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 100_000)]
+    pub max_conns_per_ip: Option<Option<u64>>,
+    /// The route's users after the change (replacing the list): a user given without a
+    /// password keeps the one it has, a user left out is removed, `[]` turns auth off.
+    pub basic_auth: Option<Vec<AuthUserInput>>,
 }
 
 impl RoutePatch {
-    /// The route with this patch applied, validated; `route` itself is untouched.
+    /// The route with this patch applied, validated; `route` itself is untouched. Hashes
+    /// new passwords (argon2, slow): call it off the async runtime.
     pub fn apply(&self, route: &Route) -> Result<Route, Error> {
         let mut next = route.clone();
         if let Some(host) = &self.host {
@@ -628,6 +667,12 @@ impl RoutePatch {
         }
         if let Some(limit) = self.max_body_bytes {
             next.max_body_bytes = validate_max_body("max_body_bytes", limit)?;
+        }
+        if let Some(limit) = self.max_conns_per_ip {
+            next.max_conns_per_ip = validate_conn_limit("max_conns_per_ip", limit)?;
+        }
+        if let Some(users) = &self.basic_auth {
+            next.basic_auth = BasicAuth::from_input(users, &route.basic_auth)?;
         }
         Ok(next)
     }
@@ -878,6 +923,11 @@ pub struct Settings {
     /// own limit applies too; the smaller wins). Applies at once. Default: none (no limit).
     #[schema(required = true, minimum = 1, maximum = 1_099_511_627_776.0)]
     pub max_body_bytes: Option<u64>,
+    /// At most this many open connections from each client address to the proxy listeners;
+    /// a connection over it is answered 429 on every request and closed. Applies to
+    /// connections opened after the change. Default: none (no limit).
+    #[schema(required = true, minimum = 1, maximum = 100_000)]
+    pub max_conns_per_ip: Option<u64>,
     /// Pause the traffic inspector (nothing is captured). Applies at once. Default: false.
     pub capture_paused: bool,
     /// Bytes of each request and response body kept for the inspector (the true size is
@@ -919,6 +969,7 @@ impl Default for Settings {
             deny_ips: Vec::new(),
             rate_limit_per_sec: None,
             max_body_bytes: None,
+            max_conns_per_ip: None,
             capture_paused: false,
             capture_body_limit: 1 << 20,
             capture_retention_count: 100_000,
@@ -972,6 +1023,10 @@ pub struct SettingsPatch {
     #[serde(default, with = "double_option_u64")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 1_099_511_627_776.0)]
     pub max_body_bytes: Option<Option<u64>>,
+    /// New `max_conns_per_ip` (see `Settings`); `null` removes the limit.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 100_000)]
+    pub max_conns_per_ip: Option<Option<u64>>,
     /// See [`Settings::capture_paused`].
     pub capture_paused: Option<bool>,
     /// See [`Settings::capture_body_limit`].
@@ -1068,6 +1123,9 @@ impl SettingsPatch {
         if let Some(limit) = self.max_body_bytes {
             next.max_body_bytes = limit;
         }
+        if let Some(limit) = self.max_conns_per_ip {
+            next.max_conns_per_ip = limit;
+        }
         if let Some(v) = self.capture_paused {
             next.capture_paused = v;
         }
@@ -1108,6 +1166,7 @@ impl Settings {
         self.deny_ips = IpList::parse("deny_ips", &self.deny_ips)?.to_strings();
         validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
         validate_max_body("max_body_bytes", self.max_body_bytes)?;
+        validate_conn_limit("max_conns_per_ip", self.max_conns_per_ip)?;
         for (field, value) in [
             ("http_listen", &self.http_listen),
             ("https_listen", &self.https_listen),
@@ -1353,6 +1412,33 @@ pub fn validate_project(
     }
 }
 
+/// Give each user in `routes` that has neither a password nor a hash the hash the same route
+/// (host and path) in `existing` has for that user, so that importing an export (which
+/// carries user names only) keeps the passwords already set here. Users still without one
+/// are refused by validation, naming them.
+pub fn keep_passwords(routes: &mut [NewRoute], existing: &[Route]) {
+    for route in routes {
+        let (Ok(host), Ok(path)) = (
+            HostPattern::parse(&route.host),
+            PathPrefix::parse(route.path.as_deref().unwrap_or("/")),
+        ) else {
+            continue;
+        };
+        let Some(old) = existing.iter().find(|r| r.host == host && r.path == path) else {
+            continue;
+        };
+        for entry in &mut route.basic_auth {
+            if entry.password.is_none()
+                && entry.password_hash.is_none()
+                && let Some(user) = old.basic_auth.user(entry.user.trim())
+                && !user.hash.is_empty()
+            {
+                entry.password_hash = Some(user.hash.clone());
+            }
+        }
+    }
+}
+
 impl From<&Route> for NewRoute {
     fn from(route: &Route) -> Self {
         NewRoute {
@@ -1383,6 +1469,8 @@ impl From<&Route> for NewRoute {
             deny_ips: route.deny_ips.to_strings(),
             rate_limit_per_sec: route.rate_limit_per_sec,
             max_body_bytes: route.max_body_bytes,
+            max_conns_per_ip: route.max_conns_per_ip,
+            basic_auth: route.basic_auth.to_input(),
         }
     }
 }
@@ -1398,6 +1486,11 @@ fn validate_max_body(field: &'static str, limit: Option<u64>) -> Result<Option<u
 /// A requests-per-second limit: none, or 1 to 1,000,000.
 fn validate_rate_limit(field: &'static str, limit: Option<u64>) -> Result<Option<u64>, Error> {
     optional_limit(field, limit, 1_000_000, "requests a second")
+}
+
+/// A per-client connection (or in-flight request) limit: none, or 1 to 100,000.
+fn validate_conn_limit(field: &'static str, limit: Option<u64>) -> Result<Option<u64>, Error> {
+    optional_limit(field, limit, 100_000, "connections")
 }
 
 /// An optional limit: none, or 1 to `max` `unit`.
@@ -1500,5 +1593,86 @@ mod tests {
         assert!(!next.enabled);
         assert_eq!(next.timeout(), Duration::from_millis(500));
         assert!(route.enabled);
+    }
+
+    #[test]
+    fn connection_limits_are_1_to_100000_or_none() {
+        let mut route = NewRoute {
+            host: "app.localhost".into(),
+            upstreams: vec!["5173".into()],
+            max_conns_per_ip: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(route.validate().expect_err("0").field(), "max_conns_per_ip");
+        route.max_conns_per_ip = Some(100_001);
+        assert_eq!(
+            route.validate().expect_err("big").field(),
+            "max_conns_per_ip"
+        );
+        route.max_conns_per_ip = Some(4);
+        let valid = route.validate().expect("4").with_id(1);
+        let cleared = RoutePatch {
+            max_conns_per_ip: Some(None),
+            ..Default::default()
+        }
+        .apply(&valid)
+        .expect("cleared");
+        assert_eq!(cleared.max_conns_per_ip, None);
+        let mut settings = Settings {
+            max_conns_per_ip: Some(0),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.validate().expect_err("0").field(),
+            "max_conns_per_ip"
+        );
+    }
+
+    #[test]
+    fn a_patch_keeps_removes_and_clears_basic_auth_users() {
+        let user = |name: &str, password: Option<&str>| AuthUserInput {
+            user: name.into(),
+            password: password.map(Into::into),
+            password_hash: None,
+        };
+        let route = NewRoute {
+            host: "app.localhost".into(),
+            upstreams: vec!["5173".into()],
+            basic_auth: vec![user("alice", Some("a")), user("bob", Some("b"))],
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid")
+        .with_id(1);
+        let alice = route.basic_auth.user("alice").expect("alice").clone();
+        let next = RoutePatch {
+            basic_auth: Some(vec![user("alice", None)]),
+            ..Default::default()
+        }
+        .apply(&route)
+        .expect("bob removed");
+        assert_eq!(next.basic_auth.users(), [alice]);
+        let cleared = RoutePatch {
+            basic_auth: Some(Vec::new()),
+            ..Default::default()
+        }
+        .apply(&route)
+        .expect("cleared");
+        assert!(cleared.basic_auth.is_empty());
+        let untouched = RoutePatch::default().apply(&route).expect("untouched");
+        assert_eq!(untouched.basic_auth, route.basic_auth);
+        // An export carries names only; importing it over the same route keeps the hashes.
+        let mut exported = vec![NewRoute::from(&route)];
+        assert!(
+            exported[0]
+                .basic_auth
+                .iter()
+                .all(|u| u.password.is_none() && u.password_hash.is_none())
+        );
+        keep_passwords(&mut exported, std::slice::from_ref(&route));
+        assert_eq!(
+            exported[0].validate().expect("kept").basic_auth,
+            route.basic_auth
+        );
     }
 }

@@ -294,6 +294,7 @@ impl Engine {
             compress_min_bytes,
             gate,
             metrics: metrics.clone(),
+            conns: Arc::default(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
         // what they captured.
@@ -594,7 +595,9 @@ impl Core {
 
     async fn add_route(&self, route: NewRoute) -> Result<Route, Error> {
         let settings = blocking(&self.store, Store::settings).await?;
-        let valid = route.with_defaults(&settings).validate()?;
+        // Validation hashes basic auth passwords (argon2): off the runtime.
+        let valid = tokio::task::spawn_blocking(move || route.with_defaults(&settings).validate())
+            .await??;
         let stored = blocking(&self.store, move |s| s.insert_route(&valid)).await?;
         self.rebuild().await?;
         Ok(stored)
@@ -827,8 +830,12 @@ impl Core {
         Ok(Export::new(&rows.routes, settings))
     }
 
-    async fn import(&self, export: Export) -> Result<ImportSummary, Error> {
-        let (routes, settings) = export.validate().map_err(Error::Import)?;
+    async fn import(&self, mut export: Export) -> Result<ImportSummary, Error> {
+        let existing = blocking(&self.store, Store::list_routes).await?;
+        crate::config::keep_passwords(&mut export.routes, &existing.routes);
+        let (routes, settings) = tokio::task::spawn_blocking(move || export.validate())
+            .await?
+            .map_err(Error::Import)?;
         let has_settings = settings.is_some();
         let summary = blocking(&self.store, move |s| s.import(&routes, settings.as_ref())).await?;
         self.rebuild().await?;
@@ -844,14 +851,19 @@ impl Core {
 
     async fn sync_project(&self, project: ProjectRoutes) -> Result<ImportSummary, Error> {
         let settings = blocking(&self.store, Store::settings).await?;
-        let wanted: Vec<NewRoute> = project
+        let mut wanted: Vec<NewRoute> = project
             .routes
             .into_iter()
             .map(|r| r.with_defaults(&settings))
             .collect();
-        let routes =
-            crate::config::validate_project(&project.project, &wanted).map_err(Error::Import)?;
+        let existing = blocking(&self.store, Store::list_routes).await?;
+        crate::config::keep_passwords(&mut wanted, &existing.routes);
         let name = project.project;
+        let checked = name.clone();
+        let routes =
+            tokio::task::spawn_blocking(move || crate::config::validate_project(&checked, &wanted))
+                .await?
+                .map_err(Error::Import)?;
         let summary = blocking(&self.store, move |s| s.sync_project(&name, &routes)).await?;
         self.rebuild().await?;
         Ok(summary)
@@ -988,6 +1000,12 @@ impl EngineHandle {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.core.data_dir
+    }
+
+    /// How many connections `client` has open to the proxy listeners, as counted for the
+    /// `max_conns_per_ip` setting.
+    pub fn open_connections(&self, client: std::net::IpAddr) -> u64 {
+        self.proxy.open_connections(client)
     }
 
     /// Every stored route.

@@ -277,6 +277,20 @@ impl Capture {
         self.lock().exchange.upstream = Some(upstream.to_owned());
     }
 
+    /// Keep only the scheme of a request header's value (`Basic [redacted]`), so that a
+    /// credential the route checks is never stored or shown.
+    pub fn redact_request_header(&self, name: &http::header::HeaderName) {
+        let mut p = self.lock();
+        for (key, value) in &mut p.exchange.request_headers {
+            if key == name.as_str() {
+                *value = match value.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} [redacted]"),
+                    None => "[redacted]".to_owned(),
+                };
+            }
+        }
+    }
+
     /// The route does not want its traffic captured: nothing is recorded.
     pub fn cancel(&self) {
         self.lock().cancelled = true;

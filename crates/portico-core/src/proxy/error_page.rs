@@ -44,6 +44,13 @@ pub(crate) fn render(
             HeaderValue::from(super::limit::retry_after_secs(*retry_after)),
         );
     }
+    if let Error::Unauthorized { realm, .. } = err {
+        // A host name has no quote or backslash, so it needs no escaping in the realm.
+        let challenge = format!("Basic realm=\"{realm}\", charset=\"UTF-8\"");
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
     resp
 }
 
@@ -131,6 +138,30 @@ impl<'a> Page<'a> {
                 format!(
                     "This address may send {per_sec} requests a second here. Try again in {} s, or raise the limit (route editor or Settings, or: portico route set HOST --rate-limit N).",
                     super::limit::retry_after_secs(*retry_after)
+                ),
+            ),
+            Error::TooManyConnections { scope, limit, what, .. } => (
+                "too-many-connections",
+                "Too many connections",
+                if *what == "connections" {
+                    format!(
+                        "This address may have {limit} connections open to Portico at once, and this one is over it; it is closed after this answer. Close some (other tabs or clients), or raise the limit (Settings, or: portico settings set max_conns_per_ip N)."
+                    )
+                } else {
+                    format!(
+                        "This address may have {limit} requests in flight at once on {scope}. Wait for some to finish, or raise the limit (route editor, or: portico route set HOST --max-conns N)."
+                    )
+                },
+            ),
+            Error::Unauthorized { route, failed, .. } => (
+                if *failed { "auth-failed" } else { "auth-required" },
+                if *failed {
+                    "Wrong user name or password"
+                } else {
+                    "Sign in to use this route"
+                },
+                format!(
+                    "Route {route} needs a user name and password (HTTP basic auth). Users are set in the route editor, or: portico route set HOST --auth USER:PASSWORD; portico route set HOST --no-auth turns it off."
                 ),
             ),
             Error::BodyTooLarge { limit, .. } => (

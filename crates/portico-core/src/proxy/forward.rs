@@ -1,7 +1,7 @@
 //! Forwarding one request: match it to a route, rewrite it for the upstream, send it on the
 //! pooled client, and stream the answer back. Bodies are never buffered.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,7 +19,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::auth::{AuthCache, Verdict};
 use super::balance::{Asker, InFlight, sticky_cookie_name};
+use super::conns::{ConnCounts, ConnSlot, canonical};
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
@@ -47,6 +49,9 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// Set when the client already had this many connections open (the `max_conns_per_ip`
+    /// setting): every request on this connection is refused and it is closed.
+    pub over_limit: Option<u64>,
 }
 
 impl ConnInfo {
@@ -72,6 +77,10 @@ struct Inner {
     /// stays the same.
     route_limits:
         std::sync::Mutex<std::collections::HashMap<crate::config::RouteId, Arc<super::RateLimit>>>,
+    /// Requests in flight per route and client, for routes with `max_conns_per_ip`.
+    in_flight: Arc<ConnCounts<(crate::config::RouteId, IpAddr)>>,
+    /// Basic auth checks that succeeded.
+    auth: AuthCache,
 }
 
 /// What the proxy knows beyond its routes.
@@ -92,6 +101,9 @@ pub struct ProxyOptions {
     pub gate: Arc<ArcSwap<super::Gate>>,
     /// Per-route request counts and latencies for the Overview.
     pub metrics: crate::metrics::Metrics,
+    /// Open connections per client address, counted at the listeners while the
+    /// `max_conns_per_ip` setting is on.
+    pub conns: Arc<ConnCounts>,
 }
 
 fn side_name(side: super::Side) -> &'static str {
@@ -152,6 +164,8 @@ impl Proxy {
                 stop,
                 options,
                 route_limits: std::sync::Mutex::default(),
+                in_flight: Arc::default(),
+                auth: AuthCache::new(),
             }),
         }
     }
@@ -185,6 +199,25 @@ impl Proxy {
         }
     }
 
+    /// A new connection from `client`: its slot while the `max_conns_per_ip` setting is on
+    /// and it is within the limit, or the limit it is over. Without a limit nothing is
+    /// counted (no lock is taken).
+    pub(super) fn admit_connection(&self, client: IpAddr) -> (Option<ConnSlot>, Option<u64>) {
+        let Some(limit) = self.inner.options.gate.load().max_conns_per_ip else {
+            return (None, None);
+        };
+        match self.inner.options.conns.acquire(canonical(client), limit) {
+            Some(slot) => (Some(slot), None),
+            None => (None, Some(limit)),
+        }
+    }
+
+    /// How many connections `client` has open to the listeners, as counted for the
+    /// `max_conns_per_ip` setting (connections opened while it was off are not counted).
+    pub fn open_connections(&self, client: IpAddr) -> u64 {
+        self.inner.options.conns.open(&canonical(client))
+    }
+
     /// Upgraded connections still open.
     pub fn tunnels(&self) -> &TaskTracker {
         &self.inner.tunnels
@@ -194,6 +227,7 @@ impl Proxy {
     /// exchange is captured for the inspector as it streams, unless capture is paused.
     pub async fn handle(&self, req: Request<ProxyBody>, conn: ConnInfo) -> Response<ProxyBody> {
         let arrived = std::time::Instant::now();
+        let version = req.version();
         let accept = req.headers().get(header::ACCEPT).cloned();
         let method = req.method().clone();
         let uri = req.uri().clone();
@@ -211,8 +245,9 @@ impl Proxy {
             inspector.begin(&req, start)
         });
         let mut matched = None;
+        let mut held = None;
         let resp = match self
-            .forward(req, conn, &table, capture.as_ref(), &mut matched)
+            .forward(req, conn, &table, capture.as_ref(), &mut matched, &mut held)
             .await
         {
             Ok(resp) => resp,
@@ -228,7 +263,13 @@ impl Proxy {
                         tracing::debug!(%method, %uri, client = %conn.client, "{err}")
                     }
                 }
-                let resp = error_page::render(&err, accept.as_ref(), &table, conn);
+                let mut resp = error_page::render(&err, accept.as_ref(), &table, conn);
+                // A connection over the limit is closed after its answer (HTTP/1; HTTP/2 has
+                // no `Connection` header, and each of its requests is refused instead).
+                if conn.over_limit.is_some() && version < Version::HTTP_2 {
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 if let Some(capture) = &capture {
                     let code = resp
                         .headers()
@@ -247,6 +288,17 @@ impl Proxy {
             resp.status().is_server_error(),
             crate::unix_millis(),
         );
+        // A request in flight counts until its response body ends or is dropped.
+        let resp = match held {
+            None => resp,
+            Some(slot) => resp.map(|body| {
+                body.map_frame(move |frame| {
+                    let _held = &slot;
+                    frame
+                })
+                .boxed()
+            }),
+        };
         match capture {
             None => resp,
             Some(capture) => {
@@ -265,6 +317,7 @@ impl Proxy {
         table: &RouteTable,
         capture: Option<&Capture>,
         matched: &mut Option<Arc<Target>>,
+        held: &mut Option<ConnSlot<(crate::config::RouteId, IpAddr)>>,
     ) -> Result<Response<ProxyBody>, Error> {
         if req.method() == Method::CONNECT {
             return Err(Error::BadRequest {
@@ -278,6 +331,16 @@ impl Proxy {
         {
             return Ok(resp);
         }
+        // Credentials for a route with basic auth are never stored, not even on a request
+        // refused before it reaches the route (paused, an address list, a limit).
+        if let Some(capture) = capture
+            && req.headers().contains_key(header::AUTHORIZATION)
+            && table
+                .find(&host, req.uri().path())
+                .is_some_and(|t| !t.route.basic_auth.is_empty())
+        {
+            capture.redact_request_header(&header::AUTHORIZATION);
+        }
         let gate = self.inner.options.gate.load();
         if gate.paused {
             return Err(Error::Paused);
@@ -288,6 +351,14 @@ impl Proxy {
                 scope: "any route".to_owned(),
                 client,
                 refusal,
+            });
+        }
+        if let Some(limit) = conn.over_limit {
+            return Err(Error::TooManyConnections {
+                scope: "any route".to_owned(),
+                client,
+                limit,
+                what: "connections",
             });
         }
         if let Some(limit) = &gate.rate_limit
@@ -348,11 +419,41 @@ impl Proxy {
             return Ok(redirect_to_https(&host, port, req.uri()));
         }
 
+        let mut req = req;
+        if !route.basic_auth.is_empty() {
+            let verdict = self
+                .inner
+                .auth
+                .check(&route.basic_auth, req.headers().get(header::AUTHORIZATION))
+                .await;
+            if verdict != Verdict::Admitted {
+                return Err(Error::Unauthorized {
+                    route: target.label.clone(),
+                    realm: host.clone(),
+                    failed: verdict == Verdict::Failed,
+                });
+            }
+            // The credentials are Portico's to check: the upstream never sees them.
+            req.headers_mut().remove(header::AUTHORIZATION);
+        }
+        if let Some(limit) = route.max_conns_per_ip {
+            let slot = self
+                .inner
+                .in_flight
+                .acquire((route.id, canonical(client)), limit)
+                .ok_or_else(|| Error::TooManyConnections {
+                    scope: format!("route {}", target.label),
+                    client,
+                    limit,
+                    what: "requests",
+                })?;
+            *held = Some(slot);
+        }
+
         let body_limit = [route.max_body_bytes, gate.max_body_bytes]
             .into_iter()
             .flatten()
             .min();
-        let mut req = req;
         if let Some(limit) = body_limit {
             let too_large = || Error::BodyTooLarge {
                 scope: format!("route {}", target.label),

@@ -1,5 +1,6 @@
 //! What every request passes before routing, from the engine's settings: whether proxying is
-//! paused, who may connect, how fast each client may send, and how large a body may be. One
+//! paused, who may connect, how fast each client may send, how large a body may be, and how
+//! many connections each client may have open. One
 //! snapshot, swapped whole when the settings change, so a request reads it once.
 
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct Gate {
     pub rate_limit: Option<Arc<RateLimit>>,
     /// The largest request body on any route (`max_body_bytes`).
     pub max_body_bytes: Option<u64>,
+    /// Open connections per client address to the listeners (`max_conns_per_ip`).
+    pub max_conns_per_ip: Option<u64>,
 }
 
 impl Gate {
@@ -41,6 +44,7 @@ impl Gate {
             access,
             rate_limit,
             max_body_bytes: settings.max_body_bytes,
+            max_conns_per_ip: settings.max_conns_per_ip,
         }
     }
 }

@@ -201,10 +201,14 @@ pub async fn serve(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY not set: {err}");
         }
+        // The slot travels with the connection's task and is given back when the task ends,
+        // however the connection ends.
+        let (slot, over_limit) = proxy.admit_connection(client.ip());
         let info = ConnInfo {
             client,
             local,
             tls: tls.is_some(),
+            over_limit,
         };
         let proxy = proxy.clone();
         let service = service_fn(move |req| {
@@ -221,6 +225,7 @@ pub async fn serve(
                     .into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
+                    let _slot = slot;
                     if let Err(err) = conn.await {
                         tracing::debug!(%client, "connection ended: {err}");
                     }
@@ -231,6 +236,7 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let handshake =
                         tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
                     let stream = match handshake {

@@ -3,7 +3,9 @@
 //!
 //! It reads routes only from an immutable [`RouteTable`] snapshot; it never touches the store.
 
+mod auth;
 mod balance;
+mod conns;
 mod error_page;
 mod forward;
 mod gate;
@@ -16,6 +18,7 @@ mod route_table;
 mod upgrade;
 
 pub use balance::{Asker, Member, Pool, sticky_cookie_name};
+pub use conns::{ConnCounts, ConnSlot};
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use gate::Gate;
 pub(crate) use headers::cookie;
@@ -156,6 +159,29 @@ pub enum Error {
         /// How long until it may send again.
         retry_after: Duration,
     },
+    /// The client has more connections open (settings) or requests in flight (a route)
+    /// than the limit allows.
+    #[error("{client} has more than {limit} {what} open to {scope}")]
+    TooManyConnections {
+        /// `route HOST/PATH`, or `any route` for the global limit.
+        scope: String,
+        /// The client's address.
+        client: std::net::IpAddr,
+        /// The limit.
+        limit: u64,
+        /// `connections` (settings) or `requests` (a route: requests in flight).
+        what: &'static str,
+    },
+    /// The route needs basic auth and the request has no credentials, or wrong ones.
+    #[error("{} for route {route}", if *failed { "wrong user name or password" } else { "credentials needed" })]
+    Unauthorized {
+        /// The route, as `host/path`.
+        route: String,
+        /// The realm announced in `WWW-Authenticate` (the route's host).
+        realm: String,
+        /// Whether credentials were given (and were wrong).
+        failed: bool,
+    },
     /// The request's body is larger than the route's (or every route's) limit.
     #[error("the request body is larger than the {limit}-byte limit of {scope}")]
     BodyTooLarge {
@@ -194,7 +220,10 @@ impl Error {
             Error::StaticDir { .. } => StatusCode::BAD_GATEWAY,
             Error::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited { .. } | Error::TooManyConnections { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -207,6 +236,8 @@ impl Error {
             | Error::NoRoute { .. }
             | Error::Forbidden { .. }
             | Error::RateLimited { .. }
+            | Error::TooManyConnections { .. }
+            | Error::Unauthorized { .. }
             | Error::BodyTooLarge { .. } => Side::Client,
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
@@ -289,6 +320,25 @@ mod tests {
                 Side::Upstream,
             ),
             (Error::Paused, 503, Side::Portico),
+            (
+                Error::TooManyConnections {
+                    scope: "any route".into(),
+                    client: [127, 0, 0, 2].into(),
+                    limit: 2,
+                    what: "connections",
+                },
+                429,
+                Side::Client,
+            ),
+            (
+                Error::Unauthorized {
+                    route: "a".into(),
+                    realm: "a".into(),
+                    failed: true,
+                },
+                401,
+                Side::Client,
+            ),
         ];
         for (err, status, side) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");

@@ -38,6 +38,18 @@ struct Features {
     rate_limit_per_sec: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_body_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_conns_per_ip: Option<u64>,
+    /// Users and their argon2 PHC hashes; the only place a hash is written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    basic_auth: Vec<StoredUser>,
+}
+
+/// A basic auth user as stored: its name and the PHC string of its password.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct StoredUser {
+    user: String,
+    hash: String,
 }
 
 impl Features {
@@ -61,6 +73,16 @@ impl Features {
             deny_ips: route.deny_ips.to_strings(),
             rate_limit_per_sec: route.rate_limit_per_sec,
             max_body_bytes: route.max_body_bytes,
+            max_conns_per_ip: route.max_conns_per_ip,
+            basic_auth: route
+                .basic_auth
+                .users()
+                .iter()
+                .map(|u| StoredUser {
+                    user: u.user.clone(),
+                    hash: u.hash.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -94,6 +116,17 @@ impl Features {
         new.deny_ips = self.deny_ips;
         new.rate_limit_per_sec = self.rate_limit_per_sec;
         new.max_body_bytes = self.max_body_bytes;
+        new.max_conns_per_ip = self.max_conns_per_ip;
+        // Validation takes the hash as it is (no hashing when routes are read).
+        new.basic_auth = self
+            .basic_auth
+            .into_iter()
+            .map(|u| config::AuthUserInput {
+                user: u.user,
+                password: None,
+                password_hash: Some(u.hash),
+            })
+            .collect();
     }
 }
 

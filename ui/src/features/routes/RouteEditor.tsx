@@ -9,6 +9,7 @@ import {
   formFromRoute,
   formFromService,
   newForm,
+  nextRowId,
   REDIRECT_STATUSES,
   toNewRoute,
   toPatch,
@@ -55,6 +56,8 @@ const FOCUS: Record<FormField, string> = {
   denyIps: "#re-deny-ips",
   rateLimit: "#re-rate-limit",
   maxBody: "#re-max-body",
+  maxConns: "#re-max-conns",
+  basicAuth: "#re-auth input, #re-auth button",
   form: "#re-form-error",
 };
 
@@ -541,6 +544,74 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
                 onChange={(event) => { set("maxBody", event.currentTarget.value, "maxBody"); }}
               />
             </Field>
+            <Field id="re-max-conns" label="Requests in flight per client (empty: no limit)" error={fieldError("maxConns")} errorId="re-maxConns-error">
+              <input
+                id="re-max-conns"
+                name="max_conns_per_ip"
+                inputMode="numeric"
+                className="re-number"
+                value={form.maxConns}
+                placeholder="no limit"
+                aria-invalid={errors.maxConns ? true : undefined}
+                aria-describedby={described("maxConns", "re-conns-hint")}
+                onChange={(event) => { set("maxConns", event.currentTarget.value, "maxConns"); }}
+              />
+            </Field>
+            <p className="hint re-hint" id="re-conns-hint">
+              Each client address may have this many requests open at once on this route (HTTP/2 sends many over one connection, so requests are counted); more get 429.
+            </p>
+            <fieldset id="re-auth" className="re-auth" aria-describedby={described("basicAuth", "re-auth-hint")}>
+              <legend>Basic auth users</legend>
+              {form.authUsers.length === 0 && <p className="hint">None: no user name or password needed.</p>}
+              {form.authUsers.map((row, index) => (
+                <div className="re-auth-row" key={row.id}>
+                  <input
+                    aria-label={`User ${index + 1} name`}
+                    name="auth_user"
+                    value={row.user}
+                    readOnly={row.stored}
+                    placeholder="user"
+                    spellCheck={false}
+                    autoComplete="off"
+                    onChange={(event) => {
+                      const user = event.currentTarget.value;
+                      set("authUsers", form.authUsers.map((r) => (r.id === row.id ? { ...r, user } : r)), "basicAuth");
+                    }}
+                  />
+                  <input
+                    aria-label={`User ${index + 1} password`}
+                    name="auth_password"
+                    type="password"
+                    value={row.password}
+                    placeholder={row.stored ? "unchanged" : "password"}
+                    autoComplete="new-password"
+                    onChange={(event) => {
+                      const password = event.currentTarget.value;
+                      set("authUsers", form.authUsers.map((r) => (r.id === row.id ? { ...r, password } : r)), "basicAuth");
+                    }}
+                  />
+                  <button
+                    type="button"
+                    className="secondary"
+                    aria-label={`Remove user ${row.user || index + 1}`}
+                    onClick={() => { set("authUsers", form.authUsers.filter((r) => r.id !== row.id), "basicAuth"); }}
+                  >
+                    Remove
+                  </button>
+                </div>
+              ))}
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => { set("authUsers", [...form.authUsers, { id: nextRowId(), user: "", password: "", stored: false }], "basicAuth"); }}
+              >
+                Add user
+              </button>
+              {errors.basicAuth && <p className="re-field-error" role="alert" id="re-basicAuth-error">{errors.basicAuth}</p>}
+            </fieldset>
+            <p className="hint re-hint" id="re-auth-hint">
+              Requests need one of these user names and passwords (HTTP basic auth, else 401). Stored passwords are never shown; leave a password empty to keep it.
+            </p>
           </section>
 
           <section className="re-section" aria-labelledby="re-perf">

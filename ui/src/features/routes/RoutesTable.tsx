@@ -153,16 +153,23 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
           {(route.allow_ips.length > 0 ||
             route.deny_ips.length > 0 ||
             route.rate_limit_per_sec != null ||
-            route.max_body_bytes != null) && (
+            route.max_body_bytes != null ||
+            route.max_conns_per_ip != null) && (
             <span className="access-tag" title={accessTitle(route)}>
               {[
                 route.allow_ips.length > 0 ? "allow list" : null,
                 route.deny_ips.length > 0 ? "deny list" : null,
                 route.rate_limit_per_sec == null ? null : `${route.rate_limit_per_sec}/s per client`,
                 route.max_body_bytes == null ? null : `bodies ≤ ${formatBytes(route.max_body_bytes)}`,
+                route.max_conns_per_ip == null ? null : `${route.max_conns_per_ip} at once per client`,
               ]
                 .filter((tag) => tag !== null)
                 .join(", ")}
+            </span>
+          )}
+          {route.basic_auth.length > 0 && (
+            <span className="access-tag auth-tag" title={`Basic auth: ${route.basic_auth.join(", ")}`}>
+              🔒 auth
             </span>
           )}
         </td>
@@ -260,6 +267,7 @@ function accessTitle(route: Route): string {
   if (route.allow_ips.length > 0) parts.push(`Only from: ${route.allow_ips.join(", ")}`);
   if (route.deny_ips.length > 0) parts.push(`Never from: ${route.deny_ips.join(", ")}`);
   if (route.rate_limit_per_sec != null) parts.push(`At most ${route.rate_limit_per_sec} requests a second per client`);
+  if (route.max_conns_per_ip != null) parts.push(`At most ${route.max_conns_per_ip} requests in flight per client`);
   return parts.join(". ");
 }
 

@@ -51,6 +51,8 @@ function route(overrides: Partial<Route> = {}): Route {
     deny_ips: [],
     rate_limit_per_sec: null,
     max_body_bytes: null,
+    max_conns_per_ip: null,
+    basic_auth: [],
     ...overrides,
   };
 }
@@ -305,5 +307,28 @@ describe("body limit", () => {
     expect(toPatch(stored, { ...form, maxBody: "1 048 576" })).toEqual({ ok: true, value: { max_body_bytes: 1048576 } });
     expect(toPatch(stored, { ...form, maxBody: "" })).toEqual({ ok: true, value: { max_body_bytes: null } });
     expect(toPatch(stored, { ...form, maxBody: "1k" })).toMatchObject({ ok: false, field: "maxBody" });
+  });
+});
+
+describe("requests in flight and basic auth", () => {
+  it("sends the in-flight limit, and users with passwords only when typed", () => {
+    const stored = route({ max_conns_per_ip: 4, basic_auth: ["alice"] });
+    const form = formFromRoute(stored);
+    expect(form.maxConns).toBe("4");
+    expect(form.authUsers.map((u) => [u.user, u.password, u.stored])).toEqual([["alice", "", true]]);
+    expect(toPatch(stored, form)).toEqual({ ok: true, value: {} });
+    expect(toPatch(stored, { ...form, maxConns: "" })).toEqual({ ok: true, value: { max_conns_per_ip: null } });
+    expect(toPatch(stored, { ...form, maxConns: "0" })).toMatchObject({ ok: false, field: "maxConns" });
+    const bob = { id: 999, user: "bob", password: "pw", stored: false };
+    expect(toPatch(stored, { ...form, authUsers: [...form.authUsers, bob] })).toEqual({
+      ok: true,
+      value: { basic_auth: [{ user: "alice" }, { user: "bob", password: "pw" }] },
+    });
+    expect(toPatch(stored, { ...form, authUsers: [] })).toEqual({ ok: true, value: { basic_auth: [] } });
+    expect(toPatch(stored, { ...form, authUsers: [{ ...bob, password: "" }] })).toMatchObject({
+      ok: false,
+      field: "basicAuth",
+    });
+    expect(fieldForApi("basic_auth")).toBe("basicAuth");
   });
 });

@@ -2,7 +2,7 @@
 // or only what changed (`RoutePatch`, for PATCH). Also where the API's `field` of a refused
 // save belongs in the form. No network, no React.
 import type { Route, RoutePatch, Service } from "../../api/client";
-import type { HeaderRules, NewRoute, Settings } from "../../api/routes";
+import type { AuthUserInput, HeaderRules, NewRoute, Settings } from "../../api/routes";
 import { splitEntries } from "../../lib/entries";
 import { sanitizeHost } from "./links";
 import { normalizeUpstream } from "./upstreams";
@@ -59,6 +59,10 @@ export interface RouteForm {
   rateLimit: string;
   /** The largest request body in bytes; `""` is no limit. */
   maxBody: string;
+  /** Requests in flight at once per client; `""` is no limit. */
+  maxConns: string;
+  /** Basic auth users; none: no credentials needed. */
+  authUsers: AuthRow[];
   cache: boolean;
   /** Seconds; `""` caches only what the upstream allows. */
   cacheTtlSecs: string;
@@ -66,6 +70,15 @@ export interface RouteForm {
   enabled: boolean;
   httpsRedirect: boolean;
   capture: boolean;
+}
+
+/** A basic auth user in the editor. A stored user's password is never shown: `""` keeps it. */
+export interface AuthRow {
+  id: number;
+  user: string;
+  password: string;
+  /** The route already has this user (and a password for it). */
+  stored: boolean;
 }
 
 /** The inputs an error can be shown next to; `form` is the editor as a whole. */
@@ -85,6 +98,8 @@ export type FormField =
   | "denyIps"
   | "rateLimit"
   | "maxBody"
+  | "maxConns"
+  | "basicAuth"
   | "form";
 
 const API_FIELDS: Record<string, FormField> = {
@@ -103,6 +118,8 @@ const API_FIELDS: Record<string, FormField> = {
   deny_ips: "denyIps",
   rate_limit_per_sec: "rateLimit",
   max_body_bytes: "maxBody",
+  max_conns_per_ip: "maxConns",
+  basic_auth: "basicAuth",
 };
 
 /** The input an API error's `field` names (`form` when it names none the editor has). */
@@ -153,6 +170,8 @@ export function newForm(settings?: Pick<Settings, "default_cache" | "default_com
     denyIps: "",
     rateLimit: "",
     maxBody: "",
+    maxConns: "",
+    authUsers: [],
     cache: settings?.default_cache ?? false,
     cacheTtlSecs: "",
     compress: settings?.default_compress ?? false,
@@ -206,6 +225,8 @@ export function formFromRoute(route: Route): RouteForm {
     denyIps: route.deny_ips.join(", "),
     rateLimit: route.rate_limit_per_sec == null ? "" : String(route.rate_limit_per_sec),
     maxBody: route.max_body_bytes == null ? "" : String(route.max_body_bytes),
+    maxConns: route.max_conns_per_ip == null ? "" : String(route.max_conns_per_ip),
+    authUsers: route.basic_auth.map((user) => ({ id: nextRowId(), user, password: "", stored: true })),
     cache: route.cache,
     cacheTtlSecs: route.cache_ttl_secs == null ? "" : String(route.cache_ttl_secs),
     compress: route.compress,
@@ -292,6 +313,8 @@ interface Checked {
   cacheTtlSecs: number | null;
   rateLimit: number | null;
   maxBody: number | null;
+  maxConns: number | null;
+  authUsers: AuthUserInput[];
   requestHeaders: HeaderRules;
   responseHeaders: HeaderRules;
 }
@@ -323,6 +346,15 @@ function check(form: RouteForm): Built<Checked> {
     "a whole number of bytes, 1 to 1099511627776 (1 TiB); leave it empty for no limit",
   );
   if (!body.ok) return body;
+  const conns = optionalWhole(
+    form.maxConns,
+    "maxConns",
+    100_000,
+    "a whole number of requests in flight, 1 to 100000; leave it empty for no limit",
+  );
+  if (!conns.ok) return conns;
+  const users = authUsers(form.authUsers);
+  if (!users.ok) return users;
   const request = rowsToRules(form.requestHeaders);
   if (!request.ok) return { ok: false, field: "requestHeaders", message: request.message };
   const response = rowsToRules(form.responseHeaders);
@@ -335,10 +367,29 @@ function check(form: RouteForm): Built<Checked> {
       cacheTtlSecs: ttl.value,
       rateLimit: limit.value,
       maxBody: body.value,
+      maxConns: conns.value,
+      authUsers: users.value,
       requestHeaders: request.rules,
       responseHeaders: response.rules,
     },
   };
+}
+
+/** The users as the API takes them: a password only when one was typed (else kept). */
+function authUsers(rows: AuthRow[]): Built<AuthUserInput[]> {
+  const users: AuthUserInput[] = [];
+  for (const row of rows) {
+    const user = row.user.trim();
+    if (user === "" && row.password === "") continue;
+    if (user === "" || user.includes(":")) {
+      return { ok: false, field: "basicAuth", message: "each user needs a name without ':'" };
+    }
+    if (!row.stored && row.password === "") {
+      return { ok: false, field: "basicAuth", message: `${user} needs a password` };
+    }
+    users.push(row.password === "" ? { user } : { user, password: row.password });
+  }
+  return { ok: true, value: users };
 }
 
 const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length + rules.remove.length === 0;
@@ -388,6 +439,8 @@ export function toNewRoute(form: RouteForm): Built<NewRoute> {
       ...(splitEntries(form.denyIps).length === 0 ? {} : { deny_ips: splitEntries(form.denyIps) }),
       ...(limit === null ? {} : { rate_limit_per_sec: limit }),
       ...(bodyLimit === null ? {} : { max_body_bytes: bodyLimit }),
+      ...(checked.value.maxConns === null ? {} : { max_conns_per_ip: checked.value.maxConns }),
+      ...(checked.value.authUsers.length === 0 ? {} : { basic_auth: checked.value.authUsers }),
       ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
       ...(isEmptyRules(responseHeaders) ? {} : { response_headers: responseHeaders }),
     },
@@ -481,5 +534,11 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   if (!sameList(deny, route.deny_ips)) patch.deny_ips = deny;
   if (limit !== (route.rate_limit_per_sec ?? null)) patch.rate_limit_per_sec = limit;
   if (bodyLimit !== (route.max_body_bytes ?? null)) patch.max_body_bytes = bodyLimit;
+  if (checked.value.maxConns !== (route.max_conns_per_ip ?? null)) patch.max_conns_per_ip = checked.value.maxConns;
+  // Users without a typed password keep theirs; the list is sent when a name or password changed.
+  const users = checked.value.authUsers;
+  if (users.some((u) => u.password !== undefined) || !sameList(users.map((u) => u.user), route.basic_auth)) {
+    patch.basic_auth = users;
+  }
   return { ok: true, value: patch };
 }

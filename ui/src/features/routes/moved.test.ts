@@ -35,6 +35,8 @@ function route(overrides: Partial<Route> = {}): Route {
     deny_ips: [],
     rate_limit_per_sec: null,
     max_body_bytes: null,
+    max_conns_per_ip: null,
+    basic_auth: [],
     ...overrides,
   };
 }

@@ -33,6 +33,7 @@ const LABELS: Record<FieldKey, string> = {
   deny_ips: "Denied addresses",
   rate_limit_per_sec: "Requests a second per client",
   max_body_bytes: "Largest request body (bytes)",
+  max_conns_per_ip: "Open connections per client",
   proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
@@ -352,6 +353,11 @@ export function SettingsPage() {
               "max_body_bytes",
               "no limit",
               "Request bodies larger than this get 413 on every route (a route's own limit applies too; the smaller wins). Empty: no limit.",
+            )}
+            {list(
+              "max_conns_per_ip",
+              "no limit",
+              "Each client address may have this many connections open to Portico; a connection over it is answered 429 and closed. Counts connections opened after the change. Empty: no limit.",
             )}
           </fieldset>
 

@@ -27,6 +27,7 @@ const base: Settings = {
   deny_ips: [],
   rate_limit_per_sec: null,
   max_body_bytes: null,
+  max_conns_per_ip: null,
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,

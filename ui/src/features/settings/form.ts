@@ -19,7 +19,7 @@ export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "d
 /** Address lists, edited as text: entries separated by commas, spaces or lines. */
 export type ListKey = "allow_ips" | "deny_ips";
 /** Optional numbers, edited as text (empty: none). */
-export type OptionalNumberKey = "rate_limit_per_sec" | "max_body_bytes";
+export type OptionalNumberKey = "rate_limit_per_sec" | "max_body_bytes" | "max_conns_per_ip";
 export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
@@ -117,6 +117,7 @@ export function toDraft(settings: Settings): Draft {
     deny_ips: settings.deny_ips.join(", "),
     rate_limit_per_sec: settings.rate_limit_per_sec == null ? "" : String(settings.rate_limit_per_sec),
     max_body_bytes: settings.max_body_bytes == null ? "" : String(settings.max_body_bytes),
+    max_conns_per_ip: settings.max_conns_per_ip == null ? "" : String(settings.max_conns_per_ip),
     proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
@@ -201,14 +202,16 @@ export interface Diff {
 
 const ADDRESS_KEYS: AddressKey[] = ["http_listen", "https_listen", "admin_listen"];
 const LIST_KEYS: ListKey[] = ["allow_ips", "deny_ips"];
-const OPTIONAL_NUMBER_KEYS: OptionalNumberKey[] = ["rate_limit_per_sec", "max_body_bytes"];
+const OPTIONAL_NUMBER_KEYS: OptionalNumberKey[] = ["rate_limit_per_sec", "max_body_bytes", "max_conns_per_ip"];
 const OPTIONAL_NUMBER_MAX: Record<OptionalNumberKey, number> = {
   rate_limit_per_sec: 1_000_000,
   max_body_bytes: 2 ** 40,
+  max_conns_per_ip: 100_000,
 };
 const OPTIONAL_NUMBER_ERRORS: Record<OptionalNumberKey, string> = {
   rate_limit_per_sec: "A whole number of requests a second, 1 to 1000000; empty for no limit.",
   max_body_bytes: "A whole number of bytes, 1 to 1099511627776 (1 TiB); empty for no limit.",
+  max_conns_per_ip: "A whole number of connections, 1 to 100000; empty for no limit.",
 };
 
 const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress"];

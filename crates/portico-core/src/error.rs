@@ -15,6 +15,9 @@ pub enum Error {
     /// A listener could not be bound.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::Error),
+    /// A route could not be shared on the network.
+    #[error(transparent)]
+    Share(#[from] crate::share::Error),
     /// The CA could not be loaded or created.
     #[error(transparent)]
     Tls(#[from] crate::tls::Error),

@@ -15,6 +15,7 @@ mod error;
 pub mod inspect;
 pub mod metrics;
 pub mod proxy;
+pub mod share;
 pub mod static_files;
 pub mod store;
 pub mod tls;

@@ -462,6 +462,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/routes/{id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A route's sharing: its LAN URL, the CA page, expiry and QR codes. */
+        get: operations["get_share"];
+        put?: never;
+        /**
+         * Share a route on the machine's LAN address (HTTPS, on its own port), for a while or until
+         *     stopped. Only clients in the route's `share_allow_ips` (by default the private ranges)
+         *     are served. A 409 says what is missing (no network, a busy port, the CA).
+         */
+        post: operations["start_share"];
+        /** Stop sharing a route; its LAN listener closes. */
+        delete: operations["stop_share"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/services": {
         parameters: {
             query?: never;
@@ -503,6 +526,23 @@ export interface paths {
          *     timeouts at the next start (each field's documentation says which).
          */
         patch: operations["update_settings"];
+        trace?: never;
+    };
+    "/api/v1/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every shared route's LAN URL, CA page, expiry and QR codes. */
+        get: operations["list_shares"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/status": {
@@ -732,6 +772,18 @@ export interface components {
             /** @description Whether that upstream is up now. */
             upstream_up: boolean;
         } | {
+            /** @description It stopped because its time ran out. */
+            expired: boolean;
+            /**
+             * Format: int64
+             * @description The route.
+             */
+            route_id: number;
+            /** @description Whether it is shared now. */
+            shared: boolean;
+            /** @enum {string} */
+            type: "share_changed";
+        } | {
             /**
              * Format: int64
              * @description How many.
@@ -939,6 +991,14 @@ export interface components {
              */
             https_listen: string | null;
             /**
+             * @description This machine's address on the local network, where shared routes and the CA page
+             *     listen. Applies at once. Default: none (the private IPv4 address the machine uses
+             *     toward its network, found when sharing starts).
+             * @default null
+             * @example 192.168.1.20
+             */
+            lan_address: string | null;
+            /**
              * @description Suffixes Portico's CA may sign for, besides `localhost`, `test`, `internal` and
              *     `home.arpa`. Applies at once (the intermediate is re-issued under the same root).
              *     Default: none.
@@ -975,6 +1035,14 @@ export interface components {
              * @default null
              */
             rate_limit_per_sec: number | null;
+            /**
+             * Format: int32
+             * @description The port of the plain-HTTP page at `http://LAN-ADDRESS:PORT/ca` that helps a phone
+             *     install Portico's CA, served while any route is shared. Applies at once. Default: none
+             *     (a free port, kept until Portico stops).
+             * @default null
+             */
+            share_ca_port: number | null;
             /**
              * Format: int64
              * @description How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
@@ -1218,6 +1286,20 @@ export interface components {
             request_headers?: components["schemas"]["HeaderRules"];
             /** @description Default: no changes. */
             response_headers?: components["schemas"]["HeaderRules"];
+            /** @description Default: the private ranges. */
+            share_allow_ips?: string[];
+            /**
+             * Format: int64
+             * @description Default: none.
+             */
+            share_expires_at?: number | null;
+            /**
+             * Format: int64
+             * @description Default: none (a free port when sharing starts).
+             */
+            share_port?: number | null;
+            /** @description Default: false. */
+            shared?: boolean;
             /** @description Default: false. */
             spa?: boolean;
             /** @description A folder to serve instead of an upstream (absolute path). */
@@ -1499,6 +1581,32 @@ export interface components {
             /** @description Changes to the response headers before answering. */
             response_headers: components["schemas"]["HeaderRules"];
             /**
+             * @description Who may use the shared route, as IPs or CIDR ranges. Default: empty, meaning the
+             *     private ranges (`DEFAULT_SHARE_ALLOW`: 10/8, 172.16/12, 192.168/16, 169.254/16,
+             *     fc00::/7, fe80::/10 and loopback).
+             * @example [
+             *       "192.168.1.0/24"
+             *     ]
+             */
+            share_allow_ips: string[];
+            /**
+             * Format: int64
+             * @description When sharing stops by itself, in Unix milliseconds. Default: none (until switched off).
+             */
+            share_expires_at: number | null;
+            /**
+             * Format: int32
+             * @description The port the shared route listens on at the LAN address: a free one is chosen when
+             *     sharing starts, and kept afterwards. Default: none.
+             */
+            share_port: number | null;
+            /**
+             * @description Also serve this route on the machine's LAN address (`https://LAN-IP:share_port/`), for
+             *     phones and other devices on the network. Only exact-name routes can be shared.
+             *     Default: false (loopback only).
+             */
+            shared: boolean;
+            /**
              * @description Static folders: answer paths that match no file (and look like pages) with the
              *     folder's `index.html`, for single-page apps. Default: false.
              */
@@ -1687,6 +1795,20 @@ export interface components {
             redirect_status?: number | null;
             request_headers?: null | components["schemas"]["HeaderRules"];
             response_headers?: null | components["schemas"]["HeaderRules"];
+            /** @description New list of who may use the shared route (replacing it; `[]` means the private ranges). */
+            share_allow_ips?: string[] | null;
+            /**
+             * Format: int64
+             * @description New expiry (Unix milliseconds); `null` shares until switched off.
+             */
+            share_expires_at?: number | null;
+            /**
+             * Format: int64
+             * @description New LAN port; `null` has a free one chosen when sharing starts.
+             */
+            share_port?: number | null;
+            /** @description Share on the LAN, or stop (stopping also clears `share_expires_at`). */
+            shared?: boolean | null;
             /** @description New SPA fallback flag. */
             spa?: boolean | null;
             /** @description New folder to serve (replacing the upstream or redirect); `null` removes it. */
@@ -1845,6 +1967,14 @@ export interface components {
              */
             https_listen: string | null;
             /**
+             * @description This machine's address on the local network, where shared routes and the CA page
+             *     listen. Applies at once. Default: none (the private IPv4 address the machine uses
+             *     toward its network, found when sharing starts).
+             * @default null
+             * @example 192.168.1.20
+             */
+            lan_address: string | null;
+            /**
              * @description Suffixes Portico's CA may sign for, besides `localhost`, `test`, `internal` and
              *     `home.arpa`. Applies at once (the intermediate is re-issued under the same root).
              *     Default: none.
@@ -1881,6 +2011,14 @@ export interface components {
              * @default null
              */
             rate_limit_per_sec: number | null;
+            /**
+             * Format: int32
+             * @description The port of the plain-HTTP page at `http://LAN-ADDRESS:PORT/ca` that helps a phone
+             *     install Portico's CA, served while any route is shared. Applies at once. Default: none
+             *     (a free port, kept until Portico stops).
+             * @default null
+             */
+            share_ca_port: number | null;
             /**
              * Format: int64
              * @description How long in-flight requests may take to finish at shutdown, in milliseconds. Applies
@@ -1945,6 +2083,8 @@ export interface components {
             http_listen?: string | null;
             /** @description New `https_listen` (see `Settings`); `null` clears it. */
             https_listen?: string | null;
+            /** @description New `lan_address` (see `Settings`); `null` finds it again by itself. */
+            lan_address?: string | null;
             /**
              * @description New `local_suffixes` (see `Settings`), replacing the list.
              * @example [
@@ -1971,9 +2111,58 @@ export interface components {
             rate_limit_per_sec?: number | null;
             /**
              * Format: int64
+             * @description New `share_ca_port` (see `Settings`); `null` uses a free port.
+             */
+            share_ca_port?: number | null;
+            /**
+             * Format: int64
              * @description New `shutdown_grace_ms` (see `Settings`).
              */
             shutdown_grace_ms?: number | null;
+        };
+        /** @description A route's sharing as the API and the CLI show it. */
+        ShareInfo: {
+            /** @description Who may connect (the route's `share_allow_ips`, or the private ranges). */
+            allow_ips: string[];
+            /** @description `ca_url` as a QR code (SVG). */
+            ca_qr_svg: string | null;
+            /**
+             * @description The page that helps a device install Portico's CA, e.g.
+             *     `http://192.168.1.20:51235/ca`.
+             */
+            ca_url: string | null;
+            /**
+             * Format: int64
+             * @description When sharing stops by itself, in Unix milliseconds.
+             */
+            expires_at: number | null;
+            /** @description The LAN address shared on. */
+            lan_address: string | null;
+            /** @description Whether its LAN listener is up now. */
+            listening: boolean;
+            /** @description Why the route is shared but not listening, and what to do. */
+            problem: string | null;
+            /** @description `url` as a QR code (SVG). */
+            qr_svg: string | null;
+            /** @description The route's host and path, e.g. `app.localhost/`. */
+            route: string;
+            /**
+             * Format: int64
+             * @description The route.
+             */
+            route_id: number;
+            /** @description Whether the route is switched to shared (and not expired). */
+            shared: boolean;
+            /** @description The address devices on the network open, e.g. `https://192.168.1.20:51234/`. */
+            url: string | null;
+        };
+        /** @description How long to share. */
+        ShareRequest: {
+            /**
+             * Format: int64
+             * @description Stop sharing after this many seconds. Default: none (until switched off).
+             */
+            for_secs?: number | null;
         };
         /** @description What the engine reports about itself. */
         Status: {
@@ -3148,6 +3337,95 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    get_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The route's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The route's sharing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    start_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The route's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareRequest"];
+            };
+        };
+        responses: {
+            /** @description The route's sharing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    stop_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The route's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The route's sharing, stopped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     list_services: {
         parameters: {
             query?: never;
@@ -3220,6 +3498,28 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+        };
+    };
+    list_shares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The shared routes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareInfo"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     get_status: {

@@ -156,6 +156,12 @@ impl From<Error> for Problem {
                      smaller capture_max_mb helps) and try again",
                 )
             }
+            // Sharing needs something of this machine (a network, a free port, the CA): the
+            // route editor shows it next to the share switch.
+            Error::Share(_) => Problem {
+                field: Some("shared"),
+                ..Problem::new(StatusCode::CONFLICT, "Cannot share", err.to_string())
+            },
             Error::TrustUnavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Trust stores unavailable",

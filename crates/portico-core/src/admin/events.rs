@@ -39,6 +39,16 @@ pub enum Event {
         /// What went wrong with it (when down).
         error: Option<String>,
     },
+    /// A route started or stopped being shared on the network (see
+    /// `/api/v1/routes/{id}/share`).
+    ShareChanged {
+        /// The route.
+        route_id: i64,
+        /// Whether it is shared now.
+        shared: bool,
+        /// It stopped because its time ran out.
+        expired: bool,
+    },
     /// Events were dropped because this client read too slowly; re-read everything.
     Lagged {
         /// How many.

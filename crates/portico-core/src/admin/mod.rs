@@ -21,6 +21,7 @@ mod requests;
 mod routes;
 mod services;
 mod settings;
+mod share;
 mod status;
 mod transfer;
 mod ui;
@@ -35,6 +36,7 @@ pub use requests::{
     Cleared, Imported, ReplayEdits, Replayed, RequestDetail, RequestPage, TrafficApi,
 };
 pub use services::Services;
+pub use share::ShareRequest;
 pub use status::{
     CaptureStatus, FallbackListener, FallbackReason, ListenerStatus, PortFallback, RouteCounts,
     Status, network_addresses,
@@ -52,6 +54,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
+use crate::share::ShareInfo;
 use crate::store::{ImportSummary, RouteRows};
 
 /// The largest request body any admin endpoint accepts (an import of thousands of routes
@@ -108,6 +111,18 @@ pub trait Control: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<ImportSummary, crate::Error>>;
     /// Remove a project's routes (`portico down`).
     fn remove_project(&self, project: String) -> BoxFuture<'_, Result<usize, crate::Error>>;
+    /// Every shared route's sharing.
+    fn shares(&self) -> BoxFuture<'_, Result<Vec<ShareInfo>, crate::Error>>;
+    /// One route's sharing.
+    fn share_info(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, crate::Error>>;
+    /// Share a route on the network, for `duration` or until switched off.
+    fn share(
+        &self,
+        id: RouteId,
+        duration: Option<std::time::Duration>,
+    ) -> BoxFuture<'_, Result<ShareInfo, crate::Error>>;
+    /// Stop sharing a route.
+    fn unshare(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, crate::Error>>;
 }
 
 /// Shared state of the admin handlers.
@@ -228,6 +243,11 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/routes/{id}/enable", post(routes::enable))
         .route("/routes/{id}/disable", post(routes::disable))
+        .route(
+            "/routes/{id}/share",
+            get(share::get).post(share::start).delete(share::stop),
+        )
+        .route("/shares", get(share::list))
         .route("/requests", get(requests::list).delete(requests::clear))
         .route("/requests/stream", get(requests::stream))
         .route(

@@ -21,7 +21,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::{
-    auth, ca, cache, events, health, metrics, requests, routes, services, settings, status,
+    auth, ca, cache, events, health, metrics, requests, routes, services, settings, share, status,
     transfer,
 };
 
@@ -53,6 +53,10 @@ use super::{
         routes::remove,
         routes::enable,
         routes::disable,
+        share::list,
+        share::get,
+        share::start,
+        share::stop,
         transfer::export,
         transfer::import,
         requests::list,
@@ -94,6 +98,7 @@ use super::{
         (name = "routes", description = "Host and path → upstream"),
         (name = "settings", description = "Engine-wide settings"),
         (name = "ca", description = "The local certificate authority and trust stores"),
+        (name = "sharing", description = "Routes shared on the local network (phones, other devices)"),
         (name = "events", description = "Live change notifications"),
         (name = "transfer", description = "Export, import, and project routes (`portico up`)"),
         (name = "traffic", description = "Captured requests: the traffic inspector"),

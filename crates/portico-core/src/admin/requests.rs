@@ -298,6 +298,7 @@ pub(super) async fn replay(
         (false, traffic.http)
     };
     let conn = ConnInfo {
+        shared_route: None,
         client: SocketAddr::from(([127, 0, 0, 1], 0)),
         local,
         tls,

@@ -185,7 +185,7 @@ pub(super) async fn disable(
 
 /// The `{id}` of `/routes/{id}`; one that is not an integer is a 400 problem, like every other
 /// error of the API (axum's own rejection would be plain text).
-fn route_id(id: Result<Path<RouteId>, PathRejection>) -> Result<RouteId, Problem> {
+pub(super) fn route_id(id: Result<Path<RouteId>, PathRejection>) -> Result<RouteId, Problem> {
     id.map(|Path(id)| id).map_err(Problem::bad_path)
 }
 

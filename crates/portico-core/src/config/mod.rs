@@ -10,6 +10,7 @@ mod basic_auth;
 mod features;
 mod host;
 pub(crate) mod object;
+mod share;
 mod upstream;
 
 pub use access::{Access, IpList, Refusal, admits};
@@ -20,6 +21,7 @@ pub use features::{
 };
 pub use host::HostPattern;
 pub use object::Object;
+pub use share::{DEFAULT_SHARE_ALLOW, share_allow_list};
 pub use upstream::Upstream;
 
 use std::time::Duration;
@@ -187,9 +189,31 @@ pub struct Route {
     /// returned. Default: none (no credentials needed).
     #[schema(value_type = Vec<String>, example = json!(["alice"]))]
     pub basic_auth: BasicAuth,
+    /// Also serve this route on the machine's LAN address (`https://LAN-IP:share_port/`), for
+    /// phones and other devices on the network. Only exact-name routes can be shared.
+    /// Default: false (loopback only).
+    pub shared: bool,
+    /// The port the shared route listens on at the LAN address: a free one is chosen when
+    /// sharing starts, and kept afterwards. Default: none.
+    #[schema(required = true, minimum = 1, maximum = 65535)]
+    pub share_port: Option<u16>,
+    /// When sharing stops by itself, in Unix milliseconds. Default: none (until switched off).
+    #[schema(required = true)]
+    pub share_expires_at: Option<u64>,
+    /// Who may use the shared route, as IPs or CIDR ranges. Default: empty, meaning the
+    /// private ranges (`DEFAULT_SHARE_ALLOW`: 10/8, 172.16/12, 192.168/16, 169.254/16,
+    /// fc00::/7, fe80::/10 and loopback).
+    #[schema(value_type = Vec<String>, example = json!(["192.168.1.0/24"]))]
+    pub share_allow_ips: IpList,
 }
 
 impl Route {
+    /// Whether the route is shared on the LAN at `now_ms` (Unix milliseconds): shared,
+    /// enabled, and not expired.
+    pub fn shared_at(&self, now_ms: u64) -> bool {
+        self.shared && self.enabled && self.share_expires_at.is_none_or(|at| at > now_ms)
+    }
+
     /// The per-route response-header timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
@@ -297,6 +321,19 @@ pub struct NewRoute {
     /// needed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub basic_auth: Vec<AuthUserInput>,
+    /// Default: false.
+    #[serde(default)]
+    pub shared: bool,
+    /// Default: none (a free port when sharing starts).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 65535)]
+    pub share_port: Option<u64>,
+    /// Default: none.
+    #[serde(default)]
+    pub share_expires_at: Option<u64>,
+    /// Default: the private ranges.
+    #[serde(default)]
+    pub share_allow_ips: Vec<String>,
 }
 
 /// A validated route that has no id yet.
@@ -362,6 +399,14 @@ pub struct ValidRoute {
     pub max_conns_per_ip: Option<u64>,
     /// See [`Route::basic_auth`].
     pub basic_auth: BasicAuth,
+    /// See [`Route::shared`].
+    pub shared: bool,
+    /// See [`Route::share_port`].
+    pub share_port: Option<u16>,
+    /// See [`Route::share_expires_at`].
+    pub share_expires_at: Option<u64>,
+    /// See [`Route::share_allow_ips`].
+    pub share_allow_ips: IpList,
 }
 
 impl ValidRoute {
@@ -399,6 +444,10 @@ impl ValidRoute {
             max_body_bytes: self.max_body_bytes,
             max_conns_per_ip: self.max_conns_per_ip,
             basic_auth: self.basic_auth,
+            shared: self.shared,
+            share_port: self.share_port,
+            share_expires_at: self.share_expires_at,
+            share_allow_ips: self.share_allow_ips,
         }
     }
 }
@@ -437,6 +486,9 @@ impl NewRoute {
         let max_body_bytes = validate_max_body("max_body_bytes", self.max_body_bytes)?;
         let max_conns_per_ip = validate_conn_limit("max_conns_per_ip", self.max_conns_per_ip)?;
         let basic_auth = BasicAuth::from_input(&self.basic_auth, &BasicAuth::default())?;
+        share::check_shareable(&host, self.shared)?;
+        let share_port = share::validate_port("share_port", self.share_port)?;
+        let share_allow_ips = IpList::parse("share_allow_ips", &self.share_allow_ips)?;
         Ok(ValidRoute {
             host,
             path,
@@ -468,6 +520,10 @@ impl NewRoute {
             max_body_bytes,
             max_conns_per_ip,
             basic_auth,
+            shared: self.shared,
+            share_port,
+            share_expires_at: self.share_expires_at,
+            share_allow_ips,
         })
     }
 
@@ -556,6 +612,18 @@ pub struct RoutePatch {
     /// The route's users after the change (replacing the list): a user given without a
     /// password keeps the one it has, a user left out is removed, `[]` turns auth off.
     pub basic_auth: Option<Vec<AuthUserInput>>,
+    /// Share on the LAN, or stop (stopping also clears `share_expires_at`).
+    pub shared: Option<bool>,
+    /// New LAN port; `null` has a free one chosen when sharing starts.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 65535)]
+    pub share_port: Option<Option<u64>>,
+    /// New expiry (Unix milliseconds); `null` shares until switched off.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>)]
+    pub share_expires_at: Option<Option<u64>>,
+    /// New list of who may use the shared route (replacing it; `[]` means the private ranges).
+    pub share_allow_ips: Option<Vec<String>>,
 }
 
 impl RoutePatch {
@@ -674,6 +742,22 @@ impl RoutePatch {
         if let Some(users) = &self.basic_auth {
             next.basic_auth = BasicAuth::from_input(users, &route.basic_auth)?;
         }
+        if let Some(shared) = self.shared {
+            next.shared = shared;
+            if !shared {
+                next.share_expires_at = None;
+            }
+        }
+        if let Some(port) = self.share_port {
+            next.share_port = share::validate_port("share_port", port)?;
+        }
+        if let Some(at) = self.share_expires_at {
+            next.share_expires_at = at;
+        }
+        if let Some(list) = &self.share_allow_ips {
+            next.share_allow_ips = IpList::parse("share_allow_ips", list)?;
+        }
+        share::check_shareable(&next.host, next.shared)?;
         Ok(next)
     }
 }
@@ -953,6 +1037,16 @@ pub struct Settings {
     /// once. Default: 1024.
     #[schema(maximum = 104_857_600)]
     pub compress_min_bytes: u64,
+    /// This machine's address on the local network, where shared routes and the CA page
+    /// listen. Applies at once. Default: none (the private IPv4 address the machine uses
+    /// toward its network, found when sharing starts).
+    #[schema(required = true, example = "192.168.1.20")]
+    pub lan_address: Option<String>,
+    /// The port of the plain-HTTP page at `http://LAN-ADDRESS:PORT/ca` that helps a phone
+    /// install Portico's CA, served while any route is shared. Applies at once. Default: none
+    /// (a free port, kept until Portico stops).
+    #[schema(required = true, minimum = 1, maximum = 65535)]
+    pub share_ca_port: Option<u16>,
 }
 
 impl Default for Settings {
@@ -979,6 +1073,8 @@ impl Default for Settings {
             default_cache: false,
             cache_max_mb: 256,
             compress_min_bytes: 1024,
+            lan_address: None,
+            share_ca_port: None,
         }
     }
 }
@@ -1048,6 +1144,14 @@ pub struct SettingsPatch {
     /// See [`Settings::compress_min_bytes`].
     #[schema(maximum = 104_857_600)]
     pub compress_min_bytes: Option<u64>,
+    /// New `lan_address` (see `Settings`); `null` finds it again by itself.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub lan_address: Option<Option<String>>,
+    /// New `share_ca_port` (see `Settings`); `null` uses a free port.
+    #[serde(default, with = "double_option_u64")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 65535)]
+    pub share_ca_port: Option<Option<u64>>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -1153,6 +1257,12 @@ impl SettingsPatch {
         if let Some(v) = self.compress_min_bytes {
             next.compress_min_bytes = v;
         }
+        if let Some(v) = &self.lan_address {
+            next.lan_address = v.clone();
+        }
+        if let Some(port) = self.share_ca_port {
+            next.share_ca_port = share::validate_port("share_ca_port", port)?;
+        }
         next.validate()?;
         Ok(next)
     }
@@ -1167,6 +1277,12 @@ impl Settings {
         validate_rate_limit("rate_limit_per_sec", self.rate_limit_per_sec)?;
         validate_max_body("max_body_bytes", self.max_body_bytes)?;
         validate_conn_limit("max_conns_per_ip", self.max_conns_per_ip)?;
+        if let Some(text) = &self.lan_address {
+            self.lan_address = Some(share::validate_lan_address(text)?);
+        }
+        if self.share_ca_port == Some(0) {
+            share::validate_port("share_ca_port", Some(0))?;
+        }
         for (field, value) in [
             ("http_listen", &self.http_listen),
             ("https_listen", &self.https_listen),
@@ -1471,6 +1587,10 @@ impl From<&Route> for NewRoute {
             max_body_bytes: route.max_body_bytes,
             max_conns_per_ip: route.max_conns_per_ip,
             basic_auth: route.basic_auth.to_input(),
+            shared: route.shared,
+            share_port: route.share_port.map(u64::from),
+            share_expires_at: route.share_expires_at,
+            share_allow_ips: route.share_allow_ips.to_strings(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! change (through the admin API, this handle, or another process writing the same
 //! database, such as the CLI).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use crate::proxy::{
     self, Fallback, HealthMonitor, ListenSpec, Listeners, Proxy, ProxyOptions, RouteTable,
     ServeOptions,
 };
+use crate::share::{self, Lan, ShareInfo, Sharing};
 use crate::store::{self, ImportSummary, RouteRows, Store, StoredCertificate, TrafficStore};
 use crate::tls::trust::{self, TrustEnv};
 use crate::tls::{Ca, CaEvent, IssuedLeaf, LeafPolicy, Tls};
@@ -158,6 +159,8 @@ struct Core {
     gate: Arc<ArcSwap<crate::proxy::Gate>>,
     /// The proxy listeners that did not get the port they wanted.
     fallbacks: Vec<admin::PortFallback>,
+    /// The LAN listeners of shared routes; set once the proxy exists.
+    sharing: std::sync::OnceLock<Arc<Sharing>>,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -279,6 +282,7 @@ impl Engine {
             .into_iter()
             .filter_map(|(listener, f)| f.map(|f| admin::PortFallback::new(listener, f)))
             .collect(),
+            sharing: std::sync::OnceLock::new(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -313,6 +317,7 @@ impl Engine {
         let opts = ServeOptions {
             header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
             grace: Duration::from_millis(settings.shutdown_grace_ms),
+            shared_route: None,
         };
         let http_fallback = http.fallback.clone();
         for socket in http.sockets {
@@ -340,6 +345,15 @@ impl Engine {
             }
         }
         tasks.spawn(store_leaves(core.store.clone(), issued_rx, stop.clone()));
+        let sharing = Sharing::new(
+            proxy.clone(),
+            tls.clone(),
+            opts,
+            stop.clone(),
+            tasks.clone(),
+        );
+        let _ = core.sharing.set(Arc::new(sharing));
+        core.sync_sharing().await;
 
         let mut admin_token = None;
         let mut admin_fallback = None;
@@ -540,7 +554,167 @@ impl Core {
             .with_admin(self.admin_addrs.first().copied());
         self.table.store(Arc::new(table));
         let _ = self.events.send(Event::RoutesChanged);
+        self.sync_sharing().await;
         Ok(())
+    }
+
+    /// Start and stop the LAN listeners to match the current table and settings.
+    async fn sync_sharing(&self) {
+        let Some(sharing) = self.sharing.get() else {
+            return;
+        };
+        let table = self.table.load_full();
+        let now = now_millis();
+        let settings = match blocking(&self.store, Store::settings).await {
+            Ok(settings) => settings,
+            Err(err) => {
+                tracing::warn!("cannot read settings for sharing: {err}");
+                return;
+            }
+        };
+        let lan = if table.routes().iter().any(|r| r.shared_at(now)) {
+            match self.lan_for_sharing(&settings).await {
+                Ok(ip) => Lan::At(ip),
+                Err(err) => {
+                    tracing::warn!("routes are shared but cannot be served on the network: {err}");
+                    Lan::Unavailable(err.to_string())
+                }
+            }
+        } else {
+            Lan::Unavailable(String::new())
+        };
+        sharing
+            .sync(table.routes(), lan, settings.share_ca_port, now)
+            .await;
+    }
+
+    /// The LAN address to share on, with the CA able to vouch for it.
+    async fn lan_for_sharing(&self, settings: &Settings) -> Result<IpAddr, Error> {
+        let ip = share::lan_address(settings.lan_address.as_deref())?;
+        self.ensure_ca_permits(ip).await?;
+        Ok(ip)
+    }
+
+    /// Re-issue the intermediate (same root) when it may not vouch for `ip` yet.
+    async fn ensure_ca_permits(&self, ip: IpAddr) -> Result<(), Error> {
+        if self.tls.authority().ca().permits_ip(ip) {
+            return Ok(());
+        }
+        let _one_change = self.ca.changing.lock().await;
+        if self.tls.authority().ca().permits_ip(ip) {
+            return Ok(());
+        }
+        let suffixes = self
+            .ca
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone();
+        let (dir, owner) = (self.ca.dir.clone(), self.ca.owner.clone());
+        let (ca, _) = tokio::task::spawn_blocking(move || {
+            Ca::load_permitting(&dir, &owner, &suffixes, &[ip])
+        })
+        .await?
+        .map_err(|source| share::Error::Ca { ip, source })?;
+        tracing::info!(
+            %ip,
+            "issued a new intermediate certificate that may also vouch for {ip} (the trusted root is unchanged)"
+        );
+        let _ = self.events.send(Event::CaChanged {
+            fingerprint: ca.root_fingerprint(),
+        });
+        self.tls
+            .replace_ca(ca, self.ca.policy, Some(self.ca.issued.clone()));
+        let stamp = ca_stamp(&self.ca.dir).await;
+        self.ca.loaded.lock().unwrap_or_else(|p| p.into_inner()).1 = stamp;
+        Ok(())
+    }
+
+    /// When a route starts being shared: the LAN address must be known (and vouched for by
+    /// the CA), and a route without a port gets a free one, kept from then on.
+    async fn prepare_share(
+        &self,
+        was_shared: bool,
+        shared: bool,
+        port: &mut Option<u16>,
+    ) -> Result<(), Error> {
+        if !shared || (was_shared && port.is_some()) {
+            return Ok(());
+        }
+        let settings = blocking(&self.store, Store::settings).await?;
+        let ip = self.lan_for_sharing(&settings).await?;
+        if port.is_none() {
+            *port = Some(share::free_port(ip)?);
+        }
+        Ok(())
+    }
+
+    /// Stop sharing the routes whose time ran out.
+    async fn expire_shares(&self) {
+        let now = now_millis();
+        let due: Vec<RouteId> = self
+            .table
+            .load()
+            .routes()
+            .iter()
+            .filter(|r| r.shared && r.share_expires_at.is_some_and(|at| at <= now))
+            .map(|r| r.id)
+            .collect();
+        for id in due {
+            let patch = RoutePatch {
+                shared: Some(false),
+                ..RoutePatch::default()
+            };
+            match self.change_route(id, patch, true).await {
+                Ok(route) => tracing::info!(route = %route.host, "sharing ended: its time ran out"),
+                Err(err) => tracing::warn!("cannot end an expired share: {err}"),
+            }
+        }
+    }
+
+    /// A route's sharing as the API shows it.
+    async fn share_info(&self, id: RouteId) -> Result<ShareInfo, Error> {
+        let route = blocking(&self.store, move |s| s.route(id)).await?;
+        Ok(self.sharing().info(&route, now_millis()).await)
+    }
+
+    fn sharing(&self) -> &Sharing {
+        self.sharing
+            .get()
+            .expect("sharing is set up before the admin API and the handle exist")
+    }
+
+    async fn shares(&self) -> Result<Vec<ShareInfo>, Error> {
+        let rows = blocking(&self.store, Store::list_routes).await?;
+        let now = now_millis();
+        let mut out = Vec::new();
+        for route in rows.routes.iter().filter(|r| r.shared) {
+            out.push(self.sharing().info(route, now).await);
+        }
+        Ok(out)
+    }
+
+    /// Share route `id` on the network, for `duration` or until switched off.
+    async fn share(&self, id: RouteId, duration: Option<Duration>) -> Result<ShareInfo, Error> {
+        let expires = duration.map(|d| now_millis().saturating_add(d.as_millis() as u64));
+        let patch = RoutePatch {
+            shared: Some(true),
+            share_expires_at: Some(expires),
+            ..RoutePatch::default()
+        };
+        self.change_route(id, patch, false).await?;
+        self.share_info(id).await
+    }
+
+    /// Stop sharing route `id`.
+    async fn unshare(&self, id: RouteId) -> Result<ShareInfo, Error> {
+        let patch = RoutePatch {
+            shared: Some(false),
+            ..RoutePatch::default()
+        };
+        self.change_route(id, patch, false).await?;
+        self.share_info(id).await
     }
 
     /// Reload the CA when the local suffixes in settings or the CA files changed (rotation
@@ -596,22 +770,45 @@ impl Core {
     async fn add_route(&self, route: NewRoute) -> Result<Route, Error> {
         let settings = blocking(&self.store, Store::settings).await?;
         // Validation hashes basic auth passwords (argon2): off the runtime.
-        let valid = tokio::task::spawn_blocking(move || route.with_defaults(&settings).validate())
-            .await??;
+        let mut valid =
+            tokio::task::spawn_blocking(move || route.with_defaults(&settings).validate())
+                .await??;
+        self.prepare_share(false, valid.shared, &mut valid.share_port)
+            .await?;
         let stored = blocking(&self.store, move |s| s.insert_route(&valid)).await?;
         self.rebuild().await?;
         Ok(stored)
     }
 
     async fn update_route(&self, id: RouteId, patch: RoutePatch) -> Result<Route, Error> {
-        let store = self.store.clone();
-        let updated = tokio::task::spawn_blocking(move || -> Result<Route, Error> {
-            let next = patch.apply(&store.route(id)?)?;
-            store.update_route(&next)?;
-            Ok(next)
-        })
-        .await??;
+        self.change_route(id, patch, false).await
+    }
+
+    /// Apply `patch` to route `id`; `expired` says a share is ending because its time ran
+    /// out (for the event).
+    async fn change_route(
+        &self,
+        id: RouteId,
+        patch: RoutePatch,
+        expired: bool,
+    ) -> Result<Route, Error> {
+        let current = blocking(&self.store, move |s| s.route(id)).await?;
+        // Applying hashes basic auth passwords (argon2): off the runtime.
+        let base = current.clone();
+        let mut next = tokio::task::spawn_blocking(move || patch.apply(&base)).await??;
+        self.prepare_share(current.shared, next.shared, &mut next.share_port)
+            .await?;
+        let stored = next.clone();
+        blocking(&self.store, move |s| s.update_route(&stored)).await?;
+        let updated = next;
         self.rebuild().await?;
+        if current.shared != updated.shared {
+            let _ = self.events.send(Event::ShareChanged {
+                route_id: id,
+                shared: updated.shared,
+                expired,
+            });
+        }
         // Any edit drops what the route cached (its rules or target may have changed what a
         // response would be), and turning caching back on later starts empty.
         self.cache.purge_route(id);
@@ -705,6 +902,22 @@ impl Control for Core {
     fn remove_project(&self, project: String) -> BoxFuture<'_, Result<usize, Error>> {
         Core::remove_project(self, project).boxed()
     }
+    fn shares(&self) -> BoxFuture<'_, Result<Vec<ShareInfo>, Error>> {
+        Core::shares(self).boxed()
+    }
+    fn share_info(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, Error>> {
+        Core::share_info(self, id).boxed()
+    }
+    fn share(
+        &self,
+        id: RouteId,
+        duration: Option<Duration>,
+    ) -> BoxFuture<'_, Result<ShareInfo, Error>> {
+        Core::share(self, id, duration).boxed()
+    }
+    fn unshare(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, Error>> {
+        Core::unshare(self, id).boxed()
+    }
 }
 
 impl Core {
@@ -718,6 +931,7 @@ impl Core {
         .await??;
         self.apply_live_settings(&settings);
         self.refresh_ca(true).await;
+        self.sync_sharing().await;
         let _ = self.events.send(Event::SettingsChanged);
         Ok(settings)
     }
@@ -931,7 +1145,13 @@ async fn watch_store(core: Arc<Core>, baseline: i64, stop: CancellationToken) {
             }
         }
         core.refresh_ca(changed).await;
+        core.expire_shares().await;
     }
+}
+
+/// Now, in Unix milliseconds (share expiry times).
+fn now_millis() -> u64 {
+    u64::try_from(crate::unix_millis()).unwrap_or(0)
 }
 
 /// Run a store call on the blocking pool.
@@ -1036,6 +1256,21 @@ impl EngineHandle {
     /// Remove a route.
     pub async fn remove_route(&self, id: RouteId) -> Result<(), Error> {
         self.core.remove_route(id).await
+    }
+
+    /// Share route `id` on the LAN address, for `duration` or until [`EngineHandle::unshare`].
+    pub async fn share(&self, id: RouteId, duration: Option<Duration>) -> Result<ShareInfo, Error> {
+        self.core.share(id, duration).await
+    }
+
+    /// Stop sharing route `id`.
+    pub async fn unshare(&self, id: RouteId) -> Result<ShareInfo, Error> {
+        self.core.unshare(id).await
+    }
+
+    /// Route `id`'s sharing: its LAN URL, the CA page, expiry, QR codes.
+    pub async fn share_info(&self, id: RouteId) -> Result<ShareInfo, Error> {
+        self.core.share_info(id).await
     }
 
     /// Stop accepting, let in-flight requests finish (bounded by the shutdown grace

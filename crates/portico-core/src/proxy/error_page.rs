@@ -171,6 +171,11 @@ impl<'a> Page<'a> {
                     "This route accepts request bodies up to {limit} bytes. Send less, or raise the limit (route editor or Settings, or: portico route set HOST --max-body BYTES)."
                 ),
             ),
+            Error::NotShared => (
+                "not-shared",
+                "Not shared any more",
+                "The route that was shared at this address was switched off or its time ran out. Ask whoever shared it to share it again.".to_owned(),
+            ),
             Error::Paused => (
                 "paused",
                 "Portico is paused",
@@ -178,7 +183,12 @@ impl<'a> Page<'a> {
             ),
             Error::Bind { .. } => ("internal", "Internal error", String::new()),
         };
+        // A LAN listener serves one route: its pages say nothing about the others.
+        let lan = conn.shared_route.is_some();
         let hint = match err {
+            Error::NoRoute { host, .. } if lan => format!(
+                "This address serves only the shared route {host}; its pages are under the path it was shared with."
+            ),
             Error::NoRoute { host, .. } => disabled_hint(table, host).unwrap_or(hint),
             _ => hint,
         };
@@ -191,7 +201,7 @@ impl<'a> Page<'a> {
             Error::StaticDir { .. } => format!("{}.", capitalise(&err.to_string())),
             other => format!("{}.", capitalise(&other.to_string())),
         };
-        let routes = matches!(err, Error::NoRoute { .. }).then(|| {
+        let routes = (matches!(err, Error::NoRoute { .. }) && !lan).then(|| {
             table
                 .routes()
                 .iter()

@@ -52,6 +52,8 @@ pub struct ConnInfo {
     /// Set when the client already had this many connections open (the `max_conns_per_ip`
     /// setting): every request on this connection is refused and it is closed.
     pub over_limit: Option<u64>,
+    /// The connection came in on this route's LAN listener: only that route is served.
+    pub shared_route: Option<crate::config::RouteId>,
 }
 
 impl ConnInfo {
@@ -135,6 +137,81 @@ fn is_ip_literal(host: &str) -> bool {
         .trim_end_matches(']')
         .parse::<std::net::IpAddr>()
         .is_ok()
+}
+
+/// The settings-wide checks every request passes first: pause, address lists, connection
+/// and rate limits.
+/// `over_limit` is the connection's own refusal (the `max_conns_per_ip` setting).
+fn check_gate(
+    gate: &super::Gate,
+    client: std::net::IpAddr,
+    over_limit: Option<u64>,
+) -> Result<(), Error> {
+    if gate.paused {
+        return Err(Error::Paused);
+    }
+    if let Err(refusal) = gate.access.check(client) {
+        return Err(Error::Forbidden {
+            scope: "any route".to_owned(),
+            client,
+            refusal,
+        });
+    }
+    if let Some(limit) = over_limit {
+        return Err(Error::TooManyConnections {
+            scope: "any route".to_owned(),
+            client,
+            limit,
+            what: "connections",
+        });
+    }
+    if let Some(limit) = &gate.rate_limit
+        && let Err(retry_after) = limit.check(client)
+    {
+        return Err(Error::RateLimited {
+            scope: "any route".to_owned(),
+            client,
+            per_sec: limit.per_sec(),
+            retry_after,
+        });
+    }
+    Ok(())
+}
+
+/// The route a LAN listener serves, when it still is shared (enabled, not expired), the
+/// client is in its share list (by default the private ranges) and the path is under the
+/// route's prefix. Nothing else is ever served there, whatever the `Host`.
+fn shared_target(
+    table: &RouteTable,
+    id: crate::config::RouteId,
+    client: std::net::IpAddr,
+    path: &str,
+) -> Result<Arc<Target>, Error> {
+    let target = table
+        .shared(id)
+        .filter(|t| {
+            t.route
+                .shared_at(u64::try_from(crate::unix_millis()).unwrap_or(0))
+        })
+        .ok_or(Error::NotShared)?;
+    let route = &target.route;
+    if crate::config::share_allow_list(&route.share_allow_ips)
+        .matching(client)
+        .is_none()
+    {
+        return Err(Error::Forbidden {
+            scope: format!("shared route {}", target.label),
+            client,
+            refusal: crate::config::Refusal::NotAllowed,
+        });
+    }
+    if !route.path.matches(path) {
+        return Err(Error::NoRoute {
+            host: route.host.to_string(),
+            path: path.to_owned(),
+        });
+    }
+    Ok(target.clone())
 }
 
 /// The built-in host that serves Portico's own pages (the CA certificate).
@@ -324,65 +401,67 @@ impl Proxy {
                 reason: "Portico is a reverse proxy, not a forward proxy; CONNECT is not supported",
             });
         }
-        let original_host = original_host(&req)?;
-        let host = host_name(&original_host)?;
-        if host == PORTICO_HOST
-            && let Some(resp) = self.builtin(&req)
-        {
-            return Ok(resp);
-        }
-        // Credentials for a route with basic auth are never stored, not even on a request
-        // refused before it reaches the route (paused, an address list, a limit).
-        if let Some(capture) = capture
-            && req.headers().contains_key(header::AUTHORIZATION)
-            && table
-                .find(&host, req.uri().path())
-                .is_some_and(|t| !t.route.basic_auth.is_empty())
-        {
-            capture.redact_request_header(&header::AUTHORIZATION);
-        }
-        let gate = self.inner.options.gate.load();
-        if gate.paused {
-            return Err(Error::Paused);
-        }
         let client = conn.client.ip();
-        if let Err(refusal) = gate.access.check(client) {
-            return Err(Error::Forbidden {
-                scope: "any route".to_owned(),
-                client,
-                refusal,
-            });
-        }
-        if let Some(limit) = conn.over_limit {
-            return Err(Error::TooManyConnections {
-                scope: "any route".to_owned(),
-                client,
-                limit,
-                what: "connections",
-            });
-        }
-        if let Some(limit) = &gate.rate_limit
-            && let Err(retry_after) = limit.check(client)
-        {
-            return Err(Error::RateLimited {
-                scope: "any route".to_owned(),
-                client,
-                per_sec: limit.per_sec(),
-                retry_after,
-            });
-        }
-        let Some(target) = table.find(&host, req.uri().path()).cloned() else {
-            // A phone on the network knows this machine by its address, not by name: it gets
-            // the CA at `http://ADDRESS:PORT/ca.crt` unless a route claims that address.
-            if is_ip_literal(&host)
-                && let Some(resp) = self.builtin(&req)
-            {
-                return Ok(resp);
+        let gate = self.inner.options.gate.load();
+        let (target, original_host, host) = match conn.shared_route {
+            Some(id) => {
+                // Credentials for a route with basic auth are never stored, not even on a
+                // request refused before it reaches the route.
+                if let Some(capture) = capture
+                    && req.headers().contains_key(header::AUTHORIZATION)
+                    && table
+                        .shared(id)
+                        .is_some_and(|t| !t.route.basic_auth.is_empty())
+                {
+                    capture.redact_request_header(&header::AUTHORIZATION);
+                }
+                check_gate(&gate, client, conn.over_limit)?;
+                let target = shared_target(table, id, client, req.uri().path())?;
+                // The upstream sees the route's own name, as when it is browsed on this
+                // machine (a shared route always has an exact one).
+                let host = target.route.host.to_string();
+                let original_host =
+                    HeaderValue::from_str(&host).map_err(|_| Error::BadRequest {
+                        reason: "the shared route's host is not a valid Host header",
+                    })?;
+                (target, original_host, host)
             }
-            return Err(Error::NoRoute {
-                host,
-                path: req.uri().path().to_owned(),
-            });
+            None => {
+                let original_host = original_host(&req)?;
+                let host = host_name(&original_host)?;
+                if host == PORTICO_HOST
+                    && let Some(resp) = self.builtin(&req)
+                {
+                    return Ok(resp);
+                }
+                // Credentials for a route with basic auth are never stored, not even on a
+                // request refused before it reaches the route (paused, an address list, a
+                // limit).
+                if let Some(capture) = capture
+                    && req.headers().contains_key(header::AUTHORIZATION)
+                    && table
+                        .find(&host, req.uri().path())
+                        .is_some_and(|t| !t.route.basic_auth.is_empty())
+                {
+                    capture.redact_request_header(&header::AUTHORIZATION);
+                }
+                check_gate(&gate, client, conn.over_limit)?;
+                let Some(target) = table.find(&host, req.uri().path()).cloned() else {
+                    // A phone on the network knows this machine by its address, not by name:
+                    // it gets the CA at `http://ADDRESS:PORT/ca.crt` unless a route claims
+                    // that address.
+                    if is_ip_literal(&host)
+                        && let Some(resp) = self.builtin(&req)
+                    {
+                        return Ok(resp);
+                    }
+                    return Err(Error::NoRoute {
+                        host,
+                        path: req.uri().path().to_owned(),
+                    });
+                };
+                (target, original_host, host)
+            }
         };
         *matched = Some(target.clone());
         let route = &target.route;

@@ -159,6 +159,8 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may take to finish once shutdown starts.
     pub grace: Duration,
+    /// Serve only this route, whatever the request's `Host` (a route shared on the LAN).
+    pub shared_route: Option<crate::config::RouteId>,
 }
 
 /// How long a client may take to complete the TLS handshake.
@@ -209,6 +211,7 @@ pub async fn serve(
             local,
             tls: tls.is_some(),
             over_limit,
+            shared_route: opts.shared_route,
         };
         let proxy = proxy.clone();
         let service = service_fn(move |req| {

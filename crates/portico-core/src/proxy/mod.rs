@@ -190,6 +190,10 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A request came in on a LAN listener whose route is no longer shared (switched off,
+    /// expired, disabled or removed).
+    #[error("this address no longer serves a shared route")]
+    NotShared,
     /// Proxying is paused (the `proxy_paused` setting).
     #[error("Portico is paused: it answers no route until it is resumed")]
     Paused,
@@ -210,7 +214,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Error::NoRoute { .. } => StatusCode::NOT_FOUND,
+            Error::NoRoute { .. } | Error::NotShared => StatusCode::NOT_FOUND,
             Error::Loop { .. } => StatusCode::LOOP_DETECTED,
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
@@ -234,6 +238,7 @@ impl Error {
         match self {
             Error::BadRequest { .. }
             | Error::NoRoute { .. }
+            | Error::NotShared
             | Error::Forbidden { .. }
             | Error::RateLimited { .. }
             | Error::TooManyConnections { .. }
@@ -339,6 +344,7 @@ mod tests {
                 401,
                 Side::Client,
             ),
+            (Error::NotShared, 404, Side::Client),
         ];
         for (err, status, side) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");

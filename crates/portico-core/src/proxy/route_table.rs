@@ -27,6 +27,8 @@ pub struct RouteTable {
     exact: HashMap<String, Vec<Arc<Target>>>,
     /// Longest suffix first.
     wildcards: Vec<(String, Vec<Arc<Target>>)>,
+    /// Enabled routes shared on the LAN, by id (expiry is checked per request).
+    shared: HashMap<crate::config::RouteId, Arc<Target>>,
     all: Vec<Route>,
     pools: HashMap<RouteId, Arc<Pool>>,
 }
@@ -37,6 +39,7 @@ impl RouteTable {
         let mut exact: HashMap<String, Vec<Arc<Target>>> = HashMap::new();
         let mut wildcards: HashMap<String, Vec<Arc<Target>>> = HashMap::new();
         let mut pools = HashMap::new();
+        let mut shared = HashMap::new();
         for route in routes.iter().filter(|r| r.enabled) {
             let pool = Arc::new(Pool::new(&route.upstreams));
             pools.insert(route.id, pool.clone());
@@ -46,6 +49,9 @@ impl RouteTable {
                 route: route.clone(),
                 pool,
             });
+            if route.shared {
+                shared.insert(route.id, target.clone());
+            }
             let bucket = match &route.host {
                 HostPattern::Exact(name) => exact.entry(name.clone()).or_default(),
                 HostPattern::Wildcard(suffix) => wildcards.entry(suffix.clone()).or_default(),
@@ -68,6 +74,7 @@ impl RouteTable {
         RouteTable {
             exact,
             wildcards,
+            shared,
             all: routes,
             pools,
         }
@@ -153,6 +160,11 @@ impl RouteTable {
             }
         }
         None
+    }
+
+    /// The enabled route `id` when it is shared on the LAN (it may have expired since).
+    pub fn shared(&self, id: crate::config::RouteId) -> Option<&Arc<Target>> {
+        self.shared.get(&id)
     }
 
     /// Every route, enabled or not, in store order.

@@ -38,6 +38,14 @@ struct Features {
     rate_limit_per_sec: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_body_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    shared: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_expires_at: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    share_allow_ips: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_conns_per_ip: Option<u64>,
     /// Users and their argon2 PHC hashes; the only place a hash is written.
@@ -83,6 +91,10 @@ impl Features {
                     hash: u.hash.clone(),
                 })
                 .collect(),
+            shared: route.shared,
+            share_port: route.share_port,
+            share_expires_at: route.share_expires_at,
+            share_allow_ips: route.share_allow_ips.to_strings(),
         }
     }
 
@@ -127,6 +139,10 @@ impl Features {
                 password_hash: Some(u.hash),
             })
             .collect();
+        new.shared = self.shared;
+        new.share_port = self.share_port.map(u64::from);
+        new.share_expires_at = self.share_expires_at;
+        new.share_allow_ips = self.share_allow_ips;
     }
 }
 

@@ -5,13 +5,15 @@
 //! Files in `<data-dir>/ca/` (directory 0700, keys 0600):
 //! `root.pem`, `root.key`, `intermediate.pem`, `intermediate.key`.
 //! The intermediate is re-issued (by the same root, so nothing needs re-trusting) when the
-//! local suffixes change, when it nears expiry, or when it was not signed by this root.
+//! local suffixes change, when a LAN address must be added to it (sharing a route on the
+//! network), when it nears expiry, or when it was not signed by this root.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use ipnet::IpNet;
 use rcgen::{
     BasicConstraints, CertificateParams, CidrSubnet, DnType, GeneralSubtree, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, NameConstraints, SerialNumber,
@@ -47,6 +49,8 @@ pub struct Ca {
     intermediate_not_after: SystemTime,
     intermediate: Issuer<'static, KeyPair>,
     suffixes: BTreeSet<String>,
+    /// Addresses the intermediate may vouch for besides 127.0.0.0/8 and ::1.
+    lan_ips: BTreeSet<IpNet>,
 }
 
 impl std::fmt::Debug for Ca {
@@ -82,7 +86,7 @@ impl Ca {
         owner: &str,
         extra_suffixes: &[String],
     ) -> Result<(Ca, CaEvent), Error> {
-        Ca::open(dir, owner, extra_suffixes, true)
+        Ca::open(dir, owner, extra_suffixes, &[], true)
     }
 
     /// Load the CA from `dir` without ever creating a root: for reloading a CA that another
@@ -93,13 +97,28 @@ impl Ca {
         owner: &str,
         extra_suffixes: &[String],
     ) -> Result<(Ca, CaEvent), Error> {
-        Ca::open(dir, owner, extra_suffixes, false)
+        Ca::open(dir, owner, extra_suffixes, &[], false)
+    }
+
+    /// [`Ca::load`], making sure the intermediate may also vouch for `lan_ips` (this
+    /// machine's addresses on the network, for shared routes): when it may not, a new
+    /// intermediate is issued by the same root with them added to its permitted subtrees, so
+    /// nothing needs trusting again. Addresses already permitted stay permitted (until the CA
+    /// is rotated), so a changing set of shared routes never re-issues it back and forth.
+    pub fn load_permitting(
+        dir: &Path,
+        owner: &str,
+        extra_suffixes: &[String],
+        lan_ips: &[IpAddr],
+    ) -> Result<(Ca, CaEvent), Error> {
+        Ca::open(dir, owner, extra_suffixes, lan_ips, false)
     }
 
     fn open(
         dir: &Path,
         owner: &str,
         extra_suffixes: &[String],
+        lan_ips: &[IpAddr],
         may_create_root: bool,
     ) -> Result<(Ca, CaEvent), Error> {
         create_private_dir(dir)?;
@@ -149,9 +168,21 @@ impl Ca {
             })?;
 
         let current = load_intermediate(dir, &root_der)?;
+        // Kept addresses first, then the ones asked for that no permitted subtree covers.
+        let mut ips: BTreeSet<IpNet> = current
+            .as_ref()
+            .map(|i| i.lan_ips.clone())
+            .unwrap_or_default();
+        let mut missing_ip = false;
+        for ip in lan_ips {
+            if !permitted_ip(&ips, *ip) {
+                ips.insert(IpNet::from(*ip));
+                missing_ip = true;
+            }
+        }
         let usable = current
             .as_ref()
-            .filter(|i| i.suffixes == suffixes && i.renew_at() > SystemTime::now());
+            .filter(|i| i.suffixes == suffixes && !missing_ip && i.renew_at() > SystemTime::now());
         let (intermediate_der, key, not_after) = match usable {
             Some(existing) => (
                 existing.der.clone(),
@@ -162,7 +193,7 @@ impl Ca {
                 if event == CaEvent::Loaded {
                     event = CaEvent::IssuedIntermediate;
                 }
-                issue_intermediate(dir, &root_issuer, owner, &suffixes)?
+                issue_intermediate(dir, &root_issuer, owner, &suffixes, &ips)?
             }
         };
         let key_pair = KeyPair::from_pem(&key).map_err(|e| Error::CaCorrupt {
@@ -185,6 +216,7 @@ impl Ca {
                 intermediate_not_after: not_after,
                 intermediate,
                 suffixes,
+                lan_ips: ips,
             },
             event,
         ))
@@ -261,8 +293,28 @@ impl Ca {
         &self.suffixes
     }
 
-    /// Whether `host` is under a permitted suffix.
+    /// The addresses the intermediate may vouch for besides loopback (LAN addresses added
+    /// for sharing), e.g. `192.168.1.20`.
+    pub fn lan_ips(&self) -> Vec<String> {
+        self.lan_ips.iter().map(|n| n.addr().to_string()).collect()
+    }
+
+    /// Whether the intermediate may vouch for the address `ip`: loopback, or a LAN address
+    /// added for sharing.
+    pub fn permits_ip(&self, ip: IpAddr) -> bool {
+        permitted_ip(&self.lan_ips, ip)
+    }
+
+    /// Whether `host` is under a permitted suffix, or is an address the intermediate may
+    /// vouch for.
     pub fn permits(&self, host: &str) -> bool {
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            return self.permits_ip(ip);
+        }
         self.suffixes.iter().any(|s| {
             host == s
                 || host
@@ -306,6 +358,19 @@ pub fn fingerprint(der: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect()
+}
+
+/// Whether `ip` is loopback (always permitted) or inside one of `extra`.
+fn permitted_ip(extra: &BTreeSet<IpNet>, ip: IpAddr) -> bool {
+    loopback_subtrees().iter().any(|n| n.contains(&ip)) || extra.iter().any(|n| n.contains(&ip))
+}
+
+/// The address subtrees every intermediate permits: 127.0.0.0/8 and ::1.
+fn loopback_subtrees() -> [IpNet; 2] {
+    [
+        IpNet::new(IpAddr::from([127, 0, 0, 0]), 8).expect("8 is a valid IPv4 prefix"),
+        IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+    ]
 }
 
 fn suffix_set(extra: &[String]) -> Result<BTreeSet<String>, Error> {
@@ -361,6 +426,7 @@ struct StoredIntermediate {
     key_pem: String,
     not_after: SystemTime,
     suffixes: BTreeSet<String>,
+    lan_ips: BTreeSet<IpNet>,
 }
 
 impl StoredIntermediate {
@@ -402,12 +468,23 @@ fn load_intermediate(
         return Ok(None);
     }
     let mut suffixes = BTreeSet::new();
+    let mut lan_ips = BTreeSet::new();
     if let Ok(Some(ext)) = cert.name_constraints()
         && let Some(permitted) = &ext.value.permitted_subtrees
     {
         for subtree in permitted {
-            if let GeneralName::DNSName(name) = subtree.base {
-                suffixes.insert(name.to_owned());
+            match subtree.base {
+                GeneralName::DNSName(name) => {
+                    suffixes.insert(name.to_owned());
+                }
+                GeneralName::IPAddress(bytes) => {
+                    if let Some(net) = subtree_net(bytes)
+                        && !loopback_subtrees().contains(&net)
+                    {
+                        lan_ips.insert(net);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -417,7 +494,25 @@ fn load_intermediate(
         key_pem,
         not_after,
         suffixes,
+        lan_ips,
     }))
+}
+
+/// A name constraint's IP subtree (address then mask, RFC 5280 4.2.1.10) as a network.
+fn subtree_net(bytes: &[u8]) -> Option<IpNet> {
+    let (addr, mask): (IpAddr, &[u8]) = match bytes.len() {
+        8 => (
+            IpAddr::from(<[u8; 4]>::try_from(&bytes[..4]).ok()?),
+            &bytes[4..],
+        ),
+        32 => (
+            IpAddr::from(<[u8; 16]>::try_from(&bytes[..16]).ok()?),
+            &bytes[16..],
+        ),
+        _ => return None,
+    };
+    let prefix: u32 = mask.iter().map(|b| b.count_ones()).sum();
+    IpNet::new(addr, u8::try_from(prefix).ok()?).ok()
 }
 
 fn unix_time(secs: i64) -> SystemTime {
@@ -429,6 +524,7 @@ fn issue_intermediate(
     root: &Issuer<'static, KeyPair>,
     owner: &str,
     suffixes: &BTreeSet<String>,
+    lan_ips: &BTreeSet<IpNet>,
 ) -> Result<(CertificateDer<'static>, String, SystemTime), Error> {
     let key = KeyPair::generate().map_err(Error::Generate)?;
     let mut params = CertificateParams::default();
@@ -451,14 +547,12 @@ fn issue_intermediate(
         .iter()
         .map(|s| GeneralSubtree::DnsName(s.clone()))
         .collect();
-    permitted.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
-        IpAddr::from([127, 0, 0, 0]),
-        8,
-    )));
-    permitted.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
-        IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
-        128,
-    )));
+    for net in loopback_subtrees().iter().chain(lan_ips) {
+        permitted.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
+            net.addr(),
+            net.prefix_len(),
+        )));
+    }
     params.name_constraints = Some(NameConstraints {
         permitted_subtrees: permitted,
         excluded_subtrees: Vec::new(),

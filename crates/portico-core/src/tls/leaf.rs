@@ -39,7 +39,7 @@ impl Default for LeafPolicy {
 /// A leaf as stored: enough to rebuild it after a restart.
 #[derive(Debug, Clone)]
 pub struct IssuedLeaf {
-    /// The host name (the only SAN, plus loopback IPs for `localhost`).
+    /// The host name or IP address (the only SAN, plus loopback IPs for `localhost`).
     pub host: String,
     /// Leaf certificate, PEM.
     pub cert_pem: String,
@@ -189,11 +189,13 @@ impl Authority {
         let invalid = || Error::InvalidName {
             host: host.to_owned(),
         };
-        if host.is_empty()
-            || host.len() > 253
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+        if !is_ip
+            && (host.is_empty()
+                || host.len() > 253
+                || !host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'))
         {
             return Err(invalid());
         }

@@ -130,6 +130,22 @@ impl Tls {
         self.config.clone()
     }
 
+    /// A server configuration that always presents the leaf for `name` (an IP address or a
+    /// host name), issued on the first handshake by the current CA: for a listener that
+    /// clients reach by one address, such as a route shared on the LAN.
+    pub fn fixed_config(&self, name: &str) -> Result<Arc<ServerConfig>, Error> {
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(Error::Rustls)?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(resolver::FixedResolver {
+                authority: self.authority.clone(),
+                name: name.to_owned(),
+            }));
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
     /// The current authority (CA and leaf cache).
     pub fn authority(&self) -> arc_swap::Guard<Arc<Authority>> {
         self.authority.load()

@@ -31,3 +31,24 @@ impl ResolvesServerCert for SniResolver {
         }
     }
 }
+
+/// rustls certificate resolver for a listener reached by one address (a shared route on the
+/// LAN): always the leaf for that address, whatever the client sends as SNI (clients send
+/// none for an IP address).
+#[derive(Debug)]
+pub(super) struct FixedResolver {
+    pub(super) authority: Arc<ArcSwap<Authority>>,
+    pub(super) name: String,
+}
+
+impl ResolvesServerCert for FixedResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match self.authority.load().certificate_for(&self.name) {
+            Ok(key) => Some(key),
+            Err(err) => {
+                tracing::warn!("TLS handshake for {:?} refused: {err}", self.name);
+                None
+            }
+        }
+    }
+}

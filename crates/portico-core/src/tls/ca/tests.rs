@@ -144,3 +144,102 @@ fn a_reload_never_creates_a_root_even_when_none_is_there() {
     load(dir.path(), &[]).expect("create");
     Ca::load(dir.path(), "tester@machine", &[]).expect("load an existing CA");
 }
+
+#[test]
+fn a_lan_address_reissues_the_intermediate_under_the_same_root_and_stays() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (first, _) = load(dir.path(), &[]).expect("create");
+    let lan: IpAddr = "192.168.1.20".parse().expect("ip");
+    assert!(!first.permits_ip(lan));
+    assert!(!first.permits("192.168.1.20"));
+    assert!(first.permits("127.0.0.5"), "loopback is always permitted");
+
+    let (second, event) =
+        Ca::load_permitting(dir.path(), "tester@machine", &[], &[lan]).expect("add the address");
+    assert_eq!(event, CaEvent::IssuedIntermediate);
+    assert_eq!(second.root_fingerprint(), first.root_fingerprint());
+    assert_ne!(
+        second.intermediate_fingerprint(),
+        first.intermediate_fingerprint()
+    );
+    assert!(second.permits_ip(lan));
+    assert!(second.permits("192.168.1.20"));
+    assert!(!second.permits("192.168.1.21"), "only that address");
+    assert_eq!(second.lan_ips(), ["192.168.1.20"]);
+
+    // The constraint is in the certificate itself, next to loopback.
+    let (_, cert) = X509Certificate::from_der(second.intermediate_der()).expect("parse");
+    let permitted = cert
+        .name_constraints()
+        .expect("extension")
+        .expect("constraints")
+        .value
+        .permitted_subtrees
+        .clone()
+        .expect("permitted");
+    let ips: Vec<IpNet> = permitted
+        .iter()
+        .filter_map(|t| match t.base {
+            GeneralName::IPAddress(bytes) => subtree_net(bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        ips.contains(&"192.168.1.20/32".parse().expect("net")),
+        "{ips:?}"
+    );
+    assert!(
+        ips.contains(&"127.0.0.0/8".parse().expect("net")),
+        "{ips:?}"
+    );
+
+    // Reloads keep it (nothing asked, or the same address asked again).
+    let (third, event) = Ca::load(dir.path(), "tester@machine", &[]).expect("reload");
+    assert_eq!(event, CaEvent::Loaded);
+    assert!(third.permits_ip(lan));
+    let (_, event) = Ca::load_permitting(dir.path(), "tester@machine", &[], &[lan]).expect("again");
+    assert_eq!(event, CaEvent::Loaded);
+
+    // A suffix change re-issues it with the address still permitted.
+    let (fourth, event) = load(dir.path(), &["lan"]).expect("suffix");
+    assert_eq!(event, CaEvent::IssuedIntermediate);
+    assert!(fourth.permits_ip(lan));
+    assert_eq!(fourth.root_fingerprint(), first.root_fingerprint());
+}
+
+#[test]
+fn a_leaf_for_a_permitted_lan_address_carries_it_as_an_ip_san() {
+    let dir = tempfile::tempdir().expect("dir");
+    load(dir.path(), &[]).expect("create");
+    let lan: IpAddr = "fd00::20".parse().expect("ip");
+    let (ca, _) =
+        Ca::load_permitting(dir.path(), "tester@machine", &[], &[lan]).expect("add the address");
+    let authority = crate::tls::Authority::new(
+        ca,
+        crate::tls::LeafPolicy::default(),
+        std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+        None,
+    );
+    let key = authority.certificate_for("fd00::20").expect("leaf");
+    let (_, leaf) = X509Certificate::from_der(&key.cert[0]).expect("parse");
+    let san = leaf
+        .subject_alternative_name()
+        .expect("ext")
+        .expect("san")
+        .value
+        .general_names
+        .clone();
+    assert!(
+        san.iter()
+            .any(|n| matches!(n, GeneralName::IPAddress(b) if *b == lan_bytes(lan))),
+        "{san:?}"
+    );
+    assert!(authority.certificate_for("192.168.1.20").is_err());
+}
+
+fn lan_bytes(ip: IpAddr) -> &'static [u8] {
+    match ip {
+        IpAddr::V6(v6) => Box::leak(Box::new(v6.octets())),
+        IpAddr::V4(v4) => Box::leak(Box::new(v4.octets())),
+    }
+}

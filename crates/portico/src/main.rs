@@ -10,6 +10,7 @@ mod route;
 mod serve;
 mod services;
 mod settings;
+mod share;
 mod transfer;
 
 use std::path::PathBuf;
@@ -99,6 +100,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Share a route on your network (a phone, another computer) and print its address, a QR
+    /// code and the link that installs Portico's CA; without ROUTE, list what is shared.
+    Share(share::Args),
     /// Pause proxying: every route answers 503 "Portico is paused" until `portico resume`
     /// (the listeners stay bound; the UI and the admin API keep working).
     Pause,
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Import { file } => transfer::import(&dir, &file),
         Command::Up { file } => project::up(&dir, file),
         Command::Down { file } => project::down(&dir, file),
+        Command::Share(args) => share::run(&dir, args),
         Command::Pause => settings::set_paused(&dir, true),
         Command::Resume => settings::set_paused(&dir, false),
         Command::Open => open::run(&dir),

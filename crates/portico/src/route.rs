@@ -187,6 +187,16 @@ pub(crate) struct Features {
     /// `route set`: remove the body size limit.
     #[arg(long, conflicts_with = "max_body")]
     no_max_body: bool,
+    /// When shared (`portico share`), only devices from this address or CIDR range may use
+    /// it. Repeatable; with `route set`, replaces the list. Default: the private ranges.
+    #[arg(long, value_name = "IP|CIDR")]
+    share_allow: Vec<String>,
+    /// `route set`: back to the private ranges for the shared route.
+    #[arg(long, conflicts_with = "share_allow")]
+    share_allow_private: bool,
+    /// The port the shared route listens on at the LAN address (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    share_port: Option<u64>,
     /// At most N requests in flight at once from each client; more get 429.
     #[arg(long, value_name = "N")]
     max_conns: Option<u64>,
@@ -415,6 +425,8 @@ impl Features {
             .iter()
             .map(|flag| auth_user(flag))
             .collect::<anyhow::Result<_>>()?;
+        new.share_allow_ips = self.share_allow.clone();
+        new.share_port = self.share_port;
         Ok(())
     }
 
@@ -482,6 +494,8 @@ impl Features {
                 self.max_conns.map(Some)
             },
             basic_auth: self.auth_change(route)?,
+            share_allow_ips: list_change(&self.share_allow, self.share_allow_private),
+            share_port: self.share_port.map(Some),
             ..RoutePatch::default()
         })
     }
@@ -674,6 +688,9 @@ fn describe(route: &Route) -> String {
 /// The features a route has switched on, for `describe` and `list`.
 fn feature_flags(route: &Route) -> Vec<&'static str> {
     let mut flags = Vec::new();
+    if route.shared {
+        flags.push("shared on the network");
+    }
     if route.cache {
         flags.push("cache");
     }

@@ -62,7 +62,12 @@ pub(crate) fn set_paused(data_dir: &Path, paused: bool) -> anyhow::Result<()> {
 }
 
 /// Settings that are a number or none (`null` by default).
-const OPTIONAL_NUMBERS: &[&str] = &["rate_limit_per_sec", "max_body_bytes", "max_conns_per_ip"];
+const OPTIONAL_NUMBERS: &[&str] = &[
+    "rate_limit_per_sec",
+    "max_body_bytes",
+    "max_conns_per_ip",
+    "share_ca_port",
+];
 
 /// A command-line value as JSON: lists from commas, `none` as null, numbers as numbers.
 /// The JSON for `value`, typed like the setting's default (`known`): numbers and booleans

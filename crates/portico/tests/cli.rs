@@ -79,6 +79,10 @@ fn feature_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("max_body_bytes", json!(null)),
         ("max_conns_per_ip", json!(null)),
         ("basic_auth", json!([])),
+        ("shared", json!(false)),
+        ("share_port", json!(null)),
+        ("share_expires_at", json!(null)),
+        ("share_allow_ips", json!([])),
     ]
 }
 

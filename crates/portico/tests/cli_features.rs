@@ -73,6 +73,10 @@ fn plain_route(host: &str, upstream: &str) -> Value {
         "max_body_bytes": null,
         "max_conns_per_ip": null,
         "basic_auth": [],
+        "shared": false,
+        "share_port": null,
+        "share_expires_at": null,
+        "share_allow_ips": [],
     })
 }
 
@@ -1691,6 +1695,36 @@ fn route_rate_limit_is_set_and_removed() {
         stored(dir.path(), "api.localhost")["max_body_bytes"],
         json!(null)
     );
+    portico(
+        dir.path(),
+        &[
+            "route",
+            "set",
+            "api.localhost",
+            "--share-allow",
+            "192.168.1.0/24",
+            "--share-port",
+            "8765",
+        ],
+    )
+    .assert_success("route set --share-allow --share-port");
+    let route = stored(dir.path(), "api.localhost");
+    assert_eq!(route["share_allow_ips"], json!(["192.168.1.0/24"]));
+    assert_eq!(route["share_port"], json!(8765));
+    portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--share-allow-private"],
+    )
+    .assert_success("--share-allow-private");
+    assert_eq!(
+        stored(dir.path(), "api.localhost")["share_allow_ips"],
+        json!([])
+    );
+    portico(
+        dir.path(),
+        &["route", "set", "api.localhost", "--share-port", "0"],
+    )
+    .assert_refused("port 0", &["share_port"]);
     let set = portico(dir.path(), &["settings", "set", "rate_limit_per_sec", "50"]);
     set.assert_success("settings set rate_limit_per_sec");
     assert!(

@@ -284,6 +284,8 @@ async fn follow_engine(
                     }
                 }
             }
+            // Sharing also changes the routes; `RoutesChanged` already rebuilt the tray.
+            Ok(Event::ShareChanged { .. }) => {}
             Err(RecvError::Closed) => break,
         }
     }

@@ -25,6 +25,7 @@ import { Modal } from "../../lib/Modal";
 import { pickFolder, shellError, useDesktop } from "../../platform/tauri";
 import { shortenPath } from "./moved";
 import { parseUpstream, upstreamHints } from "./upstreams";
+import { KEEP_EXPIRY, SHARE_DURATIONS } from "./share";
 
 export type EditorMode = { kind: "add" } | { kind: "edit"; route: Route };
 
@@ -58,6 +59,8 @@ const FOCUS: Record<FormField, string> = {
   maxBody: "#re-max-body",
   maxConns: "#re-max-conns",
   basicAuth: "#re-auth input, #re-auth button",
+  shared: "#re-shared",
+  shareAllowIps: "#re-share-allow-ips",
   form: "#re-form-error",
 };
 
@@ -612,6 +615,71 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
             <p className="hint re-hint" id="re-auth-hint">
               Requests need one of these user names and passwords (HTTP basic auth, else 401). Stored passwords are never shown; leave a password empty to keep it.
             </p>
+          </section>
+
+          <section className="re-section" aria-labelledby="re-share">
+            <h3 id="re-share">Share on your network</h3>
+            <label className="re-toggle">
+              <input
+                id="re-shared"
+                type="checkbox"
+                role="switch"
+                name="shared"
+                checked={form.shared}
+                disabled={form.host.trim().startsWith("*.")}
+                aria-invalid={errors.shared ? true : undefined}
+                aria-describedby={described("shared", "re-share-hint")}
+                onChange={(event) => { set("shared", event.currentTarget.checked, "shared"); }}
+              />
+              <span>
+                Share on your network
+                <span className="re-toggle-hint" id="re-share-hint">
+                  {form.host.trim().startsWith("*.")
+                    ? "Only a route with an exact name can be shared."
+                    : "Phones and other devices on your Wi-Fi open it at this machine's address (HTTPS, a port of its own); everything else stays on this machine."}
+                </span>
+              </span>
+            </label>
+            {errors.shared && <FieldError id="re-shared-error" message={errors.shared} />}
+            {form.shared && (
+              <>
+                <Field id="re-share-for" label="For how long" error={undefined} errorId="re-shareFor-error">
+                  <select
+                    id="re-share-for"
+                    name="share_for"
+                    value={form.shareFor}
+                    onChange={(event) => { set("shareFor", event.currentTarget.value); }}
+                  >
+                    {editing?.shared && editing.share_expires_at != null && (
+                      <option value={KEEP_EXPIRY}>As now (until {new Date(editing.share_expires_at).toLocaleTimeString()})</option>
+                    )}
+                    {SHARE_DURATIONS.map((choice) => (
+                      <option key={choice.value} value={choice.value}>
+                        {choice.label}
+                      </option>
+                    ))}
+                  </select>
+                </Field>
+                <Field
+                  id="re-share-allow-ips"
+                  label="Devices allowed (empty: private networks)"
+                  error={fieldError("shareAllowIps")}
+                  errorId="re-shareAllowIps-error"
+                >
+                  <input
+                    id="re-share-allow-ips"
+                    name="share_allow_ips"
+                    value={form.shareAllowIps}
+                    placeholder="10/8, 172.16/12, 192.168/16, fc00::/7 …"
+                    spellCheck={false}
+                    autoComplete="off"
+                    aria-invalid={errors.shareAllowIps ? true : undefined}
+                    aria-describedby={described("shareAllowIps")}
+                    onChange={(event) => { set("shareAllowIps", event.currentTarget.value, "shareAllowIps"); }}
+                  />
+                </Field>
+              </>
+            )}
           </section>
 
           <section className="re-section" aria-labelledby="re-perf">

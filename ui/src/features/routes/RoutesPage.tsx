@@ -13,12 +13,17 @@ import { ConfirmDelete } from "./ConfirmDelete";
 import { findMovedUpstreams } from "./moved";
 import { RouteEditor } from "./RouteEditor";
 import { RoutesTable } from "./RoutesTable";
+import { SharePanel } from "./SharePanel";
 import { ServicesPanel } from "./ServicesPanel";
 import { useStatus } from "../../app/status";
 import { usePoll } from "../../lib/usePoll";
 import "./routes.css";
 
-type Dialog = { kind: "add" } | { kind: "edit"; id: number } | { kind: "delete"; id: number };
+type Dialog =
+  | { kind: "add" }
+  | { kind: "edit"; id: number }
+  | { kind: "delete"; id: number }
+  | { kind: "share"; id: number };
 
 export function RoutesPage() {
   const routes = usePoll(listRoutes, 5_000);
@@ -41,6 +46,9 @@ export function RoutesPage() {
             break;
           case "upstream_health":
             reloadHealth();
+            break;
+          case "share_changed":
+            reloadRoutes();
             break;
           case "lagged":
             reloadRoutes();
@@ -106,6 +114,7 @@ export function RoutesPage() {
         onAdd={() => { setDialog({ kind: "add" }); }}
         onEdit={(route) => { setDialog({ kind: "edit", id: route.id }); }}
         onDelete={(route) => { setDialog({ kind: "delete", id: route.id }); }}
+        onShare={(route) => { setDialog({ kind: "share", id: route.id }); }}
       />
       {dialog?.kind === "add" && (
         <RouteEditor
@@ -114,7 +123,8 @@ export function RoutesPage() {
           settings={settings.data}
           onSaved={(route) => {
             onMapped(route);
-            close();
+            // A route shared from the editor shows its links for the phone at once.
+            setDialog(route.shared ? { kind: "share", id: route.id } : null);
           }}
           onDelete={close}
           onClose={close}
@@ -127,10 +137,21 @@ export function RoutesPage() {
           services={services.data}
           settings={settings.data}
           onSaved={(route) => {
+            const started = route.shared && !dialogRoute.shared;
             onChanged(route);
-            close();
+            setDialog(started ? { kind: "share", id: route.id } : null);
           }}
           onDelete={(route) => { setDialog({ kind: "delete", id: route.id }); }}
+          onClose={close}
+        />
+      )}
+      {dialog?.kind === "share" && dialogRoute && (
+        <SharePanel
+          route={dialogRoute}
+          onStopped={() => {
+            reloadRoutes();
+            close();
+          }}
           onClose={close}
         />
       )}

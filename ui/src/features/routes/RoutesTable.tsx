@@ -25,11 +25,12 @@ interface Props {
   onAdd: () => void;
   onEdit: (route: Route) => void;
   onDelete: (route: Route) => void;
+  onShare: (route: Route) => void;
 }
 
 const COLUMNS = 4 + TOGGLES.length;
 
-export function RoutesTable({ routes, error, listeners, health, moved, onChanged, onAdd, onEdit, onDelete }: Props) {
+export function RoutesTable({ routes, error, listeners, health, moved, onChanged, onAdd, onEdit, onDelete, onShare }: Props) {
   return (
     <section aria-labelledby="routes-title" className="panel">
       <div className="re-panel-head">
@@ -77,6 +78,7 @@ export function RoutesTable({ routes, error, listeners, health, moved, onChanged
                 onChanged={onChanged}
                 onEdit={onEdit}
                 onDelete={onDelete}
+                onShare={onShare}
               />
             ))}
           </tbody>
@@ -94,9 +96,10 @@ interface RowProps {
   onChanged: (route: Route) => void;
   onEdit: (route: Route) => void;
   onDelete: (route: Route) => void;
+  onShare: (route: Route) => void;
 }
 
-function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete }: RowProps) {
+function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete, onShare }: RowProps) {
   const [busy, setBusy] = useState<Toggle | null>(null);
   // The value asked for while the PATCH is under way, so the switch moves at once.
   const [wanted, setWanted] = useState<{ field: Toggle; value: boolean } | null>(null);
@@ -141,6 +144,21 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
             </a>
           ) : (
             <span>{name}</span>
+          )}
+          {route.shared && (
+            <button
+              type="button"
+              className="share-tag"
+              aria-label={`Shared on your network: show the links for ${name}`}
+              title={
+                route.share_expires_at == null
+                  ? "Shared on your network until you stop it"
+                  : `Shared on your network until ${new Date(route.share_expires_at).toLocaleTimeString()}`
+              }
+              onClick={() => { onShare(route); }}
+            >
+              Shared
+            </button>
           )}
         </th>
         <td className="target">

@@ -53,6 +53,10 @@ function route(overrides: Partial<Route> = {}): Route {
     max_body_bytes: null,
     max_conns_per_ip: null,
     basic_auth: [],
+    shared: false,
+    share_port: null,
+    share_expires_at: null,
+    share_allow_ips: [],
     ...overrides,
   };
 }
@@ -330,5 +334,47 @@ describe("requests in flight and basic auth", () => {
       field: "basicAuth",
     });
     expect(fieldForApi("basic_auth")).toBe("basicAuth");
+  });
+});
+
+describe("sharing on the network", () => {
+  const now = 1_700_000_000_000;
+
+  it("starts with an end counted from now, or none, and the allowed ranges typed", () => {
+    const stored = route();
+    const form = formFromRoute(stored);
+    expect(form.shared).toBe(false);
+    expect(toPatch(stored, { ...form, shared: true, shareFor: "3600" }, now)).toEqual({
+      ok: true,
+      value: { shared: true, share_expires_at: now + 3_600_000 },
+    });
+    expect(toPatch(stored, { ...form, shared: true }, now)).toEqual({
+      ok: true,
+      value: { shared: true, share_expires_at: null },
+    });
+    expect(toPatch(stored, { ...form, shareAllowIps: "192.168.1.0/24" }, now)).toEqual({
+      ok: true,
+      value: { share_allow_ips: ["192.168.1.0/24"] },
+    });
+    expect(fieldForApi("share_allow_ips")).toBe("shareAllowIps");
+    expect(fieldForApi("shared")).toBe("shared");
+  });
+
+  it("keeps a shared route's end unless another duration is chosen, and stops", () => {
+    const stored = route({ shared: true, share_port: 50_000, share_expires_at: now + 60_000 });
+    const form = formFromRoute(stored);
+    expect(form.shareFor).toBe("keep");
+    expect(toPatch(stored, form, now)).toEqual({ ok: true, value: {} });
+    expect(toPatch(stored, { ...form, shareFor: "" }, now)).toEqual({ ok: true, value: { share_expires_at: null } });
+    expect(toPatch(stored, { ...form, shared: false }, now)).toEqual({ ok: true, value: { shared: false } });
+  });
+
+  it("is sent for a new route only when switched on", () => {
+    const base = { ...newForm(), host: "a.localhost", upstreams: [upstreamRow("5173")] };
+    const off = toNewRoute(base, now);
+    expect(off.ok && "shared" in off.value).toBe(false);
+    const on = toNewRoute({ ...base, shared: true, shareFor: "900" }, now);
+    expect(on.ok && on.value.shared).toBe(true);
+    expect(on.ok && on.value.share_expires_at).toBe(now + 900_000);
   });
 });

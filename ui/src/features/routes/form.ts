@@ -7,6 +7,7 @@ import { splitEntries } from "../../lib/entries";
 import { sanitizeHost } from "./links";
 import { normalizeUpstream } from "./upstreams";
 import { type Balancing, type BalancingForm, balancingForm, DEFAULT_BALANCING, sameBalancing, toBalancing } from "./balancing";
+import { expiryFor, KEEP_EXPIRY } from "./share";
 
 export type TargetKind = "upstream" | "static" | "redirect";
 export type RuleKind = "set" | "add" | "remove";
@@ -63,6 +64,12 @@ export interface RouteForm {
   maxConns: string;
   /** Basic auth users; none: no credentials needed. */
   authUsers: AuthRow[];
+  /** Share on the LAN address. */
+  shared: boolean;
+  /** How long, in seconds (`SHARE_DURATIONS`); `""` until stopped, `keep` the current end. */
+  shareFor: string;
+  /** Who may use the shared route; `""` is the private ranges. */
+  shareAllowIps: string;
   cache: boolean;
   /** Seconds; `""` caches only what the upstream allows. */
   cacheTtlSecs: string;
@@ -100,6 +107,8 @@ export type FormField =
   | "maxBody"
   | "maxConns"
   | "basicAuth"
+  | "shared"
+  | "shareAllowIps"
   | "form";
 
 const API_FIELDS: Record<string, FormField> = {
@@ -120,6 +129,10 @@ const API_FIELDS: Record<string, FormField> = {
   max_body_bytes: "maxBody",
   max_conns_per_ip: "maxConns",
   basic_auth: "basicAuth",
+  shared: "shared",
+  share_port: "shared",
+  share_expires_at: "shared",
+  share_allow_ips: "shareAllowIps",
 };
 
 /** The input an API error's `field` names (`form` when it names none the editor has). */
@@ -172,6 +185,9 @@ export function newForm(settings?: Pick<Settings, "default_cache" | "default_com
     maxBody: "",
     maxConns: "",
     authUsers: [],
+    shared: false,
+    shareFor: "",
+    shareAllowIps: "",
     cache: settings?.default_cache ?? false,
     cacheTtlSecs: "",
     compress: settings?.default_compress ?? false,
@@ -227,6 +243,9 @@ export function formFromRoute(route: Route): RouteForm {
     maxBody: route.max_body_bytes == null ? "" : String(route.max_body_bytes),
     maxConns: route.max_conns_per_ip == null ? "" : String(route.max_conns_per_ip),
     authUsers: route.basic_auth.map((user) => ({ id: nextRowId(), user, password: "", stored: true })),
+    shared: route.shared,
+    shareFor: route.shared && route.share_expires_at != null ? KEEP_EXPIRY : "",
+    shareAllowIps: route.share_allow_ips.join(", "),
     cache: route.cache,
     cacheTtlSecs: route.cache_ttl_secs == null ? "" : String(route.cache_ttl_secs),
     compress: route.compress,
@@ -395,7 +414,7 @@ function authUsers(rows: AuthRow[]): Built<AuthUserInput[]> {
 const isEmptyRules = (rules: HeaderRules) => rules.set.length + rules.add.length + rules.remove.length === 0;
 
 /** The body of `POST /api/v1/routes` for the form; only the chosen target's fields. */
-export function toNewRoute(form: RouteForm): Built<NewRoute> {
+export function toNewRoute(form: RouteForm, now: number = Date.now()): Built<NewRoute> {
   const checked = check(form);
   if (!checked.ok) return checked;
   const { balancing, timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
@@ -441,6 +460,8 @@ export function toNewRoute(form: RouteForm): Built<NewRoute> {
       ...(bodyLimit === null ? {} : { max_body_bytes: bodyLimit }),
       ...(checked.value.maxConns === null ? {} : { max_conns_per_ip: checked.value.maxConns }),
       ...(checked.value.authUsers.length === 0 ? {} : { basic_auth: checked.value.authUsers }),
+      ...(form.shared ? { shared: true, share_expires_at: expiryFor(form.shareFor, now) } : {}),
+      ...(splitEntries(form.shareAllowIps).length === 0 ? {} : { share_allow_ips: splitEntries(form.shareAllowIps) }),
       ...(isEmptyRules(requestHeaders) ? {} : { request_headers: requestHeaders }),
       ...(isEmptyRules(responseHeaders) ? {} : { response_headers: responseHeaders }),
     },
@@ -482,7 +503,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
  * A changed target sends just that target (the engine drops the others); an empty patch means
  * nothing changed.
  */
-export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
+export function toPatch(route: Route, form: RouteForm, now: number = Date.now()): Built<RoutePatch> {
   const checked = check(form);
   if (!checked.ok) return checked;
   const { balancing, timeoutMs: timeout, cacheTtlSecs, rateLimit: limit, maxBody: bodyLimit, requestHeaders, responseHeaders } = checked.value;
@@ -540,5 +561,13 @@ export function toPatch(route: Route, form: RouteForm): Built<RoutePatch> {
   if (users.some((u) => u.password !== undefined) || !sameList(users.map((u) => u.user), route.basic_auth)) {
     patch.basic_auth = users;
   }
+  // Starting to share, or a new duration for a shared route: its end counts from now.
+  if (form.shared !== route.shared) patch.shared = form.shared;
+  if (form.shared && (!route.shared || form.shareFor !== KEEP_EXPIRY)) {
+    const expires = expiryFor(form.shareFor, now);
+    if (!route.shared || expires !== (route.share_expires_at ?? null)) patch.share_expires_at = expires;
+  }
+  const shareAllow = splitEntries(form.shareAllowIps);
+  if (!sameList(shareAllow, route.share_allow_ips)) patch.share_allow_ips = shareAllow;
   return { ok: true, value: patch };
 }

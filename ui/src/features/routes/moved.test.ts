@@ -37,6 +37,10 @@ function route(overrides: Partial<Route> = {}): Route {
     max_body_bytes: null,
     max_conns_per_ip: null,
     basic_auth: [],
+    shared: false,
+    share_port: null,
+    share_expires_at: null,
+    share_allow_ips: [],
     ...overrides,
   };
 }

@@ -28,6 +28,8 @@ const base: Settings = {
   rate_limit_per_sec: null,
   max_body_bytes: null,
   max_conns_per_ip: null,
+  lan_address: null,
+  share_ca_port: null,
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,

@@ -4,6 +4,7 @@
 // on another port is followed with the "upstream moved" hint. Every wait is bounded.
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { screenshot, startPortico, startUpstream, stop, type Stack } from "./harness.ts";
@@ -421,4 +422,59 @@ test("a dev server back on another port is followed from the moved hint", async 
   const reply = await viaProxy("shop.localhost");
   expect(reply.status).toBe(200);
   expect(reply.body).toBe("shop on the second port");
+});
+
+/** GET `url` over HTTPS trusting only Portico's root (the certificate must name the IP). */
+function viaLan(url: string): Promise<Reply> {
+  const ca = fs.readFileSync(path.join(stack.tmp, "data/ca/root.pem"), "utf8");
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("LAN request timed out")));
+    req.on("error", reject);
+  });
+}
+
+test("sharing a route from the editor shows its LAN address and QR codes, and it answers there over HTTPS", async ({ page }) => {
+  // 127.0.0.5 stands in for this machine's address on the network.
+  await stack.api("PATCH", "/api/v1/settings", { lan_address: "127.0.0.5" });
+  await openRoutes(page);
+  await page.getByRole("button", { name: "Edit notes.localhost" }).click();
+  const dialog = editor(page);
+  await dialog.getByRole("switch", { name: /^Share on your network/ }).check();
+  await dialog.getByLabel("For how long").selectOption({ label: "1 hour" });
+  await dialog.getByRole("button", { name: "Save changes" }).click();
+
+  const panel = page.getByRole("dialog", { name: "notes.localhost on your network" });
+  await expect(panel).toBeVisible();
+  const qr = panel.getByRole("img", { name: /^QR code of https:\/\/127\.0\.0\.5:\d+\/$/ });
+  await expect(qr).toBeVisible({ timeout: 10_000 });
+  const url = (await qr.getAttribute("data-url")) ?? "";
+  await expect(panel.getByRole("link", { name: url })).toBeVisible();
+  await expect(panel.getByRole("img", { name: /^QR code of http:\/\/127\.0\.0\.5:\d+\/ca$/ })).toBeVisible();
+  await expect(panel.getByRole("timer")).toContainText(/Stops sharing in (59 min|1 h)/);
+  await expect(panel.getByRole("button", { name: "Copy the shared address" })).toBeVisible();
+  await screenshot(page, "share-panel");
+
+  const reply = await viaLan(url);
+  expect(reply.status).toBe(200);
+  expect(reply.body).toBe("hello from notes");
+  // Portico's own LAN listeners are not offered as dev servers to map.
+  const sharePort = Number(new URL(url).port);
+  const services = await stack.api<{ services: { port: number }[] }>("GET", "/api/v1/services");
+  expect(services.services.map((s) => s.port)).not.toContain(sharePort);
+
+  // The routes list marks it; its button opens the panel again, which stops it.
+  await panel.getByRole("button", { name: "Close" }).click();
+  const shared = page.getByRole("button", { name: "Shared on your network: show the links for notes.localhost" });
+  await expect(shared).toBeVisible();
+  await shared.click();
+  await panel.getByRole("button", { name: "Stop sharing" }).click();
+  await expect(panel).toBeHidden();
+  await expect(shared).toBeHidden();
+  await expect.poll(async () => viaLan(url).then(() => "answered", () => "closed"), { timeout: 5_000 }).toBe("closed");
 });

@@ -123,6 +123,8 @@ pub trait Control: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<ShareInfo, crate::Error>>;
     /// Stop sharing a route.
     fn unshare(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, crate::Error>>;
+    /// The addresses the LAN listeners (shared routes, the CA page) are bound to now.
+    fn share_listeners(&self) -> BoxFuture<'_, Vec<SocketAddr>>;
 }
 
 /// Shared state of the admin handlers.

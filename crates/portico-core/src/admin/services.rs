@@ -32,7 +32,9 @@ pub struct Services {
 )]
 pub(super) async fn list(State(state): State<AdminState>) -> Result<Json<Services>, Problem> {
     let routed = discover::routed_ports(&state.control.routes().await?.routes);
-    let own = state.own_listeners.clone();
+    let mut own = state.own_listeners.clone();
+    // The LAN listeners of shared routes come and go; they are Portico's too.
+    own.extend(state.control.share_listeners().await);
     let services = tokio::task::spawn_blocking(move || discover::scan(&own, &routed))
         .await
         .map_err(|e| Problem::unavailable(&format!("the scan stopped: {e}")))?

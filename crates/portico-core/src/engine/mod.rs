@@ -918,6 +918,9 @@ impl Control for Core {
     fn unshare(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, Error>> {
         Core::unshare(self, id).boxed()
     }
+    fn share_listeners(&self) -> BoxFuture<'_, Vec<SocketAddr>> {
+        self.sharing().addrs().boxed()
+    }
 }
 
 impl Core {

@@ -245,6 +245,17 @@ impl Sharing {
         Ok(Listening { addr, stop })
     }
 
+    /// The addresses listening now: each shared route's and the CA page's.
+    pub async fn addrs(&self) -> Vec<SocketAddr> {
+        let running = self.running.lock().await;
+        running
+            .routes
+            .values()
+            .chain(&running.ca)
+            .map(|l| l.addr)
+            .collect()
+    }
+
     /// What `route`'s sharing looks like now.
     pub async fn info(&self, route: &Route, now_ms: u64) -> ShareInfo {
         let running = self.running.lock().await;

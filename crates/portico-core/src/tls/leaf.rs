@@ -205,7 +205,17 @@ impl Authority {
         }
         let mut params = CertificateParams::new(names).map_err(|_| invalid())?;
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, host);
+        // OpenSSL checks a subject CN that looks like a host name against the DNS name
+        // constraints when the certificate has no DNS SAN, and `127.0.0.5` looks like one: an
+        // address's leaf gets a CN that cannot be mistaken for a name.
+        let common_name = if is_ip {
+            format!("Portico address {host}")
+        } else {
+            host.to_owned()
+        };
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;

@@ -235,6 +235,14 @@ fn a_leaf_for_a_permitted_lan_address_carries_it_as_an_ip_san() {
         "{san:?}"
     );
     assert!(authority.certificate_for("192.168.1.20").is_err());
+    // Not a host name in the subject, which OpenSSL would check against the DNS constraints.
+    let cn = leaf
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .expect("cn");
+    assert_eq!(cn, "Portico address fd00::20");
 }
 
 fn lan_bytes(ip: IpAddr) -> &'static [u8] {

@@ -574,7 +574,7 @@ impl Core {
         };
         let lan = if table.routes().iter().any(|r| r.shared_at(now)) {
             match self.lan_for_sharing(&settings).await {
-                Ok(ip) => Lan::At(ip),
+                Ok((ip, _)) => Lan::At(ip),
                 Err(err) => {
                     tracing::warn!("routes are shared but cannot be served on the network: {err}");
                     Lan::Unavailable(err.to_string())
@@ -588,11 +588,13 @@ impl Core {
             .await;
     }
 
-    /// The LAN address to share on, with the CA able to vouch for it.
-    async fn lan_for_sharing(&self, settings: &Settings) -> Result<IpAddr, Error> {
+    /// The LAN address to share on, with the CA able to vouch for it, and a port free there.
+    async fn lan_for_sharing(&self, settings: &Settings) -> Result<(IpAddr, u16), Error> {
         let ip = share::lan_address(settings.lan_address.as_deref())?;
+        // Binding first proves the address is this machine's, before the CA is changed for it.
+        let port = share::free_port(ip)?;
         self.ensure_ca_permits(ip).await?;
-        Ok(ip)
+        Ok((ip, port))
     }
 
     /// Re-issue the intermediate (same root) when it may not vouch for `ip` yet.
@@ -643,10 +645,8 @@ impl Core {
             return Ok(());
         }
         let settings = blocking(&self.store, Store::settings).await?;
-        let ip = self.lan_for_sharing(&settings).await?;
-        if port.is_none() {
-            *port = Some(share::free_port(ip)?);
-        }
+        let (_, free) = self.lan_for_sharing(&settings).await?;
+        port.get_or_insert(free);
         Ok(())
     }
 

@@ -117,16 +117,13 @@ impl Sharing {
     }
 
     /// Make the listeners match `routes` at `now_ms`: each route that is shared (enabled,
-    /// not expired, with a port) listens on `lan:share_port`, the others do not, and the CA
+    /// not expired) listens on `lan:share_port`, the others do not, and the CA
     /// page listens on `lan:ca_port` while any does. A port that cannot be bound is
     /// reported through [`Sharing::info`], not as an error, so one busy port does not stop
     /// the others.
     pub async fn sync(&self, routes: &[Route], lan: Lan, ca_port: Option<u16>, now_ms: u64) {
         let mut running = self.running.lock().await;
-        let wanted: Vec<&Route> = routes
-            .iter()
-            .filter(|r| r.shared_at(now_ms) && r.share_port.is_some())
-            .collect();
+        let wanted: Vec<&Route> = routes.iter().filter(|r| r.shared_at(now_ms)).collect();
         let ip = match lan {
             Lan::At(ip) => {
                 running.lan_problem = None;
@@ -152,15 +149,12 @@ impl Sharing {
             return;
         };
         for route in &wanted {
-            let Some(port) = route.share_port else {
-                continue;
-            };
-            let addr = SocketAddr::new(ip, port);
-            if running
-                .routes
-                .get(&route.id)
-                .is_some_and(|l| l.addr == addr)
-            {
+            // A route shared without a port (imported, or set offline) takes a free one each
+            // time its listener starts; sharing it through the engine stores one.
+            let addr = SocketAddr::new(ip, route.share_port.unwrap_or(0));
+            let same =
+                |l: &Listening| l.addr == addr || (route.share_port.is_none() && l.addr.ip() == ip);
+            if running.routes.get(&route.id).is_some_and(same) {
                 continue;
             }
             running.routes.remove(&route.id);

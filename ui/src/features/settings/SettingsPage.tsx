@@ -13,6 +13,7 @@ import {
   type FieldKey,
   type ListKey,
   type OptionalNumberKey,
+  type OptionalTextKey,
   type NumberKey,
   type SwitchKey,
 } from "./form";
@@ -34,6 +35,8 @@ const LABELS: Record<FieldKey, string> = {
   rate_limit_per_sec: "Requests a second per client",
   max_body_bytes: "Largest request body (bytes)",
   max_conns_per_ip: "Open connections per client",
+  lan_address: "This machine's address on your network",
+  share_ca_port: "Port of the certificate page for phones",
   proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
@@ -208,7 +211,7 @@ export function SettingsPage() {
         }}
       />
     );
-  const list = (key: ListKey | OptionalNumberKey, placeholder: string, help: string) =>
+  const list = (key: ListKey | OptionalNumberKey | OptionalTextKey, placeholder: string, help: string) =>
     draft && (
       <TextField
         name={key}
@@ -359,6 +362,22 @@ export function SettingsPage() {
               "no limit",
               "Each client address may have this many connections open to Portico; a connection over it is answered 429 and closed. Counts connections opened after the change. Empty: no limit.",
             )}
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Sharing on your network</h2>
+            </legend>
+            <p className="hint section-hint">
+              Routes you share (route editor, or <code>portico share HOST</code>) listen on this address, each on a port of its
+              own; everything else stays on this machine. Apply at once.
+            </p>
+            {list(
+              "lan_address",
+              "found by itself",
+              "The address phones on your Wi-Fi reach this machine by, e.g. 192.168.1.20. Empty: the private address the machine uses toward its network.",
+            )}
+            {list("share_ca_port", "a free port", "Where http://ADDRESS:PORT/ca helps a device install Portico's certificate, while a route is shared.")}
           </fieldset>
 
           <fieldset className="panel">

@@ -170,3 +170,17 @@ describe("rate limit", () => {
     expect(diffSettings(limited, { ...toDraft(limited), rate_limit_per_sec: " " }).patch).toEqual({ rate_limit_per_sec: null });
   });
 });
+
+describe("sharing settings", () => {
+  it("send the LAN address as text or null, and the CA page port as a number or null", () => {
+    const draft = toDraft(base);
+    expect(draft.lan_address).toBe("");
+    expect(draft.share_ca_port).toBe("");
+    const set = diffSettings(base, { ...draft, lan_address: " 192.168.1.20 ", share_ca_port: "8079" });
+    expect(set.patch).toEqual({ lan_address: "192.168.1.20", share_ca_port: 8079 });
+    const bad = diffSettings(base, { ...draft, share_ca_port: "70000" });
+    expect(bad.errors.share_ca_port).toContain("65535");
+    const cleared = diffSettings({ ...base, lan_address: "10.0.0.5" }, { ...toDraft({ ...base, lan_address: "10.0.0.5" }), lan_address: "" });
+    expect(cleared.patch).toEqual({ lan_address: null });
+  });
+});

@@ -19,11 +19,14 @@ export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "d
 /** Address lists, edited as text: entries separated by commas, spaces or lines. */
 export type ListKey = "allow_ips" | "deny_ips";
 /** Optional numbers, edited as text (empty: none). */
-export type OptionalNumberKey = "rate_limit_per_sec" | "max_body_bytes" | "max_conns_per_ip";
-export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | "local_suffixes";
+export type OptionalNumberKey = "rate_limit_per_sec" | "max_body_bytes" | "max_conns_per_ip" | "share_ca_port";
+/** Optional text (empty: none, the engine's own choice). */
+export type OptionalTextKey = "lan_address";
+export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | OptionalTextKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
-export type Draft = Record<AddressKey | NumberKey | ListKey | OptionalNumberKey, string> & Record<SwitchKey, boolean> & { local_suffixes: string[] };
+export type Draft = Record<AddressKey | NumberKey | ListKey | OptionalNumberKey | OptionalTextKey, string> &
+  Record<SwitchKey, boolean> & { local_suffixes: string[] };
 
 export type Unit = "bytes" | "MiB" | "ms" | "days" | "exchanges";
 
@@ -118,6 +121,8 @@ export function toDraft(settings: Settings): Draft {
     rate_limit_per_sec: settings.rate_limit_per_sec == null ? "" : String(settings.rate_limit_per_sec),
     max_body_bytes: settings.max_body_bytes == null ? "" : String(settings.max_body_bytes),
     max_conns_per_ip: settings.max_conns_per_ip == null ? "" : String(settings.max_conns_per_ip),
+    share_ca_port: settings.share_ca_port == null ? "" : String(settings.share_ca_port),
+    lan_address: settings.lan_address ?? "",
     proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
@@ -202,16 +207,18 @@ export interface Diff {
 
 const ADDRESS_KEYS: AddressKey[] = ["http_listen", "https_listen", "admin_listen"];
 const LIST_KEYS: ListKey[] = ["allow_ips", "deny_ips"];
-const OPTIONAL_NUMBER_KEYS: OptionalNumberKey[] = ["rate_limit_per_sec", "max_body_bytes", "max_conns_per_ip"];
+const OPTIONAL_NUMBER_KEYS: OptionalNumberKey[] = ["rate_limit_per_sec", "max_body_bytes", "max_conns_per_ip", "share_ca_port"];
 const OPTIONAL_NUMBER_MAX: Record<OptionalNumberKey, number> = {
   rate_limit_per_sec: 1_000_000,
   max_body_bytes: 2 ** 40,
   max_conns_per_ip: 100_000,
+  share_ca_port: 65_535,
 };
 const OPTIONAL_NUMBER_ERRORS: Record<OptionalNumberKey, string> = {
   rate_limit_per_sec: "A whole number of requests a second, 1 to 1000000; empty for no limit.",
   max_body_bytes: "A whole number of bytes, 1 to 1099511627776 (1 TiB); empty for no limit.",
   max_conns_per_ip: "A whole number of connections, 1 to 100000; empty for no limit.",
+  share_ca_port: "A port, 1 to 65535; empty for a free one.",
 };
 
 const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress"];
@@ -230,6 +237,11 @@ export function diffSettings(base: Settings, draft: Draft): Diff {
       changed.push(key);
       patch[key] = value;
     }
+  }
+  const lan = parseAddress(draft.lan_address);
+  if (lan !== base.lan_address) {
+    changed.push("lan_address");
+    patch.lan_address = lan;
   }
   if (!sameList(draft.local_suffixes, base.local_suffixes)) {
     changed.push("local_suffixes");

@@ -1184,3 +1184,60 @@ async fn shutdown_does_not_wait_for_open_live_streams() {
         assert!(ended.is_ok(), "a live stream did not end with the engine");
     }
 }
+
+#[tokio::test]
+async fn sharing_endpoints_start_report_list_and_stop_a_share() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let echo = spawn_echo("echo").await;
+    let id = engine.route("app.localhost", "/", echo.addr).await.id;
+    let set = admin
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(json!({"lan_address": "127.0.0.5"})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+
+    let path = format!("/api/v1/routes/{id}/share");
+    let bad = admin
+        .call("POST", &path, Some(json!({"for_secs": 0})))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json()["field"], "for_secs");
+    let shared = admin
+        .call("POST", &path, Some(json!({"for_secs": 3600})))
+        .await;
+    assert_eq!(shared.status, StatusCode::OK, "{}", shared.body);
+    let info = shared.json();
+    assert_eq!(info["shared"], true);
+    assert_eq!(info["listening"], true);
+    assert!(
+        info["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://127.0.0.5:")),
+        "{info}"
+    );
+    assert!(info["qr_svg"].as_str().is_some_and(|s| s.contains("<svg")));
+    assert!(info["expires_at"].as_u64().is_some());
+    let listed = admin.call("GET", "/api/v1/shares", None).await;
+    assert_eq!(listed.json()[0]["url"], info["url"]);
+    let read = admin.call("GET", &path, None).await;
+    assert_eq!(read.json()["url"], info["url"]);
+    let route = admin
+        .call("GET", &format!("/api/v1/routes/{id}"), None)
+        .await;
+    assert_eq!(route.json()["shared"], true);
+
+    let stopped = admin.call("DELETE", &path, None).await;
+    assert_eq!(stopped.status, StatusCode::OK);
+    assert_eq!(stopped.json()["shared"], false);
+    assert_eq!(stopped.json()["url"], Value::Null);
+    let listed = admin.call("GET", "/api/v1/shares", None).await;
+    assert_eq!(listed.json(), json!([]));
+    let missing = admin
+        .call("POST", "/api/v1/routes/999/share", Some(json!({})))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

@@ -720,11 +720,17 @@ impl Core {
     /// Reload the CA when the local suffixes in settings or the CA files changed (rotation
     /// by another process). The old CA stays in use if the new one cannot be loaded.
     async fn refresh_ca(&self, settings_changed: bool) {
-        let _one_change = self.ca.changing.lock().await;
-        self.reload_ca(settings_changed).await;
+        let one_change = self.ca.changing.lock().await;
+        let replaced = self.reload_ca(settings_changed).await;
+        drop(one_change);
+        if replaced {
+            // A rotated CA (by another process) permits no LAN address yet.
+            self.sync_sharing().await;
+        }
     }
 
-    async fn reload_ca(&self, settings_changed: bool) {
+    /// Whether a new CA was swapped in.
+    async fn reload_ca(&self, settings_changed: bool) -> bool {
         let suffixes = if settings_changed {
             match blocking(&self.store, Store::settings).await {
                 Ok(s) => Some(s.local_suffixes),
@@ -744,7 +750,7 @@ impl Core {
             (wanted, changed)
         };
         if !changed {
-            return;
+            return false;
         }
         match load_ca(&self.ca.dir, &self.ca.owner, &wanted, false).await {
             Ok(ca) => {
@@ -756,6 +762,7 @@ impl Core {
                     .replace_ca(ca, self.ca.policy, Some(self.ca.issued.clone()));
                 let stamp = ca_stamp(&self.ca.dir).await;
                 *self.ca.loaded.lock().unwrap_or_else(|p| p.into_inner()) = (wanted, stamp);
+                true
             }
             Err(err) => {
                 tracing::warn!(
@@ -763,6 +770,7 @@ impl Core {
                 );
                 // Remember the stamp so the same broken state is not retried every tick.
                 self.ca.loaded.lock().unwrap_or_else(|p| p.into_inner()).1 = stamp;
+                false
             }
         }
     }
@@ -1025,6 +1033,8 @@ impl Core {
                 .await??;
         self.reload_ca(false).await;
         drop(one_change);
+        // The new intermediate permits no LAN address yet: shared routes get it added again.
+        self.sync_sharing().await;
         Ok(RotationReport {
             ca: Core::ca_report(&rotation.ca, Vec::new()),
             retired: rotation.retired,

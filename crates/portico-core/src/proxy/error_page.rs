@@ -127,6 +127,9 @@ impl<'a> Page<'a> {
                     crate::config::Refusal::Denied(_) => format!(
                         "{client} is in the denied addresses of {scope}. To let it in, remove it from that list (Portico's route editor or Settings, or: portico route set HOST --deny …)."
                     ),
+                    crate::config::Refusal::NotAllowed if scope.starts_with("shared route") => format!(
+                        "{client} is not among the devices allowed to use {scope}. To let it in, add it in the route editor's sharing section (or: portico route set HOST --share-allow {client})."
+                    ),
                     crate::config::Refusal::NotAllowed => format!(
                         "{client} is not in the allowed addresses of {scope}. To let it in, add it to that list (Portico's route editor or Settings, or: portico route set HOST --allow {client})."
                     ),

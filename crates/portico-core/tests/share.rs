@@ -221,7 +221,10 @@ async fn clients_outside_the_allowed_ranges_are_refused() {
         .expect("answers");
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(!body.contains("\"upstream\""), "{body}");
-    assert!(body.contains("--share-allow 127.0.0.2"), "says how to let it in: {body}");
+    assert!(
+        body.contains("--share-allow 127.0.0.2"),
+        "says how to let it in: {body}"
+    );
     let (status, _) = https_get(&engine, from("127.0.0.1"), addr, LAN, "/")
         .await
         .expect("answers");

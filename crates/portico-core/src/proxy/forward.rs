@@ -405,16 +405,7 @@ impl Proxy {
         let gate = self.inner.options.gate.load();
         let (target, original_host, host) = match conn.shared_route {
             Some(id) => {
-                // Credentials for a route with basic auth are never stored, not even on a
-                // request refused before it reaches the route.
-                if let Some(capture) = capture
-                    && req.headers().contains_key(header::AUTHORIZATION)
-                    && table
-                        .shared(id)
-                        .is_some_and(|t| !t.route.basic_auth.is_empty())
-                {
-                    capture.redact_request_header(&header::AUTHORIZATION);
-                }
+                redact_credentials(capture, &req, table.shared(id));
                 check_gate(&gate, client, conn.over_limit)?;
                 let target = shared_target(table, id, client, req.uri().path())?;
                 // The upstream sees the route's own name, as when it is browsed on this
@@ -434,17 +425,7 @@ impl Proxy {
                 {
                     return Ok(resp);
                 }
-                // Credentials for a route with basic auth are never stored, not even on a
-                // request refused before it reaches the route (paused, an address list, a
-                // limit).
-                if let Some(capture) = capture
-                    && req.headers().contains_key(header::AUTHORIZATION)
-                    && table
-                        .find(&host, req.uri().path())
-                        .is_some_and(|t| !t.route.basic_auth.is_empty())
-                {
-                    capture.redact_request_header(&header::AUTHORIZATION);
-                }
+                redact_credentials(capture, &req, table.find(&host, req.uri().path()));
                 check_gate(&gate, client, conn.over_limit)?;
                 let Some(target) = table.find(&host, req.uri().path()).cloned() else {
                     // A phone on the network knows this machine by its address, not by name:
@@ -1103,6 +1084,21 @@ fn host_name(value: &HeaderValue) -> Result<String, Error> {
     })?;
     let authority: Authority = text.parse().map_err(|_| bad)?;
     Ok(authority.host().trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Credentials for a route with basic auth are never stored, not even on a request refused
+/// before it reaches the route (paused, an address list, a limit).
+fn redact_credentials<B>(
+    capture: Option<&Capture>,
+    req: &Request<B>,
+    target: Option<&Arc<Target>>,
+) {
+    if let Some(capture) = capture
+        && req.headers().contains_key(header::AUTHORIZATION)
+        && target.is_some_and(|t| !t.route.basic_auth.is_empty())
+    {
+        capture.redact_request_header(&header::AUTHORIZATION);
+    }
 }
 
 /// How many upstreams one request may be tried on (a route with several).

@@ -149,10 +149,11 @@ fmt:
 deps:
 	@scripts/install-deps.sh
 
-## bench: TLS against nginx, capture on versus off, compression and cache against nginx and Caddy, the web UI's live table under load in headless Chromium (installs nginx, Caddy, wrk and tools when missing)
+## bench: Portico against nginx and Caddy as proxies (throughput, latency, memory), TLS against nginx, capture on versus off, compression and cache against nginx and Caddy, the web UI's live table under load in headless Chromium (installs nginx, Caddy, wrk and tools when missing)
 bench: deps ui
 	@scripts/install-deps.sh --bench
 	$(CARGO) build --release --locked -p portico
+	bench/compare.sh
 	bench/tls.sh
 	bench/capture.sh
 	bench/features.sh

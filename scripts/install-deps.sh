@@ -55,9 +55,10 @@ if command -v rustup >/dev/null; then
   done
 fi
 
-# The benchmarks compare against nginx and Caddy and use bc for arithmetic.
+# The benchmarks compare against nginx and Caddy and use bc for arithmetic; wrk loads
+# HTTP/1.1 and h2load (nghttp2-client) HTTP/2 over TLS.
 if [ "${1:-}" = "--bench" ]; then
-  apt_install nginx-light caddy bc python3 wrk
+  apt_install nginx-light caddy bc python3 wrk nghttp2-client
   # Debian starts packaged servers as services; the benchmarks run their own copies, and a
   # system Caddy on port 80 would take the port Portico wants.
   if command -v systemctl >/dev/null && systemctl is-enabled caddy >/dev/null 2>&1; then

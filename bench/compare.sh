@@ -182,6 +182,14 @@ for size in small large; do
   done
 done
 
+# What each TLS listener negotiates with h2load (the same client for all the TLS cells).
+declare -A tls_params
+for p in nginx caddy portico; do
+  tls_params[$p]=$(h2load -n1 -c1 --connect-to 127.0.0.1:"${https_port[$p]}" "https://bench.localhost:${https_port[$p]}/small" 2>/dev/null |
+    awk -F': ' '/^TLS Protocol/ {v=$2} /^Cipher/ {c=$2} /^Server Temp Key/ {k=$2} /^Application protocol/ {a=$2}
+                END {print v ", " c ", " k ", " a}')
+done
+
 # 10,000 idle keep-alive connections to Portico's plain listener, before any load (so the
 # figure is what the connections add, not what the load left behind). A first round of 200
 # connections, closed again, warms what any traffic brings up once (the upstream pool,
@@ -360,6 +368,9 @@ done
 printf '%s\n' "vs direct: against the backend straight over plain HTTP/1.1 for the same size." \
   "new TLS conns: req/s is new connections a second (one request each); p50 is the median batch's" \
   "mean connect time including the handshake, p99 the longest connect seen (h2load gives no percentiles)."
+
+printf '\nTLS as negotiated by h2load\n'
+for p in nginx caddy portico; do printf '%-8s %s\n' "$p" "${tls_params[$p]}"; done
 
 read -r idle_kib _ <<< "$idle_rss"; read -r pre_kib _ <<< "$pre_conns_rss"; read -r conns_kib _ <<< "$conns_rss"
 printf '\nPortico memory (VmRSS from /proc/PID/status)\n'

@@ -378,6 +378,11 @@ fn live_free_text_matches_what_the_index_finds() {
         "gamma delta",
         "delta gamma",
         "7",
+        "alpha\0beta",
+        "\u{f}users\0",
+        "\0",
+        "\u{1}\u{2}",
+        "- alpha",
     ] {
         let filter = TrafficFilter {
             q: Some(q.into()),

@@ -269,7 +269,18 @@ pub(crate) fn search_headers<'a>(pairs: impl IntoIterator<Item = &'a (String, St
 fn fts_query(text: &str) -> Option<String> {
     let words: Vec<String> = text
         .split_whitespace()
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        // A word without a letter or digit has no token: it matches everything, as in
+        // `text_matches`.
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        // Control characters separate tokens for the index anyway; a NUL inside the query
+        // would cut SQLite's copy of it short ("unterminated string").
+        .map(|w| {
+            let w: String = w
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            format!("\"{}\"*", w.replace('"', "\"\""))
+        })
         .collect();
     (!words.is_empty()).then(|| words.join(" "))
 }

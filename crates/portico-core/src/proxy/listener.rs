@@ -214,12 +214,17 @@ pub async fn serve(
             shared_route: opts.shared_route,
         };
         let proxy = proxy.clone();
+        // The request's future is boxed here, so the connection holds a pointer while it is
+        // idle: hyper keeps a slot the size of the service's future for every connection, and
+        // `Proxy::handle`'s whole state machine in it cost each idle keep-alive connection
+        // tens of KiB.
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
-            async move {
+            let handled: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
                 let req = req.map(|body: hyper::body::Incoming| body.map_err(Into::into).boxed());
                 Ok::<_, Infallible>(proxy.handle(req, info).await)
-            }
+            });
+            handled
         });
         match &tls {
             None => {

@@ -120,15 +120,6 @@ impl Drop for InFlight {
     }
 }
 
-/// Who is asking, for the sticky policies.
-#[derive(Debug, Clone, Copy)]
-pub struct Asker<'a> {
-    /// The client's address.
-    pub client: IpAddr,
-    /// The value of the route's sticky cookie, if the request has one.
-    pub cookie: Option<&'a str>,
-}
-
 /// A route's upstreams and their state.
 #[derive(Debug)]
 pub struct Pool {
@@ -160,12 +151,14 @@ impl Pool {
         &self.members
     }
 
-    /// The member that takes the next request, skipping those in `tried` and those down;
-    /// `None` when none is left.
+    /// The member that takes the next request from `client` (with the route's sticky
+    /// `cookie`, if it sent one), skipping those in `tried` and those down; `None` when none
+    /// is left.
     pub fn pick(
         &self,
         policy: Policy,
-        asker: Asker<'_>,
+        client: IpAddr,
+        cookie: Option<&str>,
         tried: &[usize],
         now_ms: i64,
     ) -> Option<usize> {
@@ -204,11 +197,10 @@ impl Pool {
             // so one upstream going down moves only its own clients.
             Policy::IpHash => (0..n).filter(open).max_by_key(|i| {
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                (asker.client, &self.members[*i].key).hash(&mut hasher);
+                (client, &self.members[*i].key).hash(&mut hasher);
                 hasher.finish()
             }),
-            Policy::Cookie => asker
-                .cookie
+            Policy::Cookie => cookie
                 .and_then(|key| self.members.iter().position(|m| m.key == key))
                 .filter(open)
                 .or_else(|| in_turn().find(open)),
@@ -273,6 +265,17 @@ mod tests {
         Arc::new(Pool::new(&upstreams))
     }
 
+    /// Who asks, as the proxy passes it to [`Pool::pick`].
+    #[derive(Debug, Clone, Copy)]
+    struct Asker<'a> {
+        client: IpAddr,
+        cookie: Option<&'a str>,
+    }
+
+    fn pick(pool: &Pool, policy: Policy, a: Asker<'_>, tried: &[usize], now: i64) -> Option<usize> {
+        pool.pick(policy, a.client, a.cookie, tried, now)
+    }
+
     const ASKER: Asker<'static> = Asker {
         client: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
         cookie: None,
@@ -281,7 +284,7 @@ mod tests {
     fn counts(pool: &Pool, policy: Policy, asks: usize, asker: Asker<'_>) -> Vec<usize> {
         let mut counts = vec![0; pool.members().len()];
         for _ in 0..asks {
-            counts[pool.pick(policy, asker, &[], 0).expect("one is up")] += 1;
+            counts[pick(pool, policy, asker, &[], 0).expect("one is up")] += 1;
         }
         counts
     }
@@ -303,12 +306,12 @@ mod tests {
         let balancing = Balancing::default();
         assert_eq!(counts(&pool, Policy::First, 10, ASKER), [10, 0, 0]);
         pool.failed(0, &balancing, "refused".into(), 0);
-        assert_eq!(pool.pick(Policy::First, ASKER, &[], 1), Some(1));
+        assert_eq!(pick(&pool, Policy::First, ASKER, &[], 1), Some(1));
         // After the cool-down it is tried again.
         let later = i64::try_from(balancing.fail_cooldown_ms).expect("ms") + 1;
-        assert_eq!(pool.pick(Policy::First, ASKER, &[], later), Some(0));
-        assert_eq!(pool.pick(Policy::First, ASKER, &[0, 1], later), Some(2));
-        assert_eq!(pool.pick(Policy::First, ASKER, &[0, 1, 2], later), None);
+        assert_eq!(pick(&pool, Policy::First, ASKER, &[], later), Some(0));
+        assert_eq!(pick(&pool, Policy::First, ASKER, &[0, 1], later), Some(2));
+        assert_eq!(pick(&pool, Policy::First, ASKER, &[0, 1, 2], later), None);
     }
 
     #[test]
@@ -334,7 +337,7 @@ mod tests {
         let _busy: Vec<InFlight> = (0..5).map(|_| pool.start(0)).collect();
         let _one = pool.start(1);
         for _ in 0..20 {
-            assert_eq!(pool.pick(Policy::LeastConn, ASKER, &[], 0), Some(2));
+            assert_eq!(pick(&pool, Policy::LeastConn, ASKER, &[], 0), Some(2));
         }
         let spread = counts(&pool, Policy::RandomTwo, 600, ASKER);
         assert!(spread[0] < spread[1] && spread[1] < spread[2], "{spread:?}");
@@ -350,10 +353,10 @@ mod tests {
             cookie: None,
         };
         let before: Vec<usize> = (1..=40)
-            .map(|c| pool.pick(Policy::IpHash, asker(c), &[], 0).expect("up"))
+            .map(|c| pick(&pool, Policy::IpHash, asker(c), &[], 0).expect("up"))
             .collect();
         for (c, want) in (1..=40).zip(&before) {
-            assert_eq!(pool.pick(Policy::IpHash, asker(c), &[], 0), Some(*want));
+            assert_eq!(pick(&pool, Policy::IpHash, asker(c), &[], 0), Some(*want));
         }
         assert!(
             before
@@ -364,7 +367,7 @@ mod tests {
         );
         pool.members()[before[0]].probed(Err("down".into()), false);
         for (c, was) in (1..=40).zip(&before) {
-            let now = pool.pick(Policy::IpHash, asker(c), &[], 0).expect("up");
+            let now = pick(&pool, Policy::IpHash, asker(c), &[], 0).expect("up");
             if *was != before[0] {
                 assert_eq!(now, *was, "client {c} kept its upstream");
             } else {

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::auth::{AuthCache, Verdict};
-use super::balance::{Asker, InFlight, sticky_cookie_name};
+use super::balance::{InFlight, sticky_cookie_name};
 use super::conns::{ConnCounts, ConnSlot, canonical};
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
@@ -366,16 +366,7 @@ impl Proxy {
             crate::unix_millis(),
         );
         // A request in flight counts until its response body ends or is dropped.
-        let resp = match held {
-            None => resp,
-            Some(slot) => resp.map(|body| {
-                body.map_frame(move |frame| {
-                    let _held = &slot;
-                    frame
-                })
-                .boxed()
-            }),
-        };
+        let resp = hold_until_body_ends(resp, held);
         match capture {
             None => resp,
             Some(capture) => {
@@ -425,9 +416,10 @@ impl Proxy {
                 {
                     return Ok(resp);
                 }
-                redact_credentials(capture, &req, table.find(&host, req.uri().path()));
+                let found = table.find(&host, req.uri().path()).cloned();
+                redact_credentials(capture, &req, found.as_ref());
                 check_gate(&gate, client, conn.over_limit)?;
-                let Some(target) = table.find(&host, req.uri().path()).cloned() else {
+                let Some(target) = found else {
                     // A phone on the network knows this machine by its address, not by name:
                     // it gets the CA at `http://ADDRESS:PORT/ca.crt` unless a route claims
                     // that address.
@@ -694,17 +686,7 @@ impl Proxy {
         capture: Option<&Capture>,
     ) -> Result<Response<ProxyBody>, Error> {
         let (resp, in_flight) = self.send_raw(outgoing, target, asker, capture).await?;
-        let resp = finish_upstream(resp);
-        Ok(match in_flight {
-            None => resp,
-            Some(in_flight) => resp.map(|body| {
-                body.map_frame(move |frame| {
-                    let _held = &in_flight;
-                    frame
-                })
-                .boxed()
-            }),
-        })
+        Ok(hold_until_body_ends(finish_upstream(resp), in_flight))
     }
 
     /// One request to the upstream (or, for a route with several, to the one its balancing
@@ -745,10 +727,8 @@ impl Proxy {
             let now = crate::unix_millis();
             let Some(i) = pool.pick(
                 balancing.policy,
-                Asker {
-                    client: asker.client,
-                    cookie: asker.cookie.as_deref(),
-                },
+                asker.client,
+                asker.cookie.as_deref(),
                 &tried,
                 now,
             ) else {
@@ -1084,6 +1064,24 @@ fn host_name(value: &HeaderValue) -> Result<String, Error> {
     })?;
     let authority: Authority = text.parse().map_err(|_| bad)?;
     Ok(authority.host().trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// `resp` with `guard` kept alive until its body ends or is dropped (a count of what is in
+/// flight is given back then, not when the head is sent).
+fn hold_until_body_ends<G: Send + Sync + 'static>(
+    resp: Response<ProxyBody>,
+    guard: Option<G>,
+) -> Response<ProxyBody> {
+    match guard {
+        None => resp,
+        Some(guard) => resp.map(|body| {
+            body.map_frame(move |frame| {
+                let _held = &guard;
+                frame
+            })
+            .boxed()
+        }),
+    }
 }
 
 /// Credentials for a route with basic auth are never stored, not even on a request refused

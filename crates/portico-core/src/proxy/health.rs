@@ -257,7 +257,8 @@ impl HealthMonitor {
         changed: &(dyn Fn(HealthChange) + Sync),
     ) {
         let now = crate::unix_millis();
-        let probes = self.lock_probes().clone();
+        // Probes write under this lock only when they finish; it is held for one pass.
+        let probes = self.lock_probes();
         let mut latest = self.latest.write().unwrap_or_else(|p| p.into_inner());
         latest.retain(|id, _| routes.iter().any(|(rid, ..)| rid == id));
         for (id, pool, check) in routes {

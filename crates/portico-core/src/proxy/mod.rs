@@ -17,7 +17,7 @@ mod resolve;
 mod route_table;
 mod upgrade;
 
-pub use balance::{Asker, Member, Pool, sticky_cookie_name};
+pub use balance::{Member, Pool, sticky_cookie_name};
 pub use conns::{ConnCounts, ConnSlot};
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use gate::Gate;

@@ -156,6 +156,16 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
     const ids = [errors[field] ? `re-${field}-error` : null, hintId ?? null].filter((x): x is string => x !== null);
     return ids.length > 0 ? ids.join(" ") : undefined;
   };
+  const limitProps = (field: LimitKey, id: string, name: string, label: string, hintId?: string): LimitFieldProps => ({
+    id,
+    name,
+    label,
+    value: form[field],
+    error: fieldError(field),
+    errorId: `re-${field}-error`,
+    describedBy: described(field, hintId),
+    onChange: (text) => { set(field, text, field); },
+  });
   const hints = upstreamHints(form.upstreams.map((row) => row.text));
   const firstUpstream = form.upstreams.map((row) => parseUpstream(row.text)).find((p) => p.ok);
   const upstreamAuthority = firstUpstream?.ok ? firstUpstream.upstream.url.replace(/^http:\/\//, "").split("/")[0] : "host:port";
@@ -518,48 +528,12 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
                 onChange={(event) => { set("denyIps", event.currentTarget.value, "denyIps"); }}
               />
             </Field>
-            <Field id="re-rate-limit" label="Requests a second per client (empty: no limit)" error={fieldError("rateLimit")} errorId="re-rateLimit-error">
-              <input
-                id="re-rate-limit"
-                name="rate_limit_per_sec"
-                inputMode="numeric"
-                className="re-number"
-                value={form.rateLimit}
-                placeholder="no limit"
-                aria-invalid={errors.rateLimit ? true : undefined}
-                aria-describedby={described("rateLimit", "re-rate-hint")}
-                onChange={(event) => { set("rateLimit", event.currentTarget.value, "rateLimit"); }}
-              />
-            </Field>
+            <LimitField {...limitProps("rateLimit", "re-rate-limit", "rate_limit_per_sec", "Requests a second per client (empty: no limit)", "re-rate-hint")} />
             <p className="hint re-hint" id="re-rate-hint">
               Each client address may send this many a second (bursts up to the same number); more get 429 with Retry-After.
             </p>
-            <Field id="re-max-body" label="Largest request body in bytes (empty: no limit)" error={fieldError("maxBody")} errorId="re-maxBody-error">
-              <input
-                id="re-max-body"
-                name="max_body_bytes"
-                inputMode="numeric"
-                className="re-number"
-                value={form.maxBody}
-                placeholder="no limit"
-                aria-invalid={errors.maxBody ? true : undefined}
-                aria-describedby={described("maxBody")}
-                onChange={(event) => { set("maxBody", event.currentTarget.value, "maxBody"); }}
-              />
-            </Field>
-            <Field id="re-max-conns" label="Requests in flight per client (empty: no limit)" error={fieldError("maxConns")} errorId="re-maxConns-error">
-              <input
-                id="re-max-conns"
-                name="max_conns_per_ip"
-                inputMode="numeric"
-                className="re-number"
-                value={form.maxConns}
-                placeholder="no limit"
-                aria-invalid={errors.maxConns ? true : undefined}
-                aria-describedby={described("maxConns", "re-conns-hint")}
-                onChange={(event) => { set("maxConns", event.currentTarget.value, "maxConns"); }}
-              />
-            </Field>
+            <LimitField {...limitProps("maxBody", "re-max-body", "max_body_bytes", "Largest request body in bytes (empty: no limit)")} />
+            <LimitField {...limitProps("maxConns", "re-max-conns", "max_conns_per_ip", "Requests in flight per client (empty: no limit)", "re-conns-hint")} />
             <p className="hint re-hint" id="re-conns-hint">
               Each client address may have this many requests open at once on this route (HTTP/2 sends many over one connection, so requests are counted); more get 429.
             </p>
@@ -746,6 +720,38 @@ export function RouteEditor({ mode, services, settings, onSaved, onDelete, onClo
         </footer>
       </form>
     </Modal>
+  );
+}
+
+/** The optional limits: a whole number as typed, empty for none. */
+type LimitKey = "rateLimit" | "maxBody" | "maxConns";
+
+interface LimitFieldProps {
+  id: string;
+  name: string;
+  label: string;
+  value: string;
+  error: string | undefined;
+  errorId: string;
+  describedBy: string | undefined;
+  onChange: (text: string) => void;
+}
+
+function LimitField({ id, name, label, value, error, errorId, describedBy, onChange }: LimitFieldProps) {
+  return (
+    <Field id={id} label={label} error={error} errorId={errorId}>
+      <input
+        id={id}
+        name={name}
+        inputMode="numeric"
+        className="re-number"
+        value={value}
+        placeholder="no limit"
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy}
+        onChange={(event) => { onChange(event.currentTarget.value); }}
+      />
+    </Field>
   );
 }
 

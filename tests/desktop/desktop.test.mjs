@@ -489,6 +489,13 @@ async function main() {
     20_000,
     "tauri-driver is not listening",
   );
+  // tauri-driver starts WebKitWebDriver itself and forwards the new-session request to it;
+  // on a busy machine that driver can still be starting, and the request fails to connect.
+  await until(
+    async () => (driver.exitCode !== null ? fail(`tauri-driver exited (${driver.exitCode})`) : canConnect(nativePort)),
+    20_000,
+    "WebKitWebDriver (started by tauri-driver) is not listening",
+  );
 
   browser = await remote({
     hostname: "127.0.0.1",

@@ -10,6 +10,7 @@ use common::{TestEngine, closed_port, eventually, send, spawn_echo, spawn_upstre
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, StatusCode};
 use portico_core::inspect::event::Exchange;
+use portico_core::inspect::headers::Headers;
 use portico_core::store::TrafficFilter;
 
 /// Wait until at least `n` exchanges are stored; return them newest first.
@@ -30,11 +31,8 @@ async fn captured(engine: &TestEngine, n: usize) -> Vec<Exchange> {
     found
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers.get(name)
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use portico_core::inspect::curl::curl_command;
 use portico_core::inspect::decode::decode_body;
 use portico_core::inspect::event::{Exchange, Preview, WebSocketStats};
 use portico_core::inspect::har::{from_har, to_har};
+use portico_core::inspect::headers::Headers;
 use serde_json::{Value, json};
 
 const SCHEMA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/har-schema");
@@ -108,8 +109,9 @@ fn base(id: i64, method: &str, path: &str) -> Exchange {
         request_headers: vec![
             header("host", "app.localhost:8080"),
             header("user-agent", "Mozilla/5.0 (X11; Linux x86_64)"),
-        ],
-        response_headers: Vec::new(),
+        ]
+        .into(),
+        response_headers: Default::default(),
         request_body: Preview::default(),
         response_body: Preview::default(),
         websocket: None,
@@ -144,7 +146,8 @@ fn exchanges() -> Vec<Exchange> {
             "sid=def456; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly; SameSite=Lax",
         ),
         header("set-cookie", "seen=1; Max-Age=3600"),
-    ];
+    ]
+    .into();
     get.response_body = whole(r#"{"users":[{"id":1,"name":"Zoë"}],"page":2}"#);
 
     let mut post = base(2, "POST", "/api/orders");
@@ -157,7 +160,8 @@ fn exchanges() -> Vec<Exchange> {
     post.response_headers = vec![
         header("content-type", "application/json"),
         header("location", "/api/orders/981"),
-    ];
+    ]
+    .into();
     post.response_body = whole(r#"{"id":981}"#);
     post.replay_of = Some(1);
 
@@ -173,19 +177,22 @@ fn exchanges() -> Vec<Exchange> {
     let mut gzipped = base(4, "GET", "/");
     gzipped.version = "HTTP/2.0".to_owned();
     gzipped.scheme = "https".to_owned();
-    gzipped.request_headers = vec![header("accept-encoding", "gzip, br")];
+    gzipped.request_headers = vec![header("accept-encoding", "gzip, br")].into();
     let page = "<!doctype html><title>café</title><p>".to_owned() + &"hello ".repeat(300);
     gzipped.response_headers = vec![
         header("content-type", "text/html; charset=utf-8"),
         header("content-encoding", "gzip"),
         header("vary", "accept-encoding"),
-    ];
+    ]
+    .into();
     gzipped.response_body = whole(gzip(page.as_bytes()));
     gzipped.upstream = Some("http://[::1]:3001".to_owned());
 
     let mut not_found = base(5, "GET", "/nowhere");
     not_found.host = "missing.localhost".to_owned();
-    not_found.request_headers[0] = header("host", "missing.localhost:8080");
+    not_found
+        .request_headers
+        .map_values(|n, _| (n == "host").then(|| "missing.localhost:8080".to_owned()));
     not_found.route_id = None;
     not_found.route = None;
     not_found.upstream = None;
@@ -194,7 +201,7 @@ fn exchanges() -> Vec<Exchange> {
     not_found.error = Some("no route for missing.localhost".to_owned());
     not_found.error_side = Some("portico".to_owned());
     not_found.error_code = Some("no-route".to_owned());
-    not_found.response_headers = vec![header("content-type", "text/html; charset=utf-8")];
+    not_found.response_headers = vec![header("content-type", "text/html; charset=utf-8")].into();
     not_found.response_body = whole("<h1>No route for missing.localhost</h1>");
 
     let mut ws = base(6, "GET", "/live");
@@ -209,7 +216,8 @@ fn exchanges() -> Vec<Exchange> {
         header("connection", "upgrade"),
         header("upgrade", "websocket"),
         header("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
-    ];
+    ]
+    .into();
     ws.websocket = Some(WebSocketStats {
         frames_in: 3,
         frames_out: 5,
@@ -229,7 +237,8 @@ fn exchanges() -> Vec<Exchange> {
     cut.response_headers = vec![
         header("content-type", "application/json"),
         header("content-encoding", "br"),
-    ];
+    ]
+    .into();
     cut.response_body = Preview {
         bytes: wire[..wire.len() / 2].to_vec(),
         size: wire.len() as u64,
@@ -238,7 +247,7 @@ fn exchanges() -> Vec<Exchange> {
     // The client went away before any response.
     let mut gone = base(8, "POST", "/slow");
     gone.request_headers
-        .push(header("content-type", "text/plain; charset=windows-1252"));
+        .push("content-type", "text/plain; charset=windows-1252");
     gone.request_body = whole(b"na\xefve".to_vec());
     gone.status = None;
     gone.ttfb_ms = None;
@@ -318,16 +327,15 @@ fn har_round_trip_keeps_what_har_carries() {
         let what = format!("exchange {} {}", before.id, before.path);
         assert!(after.imported && after.id == 0, "{what}");
         // Compressed bodies come back re-encoded: equal content, not necessarily equal bytes.
-        let same_body =
-            |a: &Preview, ah: &[(String, String)], b: &Preview, bh: &[(String, String)]| {
-                let (da, db) = (decode_body(a, ah), decode_body(b, bh));
-                assert_eq!((&da.text, &da.base64), (&db.text, &db.base64), "{what}");
-                assert_eq!(
-                    (da.size, da.truncated, da.complete),
-                    (db.size, db.truncated, db.complete),
-                    "{what}"
-                );
-            };
+        let same_body = |a: &Preview, ah: &Headers, b: &Preview, bh: &Headers| {
+            let (da, db) = (decode_body(a, &ah.pairs()), decode_body(b, &bh.pairs()));
+            assert_eq!((&da.text, &da.base64), (&db.text, &db.base64), "{what}");
+            assert_eq!(
+                (da.size, da.truncated, da.complete),
+                (db.size, db.truncated, db.complete),
+                "{what}"
+            );
+        };
         same_body(
             &before.request_body,
             &before.request_headers,
@@ -384,14 +392,17 @@ fn a_chrome_har_imports() {
         "pseudo-headers dropped"
     );
     assert_eq!(
-        page.request_headers[0],
-        header("host", "app.test:8443"),
+        page.request_headers.iter().next(),
+        Some(("host", "app.test:8443")),
         "the port survives"
     );
-    let html = decode_body(&page.response_body, &page.response_headers);
+    let html = decode_body(&page.response_body, &page.response_headers.pairs());
     assert!(html.complete && html.text.is_some_and(|t| t.contains("Hello, café ☕")));
 
-    let logo = decode_body(&imported[1].response_body, &imported[1].response_headers);
+    let logo = decode_body(
+        &imported[1].response_body,
+        &imported[1].response_headers.pairs(),
+    );
     assert!(logo.binary);
     assert!(imported[1].response_body.bytes.starts_with(b"\x89PNG"));
 
@@ -464,11 +475,11 @@ async fn run_curl(command: String) -> Vec<u8> {
 fn exchange_for(port: u16, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Exchange {
     let mut e = base(0, method, "/path");
     e.query = Some("x=1".to_owned());
-    e.request_headers = vec![header("host", &format!("app.localhost:{port}"))];
+    e.request_headers = vec![header("host", &format!("app.localhost:{port}"))].into();
     e.request_headers
         .extend(headers.iter().map(|(n, v)| header(n, v)));
     e.request_headers
-        .push(header("content-length", &body.len().to_string()));
+        .push("content-length", &body.len().to_string());
     e.request_body = whole(body.to_vec());
     e
 }

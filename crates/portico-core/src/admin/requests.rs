@@ -150,8 +150,8 @@ pub(super) async fn get(
     let id = id_from(path)?;
     let traffic = api(&state)?;
     let exchange = load(&traffic, id).await?;
-    let request_body = decode_body(&exchange.request_body, &exchange.request_headers);
-    let response_body = decode_body(&exchange.response_body, &exchange.response_headers);
+    let request_body = decode_body(&exchange.request_body, &exchange.request_headers.pairs());
+    let response_body = decode_body(&exchange.response_body, &exchange.response_headers.pairs());
     Ok(Json(RequestDetail {
         exchange,
         request_body,
@@ -399,7 +399,7 @@ fn replay_request(e: &Exchange, edits: ReplayEdits) -> Result<Request<Full<Bytes
     } else {
         Bytes::from(e.request_body.bytes.clone())
     };
-    let headers = edits.headers.unwrap_or_else(|| e.request_headers.clone());
+    let headers = edits.headers.unwrap_or_else(|| e.request_headers.pairs());
     let mut builder = Request::builder().method(method).uri(uri);
     let mut has_host = false;
     for (name, value) in &headers {

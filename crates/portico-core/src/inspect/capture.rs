@@ -16,6 +16,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
 use super::event::{Exchange, ExchangeId, Preview, WebSocketStats};
+use super::headers::Headers;
 
 /// Default capture limit per body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -122,13 +123,13 @@ impl Inspector {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let uri = req.uri();
         let started_at = crate::unix_millis();
-        let mut request_headers = header_list(req.headers());
+        let mut request_headers = Headers::from_map(req.headers());
         // HTTP/2 carries the host (and port) in `:authority`, not in a Host header; keep it
         // so the URL can be rebuilt (curl, HAR, replay).
         if let Some(authority) = uri.authority()
             && !req.headers().contains_key(http::header::HOST)
         {
-            request_headers.insert(0, (":authority".to_owned(), authority.as_str().to_owned()));
+            request_headers.push_front(":authority", authority.as_str());
         }
         let head = head_size(
             // `METHOD target HTTP/1.1\r\n`; the target is the path and query (origin form).
@@ -157,7 +158,7 @@ impl Inspector {
             error_side: None,
             error_code: None,
             request_headers,
-            response_headers: Vec::new(),
+            response_headers: Headers::new(),
             request_body: Preview::default(),
             response_body: Preview::default(),
             websocket: None,
@@ -200,18 +201,6 @@ fn version_name(version: http::Version) -> &'static str {
         http::Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/?",
     }
-}
-
-fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Bytes of a message head: the start line plus `name: value\r\n` per header and the blank line.
@@ -281,14 +270,12 @@ impl Capture {
     /// credential the route checks is never stored or shown.
     pub fn redact_request_header(&self, name: &http::header::HeaderName) {
         let mut p = self.lock();
-        for (key, value) in &mut p.exchange.request_headers {
-            if key == name.as_str() {
-                *value = match value.split_once(' ') {
-                    Some((scheme, _)) => format!("{scheme} [redacted]"),
-                    None => "[redacted]".to_owned(),
-                };
-            }
-        }
+        p.exchange.request_headers.map_values(|key, value| {
+            (key == name.as_str()).then(|| match value.split_once(' ') {
+                Some((scheme, _)) => format!("{scheme} [redacted]"),
+                None => "[redacted]".to_owned(),
+            })
+        });
     }
 
     /// The route does not want its traffic captured: nothing is recorded.
@@ -321,7 +308,7 @@ impl Capture {
     pub fn response<B>(&self, resp: &http::Response<B>) {
         let mut p = self.lock();
         p.exchange.status = Some(resp.status().as_u16());
-        p.exchange.response_headers = header_list(resp.headers());
+        p.exchange.response_headers = Headers::from_map(resp.headers());
         p.exchange.bytes_out += head_size(17, resp.headers());
         if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
             p.exchange.websocket = Some(WebSocketStats::default());

@@ -116,7 +116,7 @@ pub fn curl_command(e: &Exchange, ca_file: Option<&Path>) -> String {
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     };
     let mut compressed = false;
-    for (name, value) in &e.request_headers {
+    for (name, value) in e.request_headers.iter() {
         let lower = name.to_ascii_lowercase();
         if lower.starts_with(':')
             || lower == "content-length"
@@ -247,7 +247,7 @@ fn url_host_and_port(e: &Exchange) -> (String, Option<u16>) {
     let port = e
         .request_headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("host") || n == ":authority")
+        .find(|(n, _)| n.eq_ignore_ascii_case("host") || *n == ":authority")
         .and_then(|(_, v)| port_of(v.trim()));
     (host, port)
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::headers::Headers;
+
 /// Identifier of a captured exchange. Assigned when the request starts, so a WebSocket's
 /// closing counts can be attached to the exchange recorded at its upgrade.
 pub type ExchangeId = i64;
@@ -51,10 +53,10 @@ pub struct Exchange {
     pub error_code: Option<String>,
     /// Request headers, in order, as `[name, value]` pairs.
     #[schema(value_type = Vec<Vec<String>>)]
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: Headers,
     /// Response headers, in order, as `[name, value]` pairs.
     #[schema(value_type = Vec<Vec<String>>)]
-    pub response_headers: Vec<(String, String)>,
+    pub response_headers: Headers,
     /// Request body preview (at most the capture limit) and its true size.
     pub request_body: Preview,
     /// Response body preview and its true size.
@@ -98,8 +100,8 @@ impl Exchange {
             error: None,
             error_side: None,
             error_code: None,
-            request_headers: Vec::new(),
-            response_headers: Vec::new(),
+            request_headers: Headers::new(),
+            response_headers: Headers::new(),
             request_body: Preview::default(),
             response_body: Preview::default(),
             websocket: None,

@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 use super::curl::request_url;
 use super::decode::{self, DecodedBody, decode_body};
 use super::event::{Exchange, Preview, WebSocketStats};
+use super::headers::Headers;
 
 /// Why a HAR file could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +202,7 @@ fn request(e: &Exchange) -> Value {
         request["_target"] = target_of(&raw_url).into();
     }
     if body.size > 0 || !body.bytes.is_empty() {
-        let decoded = decode_body(body, &e.request_headers);
+        let decoded = decode_body(body, &e.request_headers.pairs());
         let mime = values(&e.request_headers, "content-type")
             .next()
             .unwrap_or("");
@@ -252,13 +253,13 @@ fn response(e: &Exchange) -> Value {
         });
     };
     let body = &e.response_body;
-    let decoded = decode_body(body, &e.response_headers);
+    let decoded = decode_body(body, &e.response_headers.pairs());
     let mime = values(&e.response_headers, "content-type")
         .next()
         .unwrap_or("x-unknown");
     let mut content = Map::new();
     let size = if decoded.complete {
-        decoded_len(&decoded, &e.response_headers)
+        decoded_len(&decoded, &e.response_headers.pairs())
     } else {
         body.size
     };
@@ -384,21 +385,15 @@ fn set_cookie(header: &str, started_at: i64) -> Option<Value> {
     Some(Value::Object(cookie))
 }
 
-fn header_list(headers: &[(String, String)]) -> Vec<Value> {
+fn header_list(headers: &Headers) -> Vec<Value> {
     headers
         .iter()
         .map(|(name, value)| json!({ "name": name, "value": value }))
         .collect()
 }
 
-fn values<'a>(
-    headers: &'a [(String, String)],
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+fn values<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers.values(name)
 }
 
 /// The upstream's address when it is an IP literal (`http://127.0.0.1:3000`).
@@ -603,8 +598,8 @@ fn import_entry(entry: &Value) -> Result<Exchange, EntryProblem> {
         }),
         error_side: text("_error_side"),
         error_code: text("_error_code"),
-        request_headers,
-        response_headers,
+        request_headers: request_headers.into(),
+        response_headers: response_headers.into(),
         request_body,
         response_body,
         websocket,

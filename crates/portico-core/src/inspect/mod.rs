@@ -8,4 +8,5 @@ pub mod decode;
 pub mod event;
 pub mod frames;
 pub mod har;
+pub mod headers;
 pub mod recorder;

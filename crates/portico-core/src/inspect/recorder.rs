@@ -50,12 +50,10 @@ pub struct LiveExchange {
 
 /// The URL and the headers of `e`, as free text searches them (what the full-text index holds).
 pub fn search_text(e: &Exchange) -> String {
-    use crate::store::{search_headers, search_url};
-    let mut text = search_url(&e.scheme, &e.host, &e.path, e.query.as_deref());
+    let mut text = crate::store::search_url(&e.scheme, &e.host, &e.path, e.query.as_deref());
     text.push('\n');
-    text.push_str(&search_headers(
-        e.request_headers.iter().chain(&e.response_headers),
-    ));
+    text.push_str(e.request_headers.as_text());
+    text.push_str(e.response_headers.as_text());
     text
 }
 

@@ -12,8 +12,8 @@ mod traffic;
 
 pub use certificates::StoredCertificate;
 pub use routes::{ImportSummary, InvalidRoute, RouteRows};
+pub(crate) use traffic::search_url;
 pub use traffic::{TRAFFIC_FILE, TrafficFilter, TrafficStore};
-pub(crate) use traffic::{search_headers, search_url};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -236,7 +236,7 @@ fn exchange(id: i64, path: &str, header: &str) -> crate::inspect::event::Exchang
     e.path = path.into();
     e.version = "HTTP/1.1".into();
     e.client = "127.0.0.1:1".into();
-    e.request_headers = vec![("x-trace".into(), header.into())];
+    e.request_headers = vec![("x-trace", header)].into();
     e
 }
 
@@ -344,7 +344,7 @@ fn live_free_text_matches_what_the_index_finds() {
         exchange(3, "/static/app.js", "Émile"),
     ];
     rows[1].query = Some("page=2&sort=desc".into());
-    rows[2].response_headers = vec![("content-type".into(), "text/javascript".into())];
+    rows[2].response_headers = vec![("content-type", "text/javascript")].into();
     traffic.insert(&rows).expect("insert");
     let live: Vec<LiveExchange> = rows
         .iter()

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::Error;
 use super::bodies::{BODIES_DIR, Bodies, Location, Reader};
 use crate::inspect::event::{Exchange, ExchangeId, Preview, Summary, WebSocketStats};
+use crate::inspect::headers::Headers;
 
 /// File name of the traffic database inside the data dir.
 pub const TRAFFIC_FILE: &str = "traffic.db";
@@ -155,6 +156,17 @@ fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> rusqlite::Result<T> {
     })
 }
 
+/// A header column: a block of `name: value` lines, or JSON in rows from earlier versions.
+fn stored_headers(row: &Row<'_>, column: usize) -> rusqlite::Result<Headers> {
+    Headers::from_stored(row.get(column)?).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            "captured headers are neither header lines nor a JSON list of pairs".into(),
+        )
+    })
+}
+
 /// A stored exchange, and where its previews are when they are not in the row.
 fn exchange(row: &Row<'_>) -> rusqlite::Result<(Exchange, Option<Location>)> {
     let websocket: Option<String> = row.get(26)?;
@@ -193,8 +205,8 @@ fn exchange(row: &Row<'_>) -> rusqlite::Result<(Exchange, Option<Location>)> {
         error: row.get(17)?,
         error_side: row.get(18)?,
         error_code: row.get(19)?,
-        request_headers: parse(&row.get::<_, String>(20)?)?,
-        response_headers: parse(&row.get::<_, String>(21)?)?,
+        request_headers: stored_headers(row, 20)?,
+        response_headers: stored_headers(row, 21)?,
         request_body: Preview {
             bytes: row.get(22)?,
             size: row.get::<_, i64>(23)? as u64,
@@ -254,14 +266,6 @@ pub(crate) fn search_url(scheme: &str, host: &str, path: &str, query: Option<&st
         Some(q) => format!("{scheme}://{host}{path}?{q}"),
         None => format!("{scheme}://{host}{path}"),
     }
-}
-
-/// The headers as the full-text index searches them: one `name: value` line each.
-pub(crate) fn search_headers<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> String {
-    pairs
-        .into_iter()
-        .map(|(name, value)| format!("{name}: {value}\n"))
-        .collect()
 }
 
 /// FTS5 query for free text: every word quoted (so punctuation is literal) and matched as a
@@ -407,8 +411,8 @@ impl TrafficStore {
                     e.error,
                     e.error_side,
                     e.error_code,
-                    json(&e.request_headers)?,
-                    json(&e.response_headers)?,
+                    e.request_headers.as_text(),
+                    e.response_headers.as_text(),
                     b"".as_slice(),
                     e.request_body.size as i64,
                     b"".as_slice(),
@@ -450,13 +454,13 @@ impl TrafficStore {
                     (row.get(1)?, row.get(2)?, row.get(3)?);
                 let query: Option<String> = row.get(4)?;
                 let url = search_url(&scheme, &host, &path, query.as_deref());
-                let pairs: Vec<(String, String)> =
-                    [row.get::<_, String>(5)?, row.get::<_, String>(6)?]
-                        .iter()
-                        .filter_map(|json| serde_json::from_str::<Vec<(String, String)>>(json).ok())
-                        .flatten()
-                        .collect();
-                let headers = search_headers(&pairs);
+                // The stored block is the searched text (rows from earlier versions hold JSON).
+                let mut headers = String::new();
+                for column in [5, 6] {
+                    if let Some(block) = Headers::from_stored(row.get(column)?) {
+                        headers.push_str(block.as_text());
+                    }
+                }
                 fts.execute(params![id, url, headers])?;
                 last = id;
             }

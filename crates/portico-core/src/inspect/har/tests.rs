@@ -28,7 +28,7 @@ fn exchange() -> Exchange {
             ("host".to_owned(), "app.localhost:8080".to_owned()),
             ("cookie".to_owned(), "session=abc123; theme=dark".to_owned()),
             ("cookie".to_owned(), "lone".to_owned()),
-        ],
+        ].into(),
         response_headers: vec![
             ("content-type".to_owned(), "text/plain; charset=utf-8".to_owned()),
             (
@@ -37,7 +37,7 @@ fn exchange() -> Exchange {
                     .to_owned(),
             ),
             ("set-cookie".to_owned(), "short=1; Max-Age=60; Domain=app.localhost".to_owned()),
-        ],
+        ].into(),
         request_body: Preview::default(),
         response_body: Preview {
             bytes: b"hello".to_vec(),
@@ -143,7 +143,8 @@ fn a_compressed_response_is_stored_decoded_with_its_savings() {
         ("content-type".to_owned(), "text/plain".to_owned()),
         ("content-encoding".to_owned(), "gzip".to_owned()),
         ("location".to_owned(), "/next".to_owned()),
-    ];
+    ]
+    .into();
     e.response_body = Preview {
         size: wire.len() as u64,
         bytes: wire.clone(),
@@ -164,15 +165,15 @@ fn a_compressed_response_is_stored_decoded_with_its_savings() {
 fn binary_bodies_are_base64_in_content_and_post_data() {
     let mut e = exchange();
     e.method = "POST".to_owned();
-    e.request_headers.push((
-        "content-type".to_owned(),
-        "application/octet-stream".to_owned(),
-    ));
+    e.request_headers.push(
+        &"content-type".to_owned(),
+        &"application/octet-stream".to_owned(),
+    );
     e.request_body = Preview {
         bytes: vec![0, 159, 146, 150],
         size: 4,
     };
-    e.response_headers = vec![("content-type".to_owned(), "image/png".to_owned())];
+    e.response_headers = vec![("content-type".to_owned(), "image/png".to_owned())].into();
     e.response_body = Preview {
         bytes: vec![137, 80, 78, 71],
         size: 10,
@@ -195,7 +196,7 @@ fn binary_bodies_are_base64_in_content_and_post_data() {
 #[test]
 fn an_undecodable_body_is_kept_as_sent_and_marked() {
     let mut e = exchange();
-    e.response_headers = vec![("content-encoding".to_owned(), "gzip".to_owned())];
+    e.response_headers = vec![("content-encoding".to_owned(), "gzip".to_owned())].into();
     e.response_body = Preview {
         bytes: b"not gzip".to_vec(),
         size: 8,
@@ -294,10 +295,10 @@ fn import_reads_urls_as_written_and_normalises_versions() {
     assert_eq!(e.query.as_deref(), Some("x=1"));
     assert_eq!(e.version, "HTTP/2.0");
     assert_eq!(
-        e.request_headers,
+        e.request_headers.iter().collect::<Vec<_>>(),
         [
-            ("host".to_owned(), "Chat.Test:8443".to_owned()),
-            ("origin".to_owned(), "https://chat.test:8443".to_owned()),
+            ("host", "Chat.Test:8443"),
+            ("origin", "https://chat.test:8443"),
         ]
     );
     assert_eq!(e.ttfb_ms, Some(9.5));
@@ -327,7 +328,7 @@ fn imported_text_goes_back_to_its_charset_and_coding() {
     ]}});
     let e = &from_har(&har.to_string()).expect("imports")[0];
     assert_eq!(e.request_body.bytes, b"caf\xe9");
-    let decoded = decode_body(&e.response_body, &e.response_headers);
+    let decoded = decode_body(&e.response_body, &e.response_headers.pairs());
     assert_eq!(decoded.text.as_deref(), Some("{\"a\":1}"));
     assert_ne!(
         e.response_body.bytes, b"{\"a\":1}",

@@ -473,11 +473,12 @@ impl Proxy {
 
         let mut req = req;
         if !route.basic_auth.is_empty() {
-            let verdict = self
-                .inner
-                .auth
-                .check(&route.basic_auth, req.headers().get(header::AUTHORIZATION))
-                .await;
+            let verdict = Box::pin(
+                self.inner
+                    .auth
+                    .check(&route.basic_auth, req.headers().get(header::AUTHORIZATION)),
+            )
+            .await;
             if verdict != Verdict::Admitted {
                 return Err(Error::Unauthorized {
                     route: target.label.clone(),
@@ -529,7 +530,12 @@ impl Proxy {
 
         let (mut resp, cache) = match route.target() {
             RouteTarget::Redirect(url) => (redirect(route, url, req.uri()), None),
-            RouteTarget::Static(dir) => (self.serve_static(&target, dir, &req).await?, None),
+            // Boxed, like every branch the common path (one upstream, no cache) does not take:
+            // an async fn's future is as large as its largest branch, and the whole future is
+            // moved into the connection's slot for every request.
+            RouteTarget::Static(dir) => {
+                (Box::pin(self.serve_static(&target, dir, &req)).await?, None)
+            }
             RouteTarget::Upstream(_) => {
                 let forwarded = self
                     .forward_upstream(req, conn, &target, original_host, capture)
@@ -629,7 +635,8 @@ impl Proxy {
         if let Some(client_upgrade) = client_upgrade {
             // Upgrades never touch the cache or compression: the 101's connection becomes
             // a tunnel.
-            let (resp, _in_flight) = self.send_raw(outgoing, target, &asker, capture).await?;
+            let (resp, _in_flight) =
+                Box::pin(self.send_raw(outgoing, target, &asker, capture)).await?;
             if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
                 let websocket = upgrade
                     .as_ref()
@@ -660,11 +667,10 @@ impl Proxy {
                     route_id: route.id,
                     default_ttl: route.cache_ttl_secs.map(Duration::from_secs),
                 };
-                let (resp, outcome) = cache
-                    .handle(settings, outgoing, |req| {
-                        self.send(req, target, &asker, capture)
-                    })
-                    .await?;
+                let (resp, outcome) = Box::pin(cache.handle(settings, outgoing, |req| {
+                    self.send(req, target, &asker, capture)
+                }))
+                .await?;
                 (resp, Some(outcome))
             }
             None => (self.send(outgoing, target, &asker, capture).await?, None),

@@ -12,7 +12,7 @@ mod traffic;
 
 pub use certificates::StoredCertificate;
 pub use routes::{ImportSummary, InvalidRoute, RouteRows};
-pub use traffic::{TRAFFIC_FILE, TrafficFilter, TrafficStore};
+pub use traffic::{Replaced, TRAFFIC_FILE, TrafficFilter, TrafficStore};
 pub(crate) use traffic::{search_headers, search_url};
 
 use std::path::{Path, PathBuf};
@@ -79,6 +79,18 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// The file is a Portico database, but damaged (cut short, or pages overwritten).
+    #[error(
+        "{path} is damaged ({detail}); Portico left it untouched. Restore it from a backup, or \
+         recover what SQLite can still read (sqlite3 {path} .recover | sqlite3 recovered.db) \
+         and put that in its place; moving it aside starts Portico with no routes"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite found wrong.
+        detail: String,
+    },
     /// The database was written by a newer Portico.
     #[error(
         "{path} has schema version {found}, but this Portico knows only up to {supported}; it was written by a newer Portico. Upgrade Portico, or use another data directory; the file was left untouched"
@@ -132,9 +144,35 @@ pub enum Error {
     /// Another SQLite error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// Captured traffic could not be written to `traffic.db`.
+    #[error(
+        "cannot store captured traffic in {path}: {source}; free some space on its disk, or make \
+         it writable (capture resumes by itself; proxying, routes and settings are not affected)"
+    )]
+    TrafficWrite {
+        /// The traffic database.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// An unusable traffic database could not be moved aside.
+    #[error(
+        "{path} cannot be used ({reason}) and cannot be moved aside: {source}; move or delete \
+         it yourself (it only holds captured traffic) and start again"
+    )]
+    SetAside {
+        /// The traffic database.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// Captured body previews could not be written or removed.
     #[error(
-        "cannot store captured bodies in {path}: {source}; check that the disk has room and the folder is writable (only captured traffic is affected)"
+        "cannot store captured bodies in {path}: {source}; free some space on its disk, or make \
+         the folder writable (capture resumes by itself; proxying, routes and settings are not \
+         affected)"
     )]
     Bodies {
         /// The folder of body segments.
@@ -150,6 +188,53 @@ pub enum Error {
         /// The JSON error.
         source: serde_json::Error,
     },
+}
+
+impl Error {
+    /// Why the database file itself cannot be used, in a few words, when that is what went
+    /// wrong: not SQLite, another program's, from a newer Portico, or damaged.
+    pub(crate) fn unusable_file(&self) -> Option<String> {
+        match self {
+            Error::NotADatabase { .. } => Some("it is not a SQLite database".into()),
+            Error::Foreign { .. } => {
+                Some("it is a SQLite database that belongs to another program".into())
+            }
+            Error::TooNew { found, .. } => Some(format!(
+                "it has schema version {found}, written by a newer Portico"
+            )),
+            Error::Corrupt { detail, .. } => Some(format!("it is damaged: {detail}")),
+            _ => self.damage(),
+        }
+    }
+
+    /// What SQLite found damaged, when a read or write failed on a damaged file.
+    pub(crate) fn damage(&self) -> Option<String> {
+        let source = match self {
+            Error::Sqlite(source)
+            | Error::Open { source, .. }
+            | Error::TrafficWrite { source, .. } => source,
+            _ => return None,
+        };
+        is_damage(source).then(|| format!("it is damaged: {source}"))
+    }
+}
+
+/// Whether SQLite failed because the file is damaged (or was never a database).
+fn is_damage(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
+/// How thoroughly [`open_database`] checks a file it did not create before using it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// `PRAGMA quick_check`: every page read (milliseconds for routes and settings).
+    Pages,
+    /// Only that the file is as long as its header says: the traffic log may hold hundreds
+    /// of megabytes, and damage found later is handled where it is met.
+    Length,
 }
 
 /// A handle on `portico.db`. Cheap to clone; calls are serialised on one connection.
@@ -172,7 +257,7 @@ impl Store {
     /// Open (creating if needed) the database file at `path` and bring it to the latest schema.
     /// A file that is not Portico's, or is from a newer Portico, is refused and left untouched.
     pub fn open(path: &Path) -> Result<Store, Error> {
-        let conn = open_database(path, APPLICATION_ID, MIGRATIONS)?;
+        let conn = open_database(path, APPLICATION_ID, MIGRATIONS, Check::Pages)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
@@ -206,12 +291,13 @@ impl Store {
     }
 }
 
-/// Open `path` (creating it), refuse it if it is not ours, then set the pragmas and bring it
-/// to the latest of `migrations` in one transaction.
+/// Open `path` (creating it), refuse it if it is not ours or is damaged, then set the pragmas
+/// and bring it to the latest of `migrations` in one transaction.
 fn open_database(
     path: &Path,
     application_id: i64,
     migrations: &'static [M<'static>],
+    check: Check,
 ) -> Result<Connection, Error> {
     let open_err = |source| Error::Open {
         path: path.to_owned(),
@@ -226,6 +312,7 @@ fn open_database(
     .map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     check_ownership(&conn, path, application_id, migrations.len())?;
+    check_integrity(&conn, path, check)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
@@ -253,6 +340,10 @@ fn check_ownership(
         Some(ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_owned(),
         },
+        Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+            path: path.to_owned(),
+            detail: source.to_string(),
+        },
         _ => Error::Open {
             path: path.to_owned(),
             source,
@@ -279,6 +370,58 @@ fn check_ownership(
             found: version,
             supported: known_versions,
         });
+    }
+    Ok(())
+}
+
+/// Refuse a damaged file before anything is written to it: one cut short (a copy that did not
+/// finish, a full disk while copying) or with pages that are not what SQLite wrote.
+fn check_integrity(conn: &Connection, path: &Path, check: Check) -> Result<(), Error> {
+    let corrupt = |detail: String| Error::Corrupt {
+        path: path.to_owned(),
+        detail,
+    };
+    let classify = |source: rusqlite::Error| {
+        if is_damage(&source) {
+            corrupt(source.to_string())
+        } else {
+            Error::Open {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    };
+    if check == Check::Pages {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(classify)?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(classify)?;
+        if problems != ["ok"] {
+            return Err(corrupt(problems.join("; ")));
+        }
+        return Ok(());
+    }
+    // In WAL mode the newest pages may live in the log, so only a rollback-journal file is
+    // measured (the journal, if hot, was rolled back by the reads above).
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(classify)?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(());
+    }
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(classify)?;
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(classify)?;
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let expected = u64::try_from(pages.saturating_mul(page_size)).unwrap_or(0);
+    if len < expected {
+        return Err(corrupt(format!(
+            "it is {len} bytes long, but its header says {expected}: it was cut short"
+        )));
     }
     Ok(())
 }

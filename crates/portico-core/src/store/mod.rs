@@ -63,6 +63,18 @@ pub enum Error {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The database could not be opened because its disk is full.
+    #[error(
+        "cannot open the database {path}: there is no room left on its disk ({source}); free \
+         some space there (captured traffic in the same folder can go: traffic.db and \
+         traffic-bodies) and start again"
+    )]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
     /// The file exists but is not a SQLite database.
     #[error(
         "{path} is not a SQLite database; Portico left it untouched. Move it aside (or choose another data directory) and start again"
@@ -227,14 +239,46 @@ fn is_damage(err: &rusqlite::Error) -> bool {
     )
 }
 
-/// How thoroughly [`open_database`] checks a file it did not create before using it.
+/// Whether SQLite failed for want of room on the disk. In WAL mode opening maps a
+/// shared-memory index beside the file, which needs room too: on a full disk that fails as an
+/// I/O error on it, not as SQLITE_FULL.
+fn is_disk_full(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == ErrorCode::DiskFull
+                || e.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+    )
+}
+
+/// Why opening `path` failed: a damaged file, a full disk, or something else SQLite says.
+fn open_error(path: &Path, source: rusqlite::Error) -> Error {
+    let path = path.to_owned();
+    if is_damage(&source) {
+        return Error::Corrupt {
+            path,
+            detail: source.to_string(),
+        };
+    }
+    if is_disk_full(&source) {
+        Error::DiskFull { path, source }
+    } else {
+        Error::Open { path, source }
+    }
+}
+
+/// Which of Portico's two databases [`open_database`] opens: how it checks a file it did not
+/// create, and how it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Check {
-    /// `PRAGMA quick_check`: every page read (milliseconds for routes and settings).
-    Pages,
-    /// Only that the file is as long as its header says: the traffic log may hold hundreds
-    /// of megabytes, and damage found later is handled where it is met.
-    Length,
+enum Kind {
+    /// `portico.db`, routes and settings: every page checked at open (`PRAGMA quick_check`,
+    /// milliseconds for this file), WAL (the CLI and the engine share it), and an fsync per
+    /// commit.
+    Config,
+    /// `traffic.db`, a log: checked only by its length against its header (it may hold
+    /// hundreds of megabytes; damage met later is handled where it is met), a rollback
+    /// journal, no fsync.
+    Log,
 }
 
 /// A handle on `portico.db`. Cheap to clone; calls are serialised on one connection.
@@ -257,7 +301,7 @@ impl Store {
     /// Open (creating if needed) the database file at `path` and bring it to the latest schema.
     /// A file that is not Portico's, or is from a newer Portico, is refused and left untouched.
     pub fn open(path: &Path) -> Result<Store, Error> {
-        let conn = open_database(path, APPLICATION_ID, MIGRATIONS, Check::Pages)?;
+        let conn = open_database(path, APPLICATION_ID, MIGRATIONS, Kind::Config)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
@@ -297,12 +341,9 @@ fn open_database(
     path: &Path,
     application_id: i64,
     migrations: &'static [M<'static>],
-    check: Check,
+    kind: Kind,
 ) -> Result<Connection, Error> {
-    let open_err = |source| Error::Open {
-        path: path.to_owned(),
-        source,
-    };
+    let open_err = |source| open_error(path, source);
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -312,22 +353,40 @@ fn open_database(
     .map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     check_ownership(&conn, path, application_id, migrations.len())?;
-    check_integrity(&conn, path, check)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
+    check_integrity(&conn, path, kind)?;
+    let (journal, synchronous) = match kind {
+        // A write the API or the CLI acknowledged is on disk: in WAL mode NORMAL survives
+        // the process being killed but not a power cut, which may take back the last
+        // commits. Routes and settings change at human pace, so one fsync per commit (a few
+        // milliseconds) is not felt.
+        Kind::Config => ("WAL", "FULL"),
+        // One connection (behind a mutex) reads and writes the log, so WAL's concurrent
+        // readers buy nothing, while its second copy of every page (log, then checkpoint)
+        // doubles the writing, and its shared-memory index needs room that a full disk does
+        // not have. A rollback journal only copies the pages a batch changes (retention's
+        // deletes), and appended rows are written once. After a crash the last batches may
+        // be missing, never torn: the journal is written before the file.
+        Kind::Log => ("TRUNCATE", "OFF"),
+    };
+    conn.pragma_update(None, "journal_mode", journal)
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_err)?;
-    // A write the API or the CLI acknowledged is on disk: in WAL mode NORMAL survives the
-    // process being killed but not a power cut, which may take back the last commits. Routes
-    // and settings change at human pace, so the one fsync per commit (a few milliseconds)
-    // is not felt; `traffic.db` lowers this for itself.
-    conn.pragma_update(None, "synchronous", "FULL")
+    conn.pragma_update(None, "synchronous", synchronous)
         .map_err(open_err)?;
     Migrations::from_slice(migrations)
         .to_latest(&mut conn)
-        .map_err(|source| Error::Migrate {
-            path: path.to_owned(),
-            source,
+        .map_err(|source| match source {
+            rusqlite_migration::Error::RusqliteError { err, .. } if is_disk_full(&err) => {
+                Error::DiskFull {
+                    path: path.to_owned(),
+                    source: err,
+                }
+            }
+            source => Error::Migrate {
+                path: path.to_owned(),
+                source,
+            },
         })?;
     Ok(conn)
 }
@@ -344,14 +403,7 @@ fn check_ownership(
         Some(ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_owned(),
         },
-        Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
-            path: path.to_owned(),
-            detail: source.to_string(),
-        },
-        _ => Error::Open {
-            path: path.to_owned(),
-            source,
-        },
+        _ => open_error(path, source),
     };
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -380,22 +432,13 @@ fn check_ownership(
 
 /// Refuse a damaged file before anything is written to it: one cut short (a copy that did not
 /// finish, a full disk while copying) or with pages that are not what SQLite wrote.
-fn check_integrity(conn: &Connection, path: &Path, check: Check) -> Result<(), Error> {
+fn check_integrity(conn: &Connection, path: &Path, kind: Kind) -> Result<(), Error> {
     let corrupt = |detail: String| Error::Corrupt {
         path: path.to_owned(),
         detail,
     };
-    let classify = |source: rusqlite::Error| {
-        if is_damage(&source) {
-            corrupt(source.to_string())
-        } else {
-            Error::Open {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    };
-    if check == Check::Pages {
+    let classify = |source: rusqlite::Error| open_error(path, source);
+    if kind == Kind::Config {
         let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(classify)?;
         let problems: Vec<String> = stmt
             .query_map([], |r| r.get(0))

@@ -483,3 +483,21 @@ fn a_traffic_db_found_damaged_while_writing_is_moved_aside_and_writing_goes_on()
         "a full disk is not damage"
     );
 }
+
+/// The traffic log never passes through WAL mode, not even while it is opened and migrated:
+/// WAL's shared-memory index needs room on the disk, so on a full disk opening it failed and
+/// the engine could not start. Here a folder stands where that index would be created.
+#[test]
+fn traffic_db_is_opened_with_a_rollback_journal_and_no_wal_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("traffic.db-shm")).expect("block the index");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    traffic.insert(&[exchange(1, "/a", "x")]).expect("insert");
+    drop(traffic);
+    let traffic = TrafficStore::open_dir(dir.path()).expect("reopen");
+    assert_eq!(
+        traffic.list(&TrafficFilter::default()).expect("list").len(),
+        1
+    );
+    assert!(!dir.path().join("traffic.db-wal").exists());
+}

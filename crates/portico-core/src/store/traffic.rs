@@ -164,17 +164,9 @@ impl std::fmt::Display for Replaced {
 
 /// Open `traffic.db` at `path`, check it, and set its pragmas.
 fn open_connection(path: &Path) -> Result<Connection, Error> {
-    let conn = super::open_database(path, APPLICATION_ID, MIGRATIONS, super::Check::Length)?;
-    // A log, not configuration: after a crash the last batches may be missing, never
-    // corrupt (the rollback journal is written before the file), and routes and settings
-    // live in another file.
-    conn.pragma_update(None, "synchronous", "OFF")?;
+    // A rollback journal and no fsync: see `Kind::Log`.
+    let conn = super::open_database(path, APPLICATION_ID, MIGRATIONS, super::Kind::Log)?;
     conn.pragma_update(None, "cache_size", -16_384)?;
-    // One connection (behind a mutex) reads and writes this file, so WAL's concurrent
-    // readers buy nothing, while its second copy of every page (log, then checkpoint)
-    // doubles the writing. A rollback journal only copies the pages a batch changes
-    // (retention's deletes), and appended rows are written once.
-    conn.query_row("PRAGMA journal_mode = TRUNCATE", [], |_| Ok(()))?;
     // Retention deletes visit old pages; through a mapping they cost a memory read, not
     // a read(2) copy each (a third of the recorder's time without it).
     conn.query_row("PRAGMA mmap_size = 268435456", [], |_| Ok(()))?;

@@ -745,8 +745,9 @@ async fn wait_for_capture(api: &Api, proxy: std::net::SocketAddr, prefix: &str) 
 /// byte: capture stops and the status says why, proxying goes on, route writes either succeed
 /// or are refused with a clear error. Freeing space lets capture resume by itself, with
 /// previews that read back whole; clearing the captured traffic (what the full-disk error
-/// suggests) works on a disk full to the last byte. After a restart every stored route is
-/// there and both databases pass `integrity_check`.
+/// suggests) works on a disk full to the last byte. Starting on the full disk is refused with a
+/// message saying so; after a restart with room every stored route is there and both
+/// databases pass `integrity_check`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_capture_with_a_warning_while_proxying_and_routes_carry_on() {
     let disk = Tmpfs::mount("4m");
@@ -831,9 +832,23 @@ async fn a_full_disk_stops_capture_with_a_warning_while_proxying_and_routes_carr
         stored.push(host);
     }
 
-    std::fs::remove_file(&filler).expect("remove the filler");
-    std::fs::remove_file(&filler_2).expect("remove the second filler");
+    // Stopped, and started again once the disk is full to the last byte: a clear refusal
+    // (SQLite cannot map the index of its write-ahead log), nothing changed.
     serve.stop();
+    let filler_3 = disk.path().join("filler-3");
+    fill_up(&filler_3);
+    let refused_start = portico(&data, &SERVE_ON_FREE_PORTS);
+    refused_start.assert_refused(
+        "serve on a full disk",
+        &[
+            &data.join("portico.db").display().to_string(),
+            "no room left on its disk",
+            "free some space",
+        ],
+    );
+    for filler in [&filler, &filler_2, &filler_3] {
+        std::fs::remove_file(filler).expect("remove a filler");
+    }
     serve = Serve::start(&data);
     let api = Api::of(&data);
     let routes = api.routes();
@@ -854,9 +869,10 @@ async fn a_full_disk_stops_capture_with_a_warning_while_proxying_and_routes_carr
          answered, {not_stored} exchanges not stored, route writes {added} stored and {refused} \
          refused (507); capture resumed {resumed_after} request(s) after the ballast went; full \
          again after {sent_again} more, cleared with {} exchanges deleted, leaving {after_clear} \
-         bytes; capture resumed after {cleared_resumed_after} request(s); {} routes intact \
-         after a restart",
+         bytes; capture resumed after {cleared_resumed_after} request(s); a start on the full \
+         disk was refused ({}); {} routes intact after a restart with room",
         cleared["deleted"],
+        refused_start.stderr.trim(),
         stored.len()
     );
 }

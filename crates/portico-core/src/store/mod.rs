@@ -299,7 +299,8 @@ impl Store {
     }
 
     /// Open (creating if needed) the database file at `path` and bring it to the latest schema.
-    /// A file that is not Portico's, or is from a newer Portico, is refused and left untouched.
+    /// A file that is not Portico's, is from a newer Portico, or is damaged is refused and left
+    /// untouched.
     pub fn open(path: &Path) -> Result<Store, Error> {
         let conn = open_database(path, APPLICATION_ID, MIGRATIONS, Kind::Config)?;
         Ok(Store {

@@ -147,6 +147,9 @@ async fn announce(engine: &EngineHandle) {
         println!("UI: {url} (one-time link; `portico open` makes a new one)");
     }
     println!("Data: {}", engine.data_dir().display());
+    if let Some(replaced) = engine.traffic().replaced() {
+        println!("warning: {replaced}");
+    }
     let (scheme, default_port, port) = match engine.https_addrs().first() {
         Some(addr) => ("https", 443, addr.port()),
         None => (

@@ -696,8 +696,25 @@ export interface components {
              *     never slowed for capture.
              */
             dropped: number;
+            /**
+             * Format: int64
+             * @description Exchanges captured since start that could not be stored (see `store_error`).
+             */
+            not_stored: number;
             /** @description Capture is paused (settings). */
             paused: boolean;
+            /**
+             * @description Why captured traffic cannot be stored right now (a full disk, a file that cannot be
+             *     written), and what to do; null while it is stored. Proxying goes on regardless, and
+             *     capture resumes by itself with the first write that succeeds.
+             */
+            store_error?: string | null;
+            /**
+             * @description The traffic database that could not be used (not SQLite, another program's, from a
+             *     newer Portico, or damaged) and was moved aside for a new one since start: where it
+             *     went and why. Null when that did not happen.
+             */
+            store_reset?: string | null;
         };
         /** @description How many exchanges were deleted. */
         Cleared: {

@@ -97,6 +97,16 @@ pub struct CaptureStatus {
     /// Exchanges dropped since start because the recorder could not keep up; proxying is
     /// never slowed for capture.
     pub dropped: u64,
+    /// Why captured traffic cannot be stored right now (a full disk, a file that cannot be
+    /// written), and what to do; null while it is stored. Proxying goes on regardless, and
+    /// capture resumes by itself with the first write that succeeds.
+    pub store_error: Option<String>,
+    /// Exchanges captured since start that could not be stored (see `store_error`).
+    pub not_stored: u64,
+    /// The traffic database that could not be used (not SQLite, another program's, from a
+    /// newer Portico, or damaged) and was moved aside for a new one since start: where it
+    /// went and why. Null when that did not happen.
+    pub store_reset: Option<String>,
 }
 
 /// Bound listener addresses.

@@ -850,6 +850,9 @@ impl Core {
             capture: admin::CaptureStatus {
                 paused: self.inspector.paused(),
                 dropped: self.inspector.dropped(),
+                store_error: self.inspector.store_error(),
+                not_stored: self.inspector.not_stored(),
+                store_reset: self.traffic.replaced().map(|r| r.to_string()),
             },
             network_addresses: tokio::task::spawn_blocking(admin::network_addresses)
                 .await

@@ -56,6 +56,10 @@ pub struct Inspector {
 struct Shared {
     queue: mpsc::Sender<Record>,
     dropped: AtomicU64,
+    /// Exchanges the recorder could not store (a full disk, a broken file), since start.
+    not_stored: AtomicU64,
+    /// Why the last write failed, while writes fail.
+    store_error: std::sync::Mutex<Option<String>>,
     paused: AtomicBool,
     body_limit: AtomicUsize,
     next_id: AtomicI64,
@@ -74,6 +78,8 @@ impl Inspector {
             inner: Arc::new(Shared {
                 queue: tx,
                 dropped: AtomicU64::new(0),
+                not_stored: AtomicU64::new(0),
+                store_error: std::sync::Mutex::new(None),
                 paused: AtomicBool::new(false),
                 body_limit: AtomicUsize::new(body_limit),
                 next_id: AtomicI64::new(last_id + 1),
@@ -90,6 +96,39 @@ impl Inspector {
     /// Exchanges dropped because the queue was full, since start.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Exchanges captured but not stored because writing failed, since start.
+    pub fn not_stored(&self) -> u64 {
+        self.inner.not_stored.load(Ordering::Relaxed)
+    }
+
+    /// Why storing captured traffic fails, while it does (cleared by the next write that
+    /// succeeds).
+    pub fn store_error(&self) -> Option<String> {
+        self.lock_store_error().clone()
+    }
+
+    /// `count` exchanges could not be stored, because of `error`; returns whether this is news
+    /// (the first failure, or another reason than the last), for the log.
+    pub fn store_failed(&self, count: u64, error: String) -> bool {
+        self.inner.not_stored.fetch_add(count, Ordering::Relaxed);
+        let mut last = self.lock_store_error();
+        let news = last.as_deref() != Some(error.as_str());
+        *last = Some(error);
+        news
+    }
+
+    /// A write succeeded; returns whether writes had been failing until now.
+    pub fn store_recovered(&self) -> bool {
+        self.lock_store_error().take().is_some()
+    }
+
+    fn lock_store_error(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.inner
+            .store_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether capture is paused.

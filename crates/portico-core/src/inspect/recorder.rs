@@ -136,7 +136,8 @@ pub async fn run(
             Vec::new()
         };
         let writer = store.clone();
-        since_trim += exchanges.len() as u64;
+        let count = exchanges.len() as u64;
+        since_trim += count;
         bytes_since_trim += exchanges
             .iter()
             .map(|e| (e.request_body.bytes.len() + e.response_body.bytes.len()) as u64 + 1024)
@@ -158,25 +159,44 @@ pub async fn run(
                 max_bytes,
             )
         });
-        let written = tokio::task::spawn_blocking(move || -> Result<(), crate::store::Error> {
-            writer.insert(&exchanges)?;
-            for (id, stats) in &sockets {
-                writer.update_websocket(*id, stats)?;
+        let written = tokio::task::spawn_blocking(move || {
+            let result = write(&writer, &exchanges, &sockets, trim);
+            // A damaged `traffic.db` is moved aside for a new one: the next batch is stored.
+            if let Err(failed) = &result
+                && let Err(err) = writer.replace_if_damaged(&failed.error)
+            {
+                tracing::warn!("{err}");
             }
-            if let Some((count, oldest, max_bytes)) = trim {
-                writer.trim(count, oldest, max_bytes)?;
-            }
-            Ok(())
+            result
         })
         .await;
-        match written {
-            Ok(Ok(())) => {}
-            // A full disk or a broken file stops capture, never proxying.
-            Ok(Err(err)) => tracing::warn!("captured traffic not stored: {err}"),
-            Err(err) => tracing::warn!("capture writer failed: {err}"),
+        // A full disk or a broken file stops capture, never proxying. The status says why
+        // while it lasts; the log says when it starts, changes and ends, not every batch.
+        let (failure, lost) = match written {
+            Ok(Ok(())) => (None, false),
+            Ok(Err(failed)) => (Some(failed.error.to_string()), failed.exchanges_lost),
+            Err(err) => (Some(format!("the capture writer failed: {err}")), true),
+        };
+        match failure {
+            None => {
+                if inspector.store_recovered() {
+                    tracing::info!(
+                        "captured traffic is stored again ({} exchanges could not be stored)",
+                        inspector.not_stored()
+                    );
+                }
+            }
+            Some(error) => {
+                if inspector.store_failed(if lost { count } else { 0 }, error.clone()) {
+                    tracing::warn!("captured traffic is not stored: {error}");
+                }
+            }
         }
-        for summary in summaries {
-            let _ = live.send(Live::Exchange(Box::new(summary)));
+        // Live views are not shown exchanges that cannot be opened afterwards.
+        if !lost {
+            for summary in summaries {
+                let _ = live.send(Live::Exchange(Box::new(summary)));
+            }
         }
         let dropped = inspector.dropped();
         if dropped != dropped_seen {
@@ -184,4 +204,37 @@ pub async fn run(
             let _ = live.send(Live::Dropped { total: dropped });
         }
     }
+}
+
+/// Why a batch was not written in full.
+struct WriteFailed {
+    error: crate::store::Error,
+    /// The exchanges themselves were not stored (rather than a WebSocket's counts or
+    /// retention failing after them).
+    exchanges_lost: bool,
+}
+
+/// One batch: the exchanges, the WebSocket counts, and retention when it is due.
+fn write(
+    store: &TrafficStore,
+    exchanges: &[Exchange],
+    sockets: &[(super::event::ExchangeId, super::event::WebSocketStats)],
+    trim: Option<(u64, i64, u64)>,
+) -> Result<(), WriteFailed> {
+    let failed = |exchanges_lost| {
+        move |error| WriteFailed {
+            error,
+            exchanges_lost,
+        }
+    };
+    store.insert(exchanges).map_err(failed(true))?;
+    for (id, stats) in sockets {
+        store.update_websocket(*id, stats).map_err(failed(false))?;
+    }
+    if let Some((count, oldest, max_bytes)) = trim {
+        store
+            .trim(count, oldest, max_bytes)
+            .map_err(failed(false))?;
+    }
+    Ok(())
 }

@@ -34,6 +34,10 @@ pub(super) struct Location {
     pub response_len: u64,
 }
 
+/// How long every segment was before an append, to take a failed batch back.
+#[derive(Debug, Clone)]
+pub(super) struct Mark(BTreeMap<i64, u64>);
+
 /// The segment files. Not thread-safe by itself: the store keeps it behind its mutex.
 #[derive(Debug)]
 pub(super) struct Bodies {
@@ -85,9 +89,63 @@ impl Bodies {
         self.rotate_at = (max_bytes / 8).clamp(MIN_SEGMENT, MAX_SEGMENT);
     }
 
+    /// Where the segments end now, to [`Bodies::undo`] an append.
+    pub(super) fn mark(&self) -> Mark {
+        Mark(self.segments.clone())
+    }
+
+    /// Take back everything appended since `mark`: segments are cut back to their length
+    /// then, and segments started since are removed. After a failed write (a full disk) the
+    /// lengths kept here would otherwise run ahead of the files, so later previews would be
+    /// recorded at offsets where other bytes are; after a batch whose rows could not be
+    /// stored, its previews would be bytes nothing points at.
+    pub(super) fn undo(&mut self, mark: Mark) {
+        let Mark(before) = mark;
+        let grown: Vec<(i64, u64)> = self
+            .segments
+            .iter()
+            .filter(|(segment, len)| before.get(segment) != Some(len))
+            .map(|(segment, len)| (*segment, *len))
+            .collect();
+        for (segment, _) in grown {
+            let path = self.path(segment);
+            let Some(&len) = before.get(&segment) else {
+                // Started by the batch: named after an id no stored row has.
+                let _ = fs::remove_file(&path);
+                self.segments.remove(&segment);
+                continue;
+            };
+            let cut = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_len(len));
+            // Cut or not, count what the file really holds: appends go to its end.
+            let real = match cut {
+                Ok(()) => len,
+                Err(_) => fs::metadata(&path).map_or(len, |m| m.len()),
+            };
+            self.segments.insert(segment, real);
+        }
+        // The next append opens a segment again and takes its length from the file.
+        self.current = None;
+    }
+
     /// Append each exchange's `(id, request, response)` previews; their locations, in order.
-    /// Exchanges with no preview bytes get `None` and take no space.
+    /// Exchanges with no preview bytes get `None` and take no space. When writing fails,
+    /// nothing of the batch is kept.
     pub(super) fn append(
+        &mut self,
+        previews: &[(i64, &[u8], &[u8])],
+    ) -> io::Result<Vec<Option<Location>>> {
+        let mark = self.mark();
+        let appended = self.append_all(previews);
+        if appended.is_err() {
+            self.undo(mark);
+        }
+        appended
+    }
+
+    fn append_all(
         &mut self,
         previews: &[(i64, &[u8], &[u8])],
     ) -> io::Result<Vec<Option<Location>>> {
@@ -183,6 +241,15 @@ impl Bodies {
             }
             self.segments.remove(&segment);
         }
+        Ok(())
+    }
+
+    /// Read the folder again from scratch (after it was moved aside: it is then new and
+    /// empty), keeping the segment size.
+    pub(super) fn reopen(&mut self) -> io::Result<()> {
+        let rotate_at = self.rotate_at;
+        *self = Bodies::open(self.dir.clone())?;
+        self.rotate_at = rotate_at;
         Ok(())
     }
 
@@ -316,6 +383,48 @@ mod tests {
                 .expect("dir")
                 .count(),
             0
+        );
+    }
+
+    /// A batch taken back (its write failed, or its rows could not be stored) leaves the
+    /// files and the lengths as they were, so the next batch's offsets are where its bytes go.
+    #[test]
+    fn an_undone_append_leaves_no_bytes_and_later_offsets_stay_true() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(BODIES_DIR);
+        let mut bodies = Bodies::open(path.clone()).expect("open");
+        bodies.fit_to(0);
+        let kept = bodies.append(&[(1, b"kept", b"")]).expect("append");
+        let mark = bodies.mark();
+        let big = vec![b'x'; 70 << 10];
+        let undone = bodies
+            .append(&[(2, &big, b""), (3, b"new segment", b"")])
+            .expect("append");
+        assert_eq!(
+            undone
+                .iter()
+                .flatten()
+                .map(|l| l.segment)
+                .collect::<Vec<_>>(),
+            [1, 3]
+        );
+        bodies.undo(mark);
+        assert_eq!(bodies.total_bytes(), 4);
+        assert_eq!(fs::metadata(segment_path(&path, 1)).expect("1").len(), 4);
+        assert!(
+            !segment_path(&path, 3).exists(),
+            "the segment it started is gone"
+        );
+
+        let next = bodies.append(&[(4, b"next", b"after")]).expect("append");
+        let mut reader = Reader::new(&path);
+        assert_eq!(
+            reader.read(next[0].expect("location")),
+            (b"next".to_vec(), b"after".to_vec())
+        );
+        assert_eq!(
+            reader.read(kept[0].expect("location")),
+            (b"kept".to_vec(), Vec::new())
         );
     }
 

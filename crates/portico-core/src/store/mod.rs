@@ -13,7 +13,7 @@ mod traffic;
 pub use certificates::StoredCertificate;
 pub use routes::{ImportSummary, InvalidRoute, RouteRows};
 pub(crate) use traffic::search_url;
-pub use traffic::{TRAFFIC_FILE, TrafficFilter, TrafficStore};
+pub use traffic::{Replaced, TRAFFIC_FILE, TrafficFilter, TrafficStore};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +63,18 @@ pub enum Error {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The database could not be opened because its disk is full.
+    #[error(
+        "cannot open the database {path}: there is no room left on its disk ({source}); free \
+         some space there (captured traffic in the same folder can go: traffic.db and \
+         traffic-bodies) and start again"
+    )]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
     /// The file exists but is not a SQLite database.
     #[error(
         "{path} is not a SQLite database; Portico left it untouched. Move it aside (or choose another data directory) and start again"
@@ -78,6 +90,18 @@ pub enum Error {
     Foreign {
         /// The file.
         path: PathBuf,
+    },
+    /// The file is a Portico database, but damaged (cut short, or pages overwritten).
+    #[error(
+        "{path} is damaged ({detail}); Portico left it untouched. Restore it from a backup, or \
+         recover what SQLite can still read (sqlite3 {path} .recover | sqlite3 recovered.db) \
+         and put that in its place; moving it aside starts Portico with no routes"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite found wrong.
+        detail: String,
     },
     /// The database was written by a newer Portico.
     #[error(
@@ -132,9 +156,35 @@ pub enum Error {
     /// Another SQLite error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// Captured traffic could not be written to `traffic.db`.
+    #[error(
+        "cannot store captured traffic in {path}: {source}; free some space on its disk, or make \
+         it writable (capture resumes by itself; proxying, routes and settings are not affected)"
+    )]
+    TrafficWrite {
+        /// The traffic database.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// An unusable traffic database could not be moved aside.
+    #[error(
+        "{path} cannot be used ({reason}) and cannot be moved aside: {source}; move or delete \
+         it yourself (it only holds captured traffic) and start again"
+    )]
+    SetAside {
+        /// The traffic database.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// Captured body previews could not be written or removed.
     #[error(
-        "cannot store captured bodies in {path}: {source}; check that the disk has room and the folder is writable (only captured traffic is affected)"
+        "cannot store captured bodies in {path}: {source}; free some space on its disk, or make \
+         the folder writable (capture resumes by itself; proxying, routes and settings are not \
+         affected)"
     )]
     Bodies {
         /// The folder of body segments.
@@ -150,6 +200,85 @@ pub enum Error {
         /// The JSON error.
         source: serde_json::Error,
     },
+}
+
+impl Error {
+    /// Why the database file itself cannot be used, in a few words, when that is what went
+    /// wrong: not SQLite, another program's, from a newer Portico, or damaged.
+    pub(crate) fn unusable_file(&self) -> Option<String> {
+        match self {
+            Error::NotADatabase { .. } => Some("it is not a SQLite database".into()),
+            Error::Foreign { .. } => {
+                Some("it is a SQLite database that belongs to another program".into())
+            }
+            Error::TooNew { found, .. } => Some(format!(
+                "it has schema version {found}, written by a newer Portico"
+            )),
+            Error::Corrupt { detail, .. } => Some(format!("it is damaged: {detail}")),
+            _ => self.damage(),
+        }
+    }
+
+    /// What SQLite found damaged, when a read or write failed on a damaged file.
+    pub(crate) fn damage(&self) -> Option<String> {
+        let source = match self {
+            Error::Sqlite(source)
+            | Error::Open { source, .. }
+            | Error::TrafficWrite { source, .. } => source,
+            _ => return None,
+        };
+        is_damage(source).then(|| format!("it is damaged: {source}"))
+    }
+}
+
+/// Whether SQLite failed because the file is damaged (or was never a database).
+fn is_damage(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
+/// Whether SQLite failed for want of room on the disk. In WAL mode opening maps a
+/// shared-memory index beside the file, which needs room too: on a full disk that fails as an
+/// I/O error on it, not as SQLITE_FULL.
+fn is_disk_full(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == ErrorCode::DiskFull
+                || e.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+    )
+}
+
+/// Why opening `path` failed: a damaged file, a full disk, or something else SQLite says.
+fn open_error(path: &Path, source: rusqlite::Error) -> Error {
+    let path = path.to_owned();
+    if is_damage(&source) {
+        return Error::Corrupt {
+            path,
+            detail: source.to_string(),
+        };
+    }
+    if is_disk_full(&source) {
+        Error::DiskFull { path, source }
+    } else {
+        Error::Open { path, source }
+    }
+}
+
+/// Which of Portico's two databases [`open_database`] opens: how it checks a file it did not
+/// create, and how it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `portico.db`, routes and settings: every page checked at open (`PRAGMA quick_check`,
+    /// milliseconds for this file), WAL (the CLI and the engine share it), and an fsync per
+    /// commit.
+    Config,
+    /// `traffic.db`, a log: checked only by its length against its header (it may hold
+    /// hundreds of megabytes; damage met later is handled where it is met), a rollback
+    /// journal, no fsync.
+    Log,
 }
 
 /// A handle on `portico.db`. Cheap to clone; calls are serialised on one connection.
@@ -170,9 +299,10 @@ impl Store {
     }
 
     /// Open (creating if needed) the database file at `path` and bring it to the latest schema.
-    /// A file that is not Portico's, or is from a newer Portico, is refused and left untouched.
+    /// A file that is not Portico's, is from a newer Portico, or is damaged is refused and left
+    /// untouched.
     pub fn open(path: &Path) -> Result<Store, Error> {
-        let conn = open_database(path, APPLICATION_ID, MIGRATIONS)?;
+        let conn = open_database(path, APPLICATION_ID, MIGRATIONS, Kind::Config)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
@@ -206,17 +336,15 @@ impl Store {
     }
 }
 
-/// Open `path` (creating it), refuse it if it is not ours, then set the pragmas and bring it
-/// to the latest of `migrations` in one transaction.
+/// Open `path` (creating it), refuse it if it is not ours or is damaged, then set the pragmas
+/// and bring it to the latest of `migrations` in one transaction.
 fn open_database(
     path: &Path,
     application_id: i64,
     migrations: &'static [M<'static>],
+    kind: Kind,
 ) -> Result<Connection, Error> {
-    let open_err = |source| Error::Open {
-        path: path.to_owned(),
-        source,
-    };
+    let open_err = |source| open_error(path, source);
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -226,17 +354,40 @@ fn open_database(
     .map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     check_ownership(&conn, path, application_id, migrations.len())?;
-    conn.pragma_update(None, "journal_mode", "WAL")
+    check_integrity(&conn, path, kind)?;
+    let (journal, synchronous) = match kind {
+        // A write the API or the CLI acknowledged is on disk: in WAL mode NORMAL survives
+        // the process being killed but not a power cut, which may take back the last
+        // commits. Routes and settings change at human pace, so one fsync per commit (a few
+        // milliseconds) is not felt.
+        Kind::Config => ("WAL", "FULL"),
+        // One connection (behind a mutex) reads and writes the log, so WAL's concurrent
+        // readers buy nothing, while its second copy of every page (log, then checkpoint)
+        // doubles the writing, and its shared-memory index needs room that a full disk does
+        // not have. A rollback journal only copies the pages a batch changes (retention's
+        // deletes), and appended rows are written once. After a crash the last batches may
+        // be missing, never torn: the journal is written before the file.
+        Kind::Log => ("TRUNCATE", "OFF"),
+    };
+    conn.pragma_update(None, "journal_mode", journal)
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
+    conn.pragma_update(None, "synchronous", synchronous)
         .map_err(open_err)?;
     Migrations::from_slice(migrations)
         .to_latest(&mut conn)
-        .map_err(|source| Error::Migrate {
-            path: path.to_owned(),
-            source,
+        .map_err(|source| match source {
+            rusqlite_migration::Error::RusqliteError { err, .. } if is_disk_full(&err) => {
+                Error::DiskFull {
+                    path: path.to_owned(),
+                    source: err,
+                }
+            }
+            source => Error::Migrate {
+                path: path.to_owned(),
+                source,
+            },
         })?;
     Ok(conn)
 }
@@ -253,10 +404,7 @@ fn check_ownership(
         Some(ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_owned(),
         },
-        _ => Error::Open {
-            path: path.to_owned(),
-            source,
-        },
+        _ => open_error(path, source),
     };
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -279,6 +427,49 @@ fn check_ownership(
             found: version,
             supported: known_versions,
         });
+    }
+    Ok(())
+}
+
+/// Refuse a damaged file before anything is written to it: one cut short (a copy that did not
+/// finish, a full disk while copying) or with pages that are not what SQLite wrote.
+fn check_integrity(conn: &Connection, path: &Path, kind: Kind) -> Result<(), Error> {
+    let corrupt = |detail: String| Error::Corrupt {
+        path: path.to_owned(),
+        detail,
+    };
+    let classify = |source: rusqlite::Error| open_error(path, source);
+    if kind == Kind::Config {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(classify)?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(classify)?;
+        if problems != ["ok"] {
+            return Err(corrupt(problems.join("; ")));
+        }
+        return Ok(());
+    }
+    // In WAL mode the newest pages may live in the log, so only a rollback-journal file is
+    // measured (the journal, if hot, was rolled back by the reads above).
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(classify)?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(());
+    }
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(classify)?;
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(classify)?;
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let expected = u64::try_from(pages.saturating_mul(page_size)).unwrap_or(0);
+    if len < expected {
+        return Err(corrupt(format!(
+            "it is {len} bytes long, but its header says {expected}: it was cut short"
+        )));
     }
     Ok(())
 }

@@ -403,3 +403,101 @@ fn live_free_text_matches_what_the_index_finds() {
         assert_eq!(streamed, indexed, "{q:?}");
     }
 }
+
+#[test]
+fn a_database_cut_short_is_refused_as_damaged_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE);
+    {
+        let store = Store::open(&path).expect("create");
+        for i in 0..300 {
+            store
+                .insert_route(&new_route(&format!("app-{i}.localhost"), "/"))
+                .expect("insert");
+        }
+    }
+    let len = std::fs::metadata(&path).expect("stat").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(len / 2))
+        .expect("truncate");
+    let before = std::fs::read(&path).expect("read");
+    let err = Store::open(&path).expect_err("damaged");
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains(".recover"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+/// A `traffic.db` found damaged by a write (here: pages overwritten behind SQLite's back) is
+/// moved aside with its previews, and the next write goes to a new one.
+#[test]
+fn a_traffic_db_found_damaged_while_writing_is_moved_aside_and_writing_goes_on() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    let batch: Vec<_> = (1..=200)
+        .map(|id| exchange(id, &format!("/before/{id}"), &"h".repeat(500)))
+        .collect();
+    traffic.insert(&batch).expect("insert");
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(traffic.path())
+            .expect("open the file");
+        // Every page after the first, and a new change counter so SQLite drops its cache.
+        let len = file.metadata().expect("stat").len();
+        file.seek(SeekFrom::Start(4096)).expect("seek");
+        file.write_all(&vec![0xa5; (len - 4096) as usize])
+            .expect("overwrite");
+        file.seek(SeekFrom::Start(24)).expect("seek");
+        file.write_all(&[0x7f, 0, 0, 1]).expect("counter");
+    }
+    let err = traffic
+        .insert(&[exchange(201, "/during", "x")])
+        .expect_err("a damaged file");
+    assert!(err.damage().is_some(), "{err}");
+    let replaced = traffic
+        .replace_if_damaged(&err)
+        .expect("move aside")
+        .expect("it was damaged");
+    assert!(replaced.backup.exists(), "{replaced}");
+    assert_eq!(traffic.replaced(), Some(replaced));
+    traffic
+        .insert(&[exchange(202, "/after", "x")])
+        .expect("insert into the new file");
+    let ids: Vec<i64> = traffic
+        .list(&TrafficFilter::default())
+        .expect("list")
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, [202]);
+    let full = Error::Sqlite(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+        None,
+    ));
+    assert_eq!(
+        traffic.replace_if_damaged(&full).expect("nothing to do"),
+        None,
+        "a full disk is not damage"
+    );
+}
+
+/// The traffic log never passes through WAL mode, not even while it is opened and migrated:
+/// WAL's shared-memory index needs room on the disk, so on a full disk opening it failed and
+/// the engine could not start. Here a folder stands where that index would be created.
+#[test]
+fn traffic_db_is_opened_with_a_rollback_journal_and_no_wal_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("traffic.db-shm")).expect("block the index");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    traffic.insert(&[exchange(1, "/a", "x")]).expect("insert");
+    drop(traffic);
+    let traffic = TrafficStore::open_dir(dir.path()).expect("reopen");
+    assert_eq!(
+        traffic.list(&TrafficFilter::default()).expect("list").len(),
+        1
+    );
+    assert!(!dir.path().join("traffic.db-wal").exists());
+}

@@ -132,6 +132,110 @@ pub struct TrafficStore {
     /// Locked before `conn` wherever both are held.
     bodies: Arc<Mutex<Bodies>>,
     bodies_dir: Arc<PathBuf>,
+    /// The last unusable file moved aside, if any since start.
+    replaced: Arc<Mutex<Option<Replaced>>>,
+}
+
+/// A traffic database that could not be used (not SQLite, another program's, from a newer
+/// Portico, or damaged) and was moved aside, with its body previews; capture started a new
+/// one. Traffic is a log that can be lost, routes are not: `portico.db` is never moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// Where it was: `traffic.db` in the data dir.
+    pub path: PathBuf,
+    /// Where it is now, byte for byte.
+    pub backup: PathBuf,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Replaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} could not be used ({}), so it was moved to {} and capture started a new one; \
+             routes and settings are not affected. Delete the old file once you no longer need \
+             what it captured",
+            self.path.display(),
+            self.reason,
+            self.backup.display()
+        )
+    }
+}
+
+/// Open `traffic.db` at `path`, check it, and set its pragmas.
+fn open_connection(path: &Path) -> Result<Connection, Error> {
+    // A rollback journal and no fsync: see `Kind::Log`.
+    let conn = super::open_database(path, APPLICATION_ID, MIGRATIONS, super::Kind::Log)?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    // Retention deletes visit old pages; through a mapping they cost a memory read, not
+    // a read(2) copy each (a third of the recorder's time without it).
+    conn.query_row("PRAGMA mmap_size = 268435456", [], |_| Ok(()))?;
+    // The newest rows' pages, read before anything relies on them: a file damaged at its
+    // end fails here rather than at the first write.
+    conn.query_row(
+        "SELECT max(id), count(*) FROM (SELECT id FROM exchanges ORDER BY id DESC LIMIT 100)",
+        [],
+        |_| Ok(()),
+    )?;
+    Ok(conn)
+}
+
+/// Move the unusable `traffic.db` (with its journal) and its body folder aside, under names
+/// that say when, and return what was done.
+fn set_aside(path: &Path, bodies_dir: &Path, reason: String) -> Result<Replaced, Error> {
+    let failed = |reason: &str, source| Error::SetAside {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+        source,
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let with_suffix = |p: &Path, suffix: &str| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    // A name not taken yet: `traffic.db.bad-<unix seconds>[-n]`.
+    let suffix = (0..1000)
+        .map(|n| match n {
+            0 => format!(".bad-{secs}"),
+            n => format!(".bad-{secs}-{n}"),
+        })
+        .find(|suffix| {
+            !with_suffix(path, suffix).exists() && !with_suffix(bodies_dir, suffix).exists()
+        })
+        .ok_or_else(|| {
+            failed(
+                &reason,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "every name for the copy is taken",
+                ),
+            )
+        })?;
+    let backup = with_suffix(path, &suffix);
+    std::fs::rename(path, &backup).map_err(|e| failed(&reason, e))?;
+    // The journal and WAL files belong to the file they were written for: they keep its
+    // name so SQLite still pairs them with it; a shared-memory index is only a cache.
+    for companion in ["-journal", "-wal"] {
+        let from = with_suffix(path, companion);
+        if from.exists() {
+            std::fs::rename(&from, with_suffix(&backup, companion))
+                .map_err(|e| failed(&reason, e))?;
+        }
+    }
+    let _ = std::fs::remove_file(with_suffix(path, "-shm"));
+    if bodies_dir.exists() {
+        std::fs::rename(bodies_dir, with_suffix(bodies_dir, &suffix))
+            .map_err(|e| failed(&reason, e))?;
+    }
+    Ok(Replaced {
+        path: path.to_owned(),
+        backup,
+        reason,
+    })
 }
 
 const COLUMNS: &str = "id, started_at, method, scheme, host, path, query, version, client, \
@@ -290,23 +394,23 @@ fn fts_query(text: &str) -> Option<String> {
 }
 
 impl TrafficStore {
-    /// Open (creating if needed) `traffic.db` in `data_dir` (which must exist).
+    /// Open (creating if needed) `traffic.db` in `data_dir` (which must exist). A file that
+    /// cannot be used is moved aside (see [`Replaced`], [`TrafficStore::replaced`]) and a new
+    /// one is started: captured traffic must never keep the engine from starting.
     pub fn open_dir(data_dir: &Path) -> Result<TrafficStore, Error> {
         let path = data_dir.join(TRAFFIC_FILE);
-        let conn = super::open_database(&path, APPLICATION_ID, MIGRATIONS)?;
-        // A log, not configuration: after a crash the last batches may be missing, never
-        // corrupt (WAL), and routes and settings live in another file.
-        conn.pragma_update(None, "synchronous", "OFF")?;
-        conn.pragma_update(None, "cache_size", -16_384)?;
-        // One connection (behind a mutex) reads and writes this file, so WAL's concurrent
-        // readers buy nothing, while its second copy of every page (log, then checkpoint)
-        // doubles the writing. A rollback journal only copies the pages a batch changes
-        // (retention's deletes), and appended rows are written once.
-        conn.query_row("PRAGMA journal_mode = TRUNCATE", [], |_| Ok(()))?;
-        // Retention deletes visit old pages; through a mapping they cost a memory read, not
-        // a read(2) copy each (a third of the recorder's time without it).
-        conn.query_row("PRAGMA mmap_size = 268435456", [], |_| Ok(()))?;
         let bodies_dir = data_dir.join(BODIES_DIR);
+        let (conn, replaced) = match open_connection(&path) {
+            Ok(conn) => (conn, None),
+            Err(err) => {
+                let Some(reason) = err.unusable_file() else {
+                    return Err(err);
+                };
+                let replaced = set_aside(&path, &bodies_dir, reason)?;
+                tracing::warn!("{replaced}");
+                (open_connection(&path)?, Some(replaced))
+            }
+        };
         let bodies = Bodies::open(bodies_dir.clone()).map_err(|source| Error::Bodies {
             path: bodies_dir.clone(),
             source,
@@ -316,7 +420,49 @@ impl TrafficStore {
             path: Arc::new(path),
             bodies: Arc::new(Mutex::new(bodies)),
             bodies_dir: Arc::new(bodies_dir),
+            replaced: Arc::new(Mutex::new(replaced)),
         })
+    }
+
+    /// The unusable file moved aside since start (when opening, or when a write found it
+    /// damaged), if any.
+    pub fn replaced(&self) -> Option<Replaced> {
+        self.replaced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// When `err` says the file is damaged, move it aside and carry on with a new one;
+    /// returns what was done (`None` for any other error, which is left to the caller).
+    pub fn replace_if_damaged(&self, err: &Error) -> Result<Option<Replaced>, Error> {
+        let Some(reason) = err.damage() else {
+            return Ok(None);
+        };
+        let mut bodies = self.lock_bodies();
+        let mut conn = self.lock();
+        // Close the damaged file before moving it; queries meanwhile fail on an empty
+        // in-memory database.
+        drop(std::mem::replace(&mut *conn, Connection::open_in_memory()?));
+        let replaced = set_aside(&self.path, &self.bodies_dir, reason)?;
+        *conn = open_connection(&self.path)?;
+        bodies
+            .reopen()
+            .map_err(|source| self.bodies_error(source))?;
+        tracing::warn!("{replaced}");
+        *self.replaced.lock().unwrap_or_else(|p| p.into_inner()) = Some(replaced.clone());
+        Ok(Some(replaced))
+    }
+
+    /// A failed write, named after the file.
+    fn write_error(&self, err: Error) -> Error {
+        match err {
+            Error::Sqlite(source) => Error::TrafficWrite {
+                path: self.path.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
     }
 
     /// The folder of body segments.
@@ -361,7 +507,9 @@ impl TrafficStore {
     }
 
     /// Store exchanges in one transaction. Ids are unique (the inspector allocates them above
-    /// [`TrafficStore::max_id`]); the full-text index is built later, when searched.
+    /// [`TrafficStore::max_id`]); the full-text index is built later, when searched. When the
+    /// rows cannot be stored their previews are taken back, so a full disk does not fill
+    /// further with bytes nothing points at.
     pub fn insert(&self, exchanges: &[Exchange]) -> Result<(), Error> {
         // Previews first, one vectored write for the batch; then the rows that point at them.
         let mut bodies = self.lock_bodies();
@@ -375,62 +523,17 @@ impl TrafficStore {
                 )
             })
             .collect();
+        let mark = bodies.mark();
         let locations = bodies
             .append(&previews)
             .map_err(|source| self.bodies_error(source))?;
         let mut conn = self.lock();
-        drop(bodies);
-        let tx = conn.transaction()?;
-        {
-            let mut row = tx.prepare_cached(&format!(
-                "INSERT INTO exchanges ({COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, \
-                  ?33, ?34, ?35)"
-            ))?;
-            for (e, location) in exchanges.iter().zip(locations) {
-                let websocket = e.websocket.as_ref().map(json).transpose()?;
-                row.execute(params![
-                    e.id,
-                    e.started_at,
-                    e.method,
-                    e.scheme,
-                    e.host,
-                    e.path,
-                    e.query,
-                    e.version,
-                    e.client,
-                    e.route_id,
-                    e.route,
-                    e.upstream,
-                    e.status,
-                    e.duration_ms,
-                    e.ttfb_ms,
-                    e.bytes_in as i64,
-                    e.bytes_out as i64,
-                    e.error,
-                    e.error_side,
-                    e.error_code,
-                    e.request_headers.as_text(),
-                    e.response_headers.as_text(),
-                    b"".as_slice(),
-                    e.request_body.size as i64,
-                    b"".as_slice(),
-                    e.response_body.size as i64,
-                    websocket,
-                    e.replay_of,
-                    e.imported,
-                    e.cache,
-                    e.compression,
-                    location.map(|l| l.segment),
-                    location.map(|l| l.at as i64),
-                    location.map(|l| l.request_len as i64),
-                    location.map(|l| l.response_len as i64),
-                ])?;
-            }
+        let stored = insert_rows(&mut conn, exchanges, &locations);
+        drop(conn);
+        if stored.is_err() {
+            bodies.undo(mark);
         }
-        tx.commit()?;
-        Ok(())
+        stored.map_err(|err| self.write_error(err))
     }
 
     /// Bring the full-text index up to date with every stored row (run before a search).
@@ -473,10 +576,12 @@ impl TrafficStore {
 
     /// Record a WebSocket's counts on the exchange of its upgrade.
     pub fn update_websocket(&self, id: ExchangeId, stats: &WebSocketStats) -> Result<(), Error> {
-        self.lock().execute(
-            "UPDATE exchanges SET websocket = ?2 WHERE id = ?1",
-            params![id, json(stats)?],
-        )?;
+        self.lock()
+            .execute(
+                "UPDATE exchanges SET websocket = ?2 WHERE id = ?1",
+                params![id, json(stats)?],
+            )
+            .map_err(|e| self.write_error(e.into()))?;
         Ok(())
     }
 
@@ -526,19 +631,28 @@ impl TrafficStore {
         Ok(row.and_then(|row| with_previews(vec![row], &self.bodies_dir).pop()))
     }
 
-    /// Delete everything.
+    /// Delete everything. The body previews go first: they hold most of the bytes, so on a
+    /// full disk their room lets SQLite write the journal the deletion needs (were it to
+    /// fail still, the rows left read with empty previews).
     pub fn clear(&self) -> Result<usize, Error> {
         let mut bodies = self.lock_bodies();
-        let conn = self.lock();
-        conn.execute("DELETE FROM exchanges_fts", [])?;
-        let deleted = conn.execute("DELETE FROM exchanges", [])?;
         bodies.clear().map_err(|source| self.bodies_error(source))?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM exchanges_fts", [])?;
+        let deleted = tx.execute("DELETE FROM exchanges", [])?;
+        tx.commit()?;
         Ok(deleted)
     }
 
     /// Keep at most `max_count` exchanges, none older than `oldest` (Unix ms); returns how
     /// many were deleted.
     pub fn trim(&self, max_count: u64, oldest: i64, max_bytes: u64) -> Result<usize, Error> {
+        self.trim_to(max_count, oldest, max_bytes)
+            .map_err(|err| self.write_error(err))
+    }
+
+    fn trim_to(&self, max_count: u64, oldest: i64, max_bytes: u64) -> Result<usize, Error> {
         let mut bodies = self.lock_bodies();
         bodies.fit_to(max_bytes);
         let mut conn = self.lock();
@@ -593,6 +707,65 @@ impl TrafficStore {
         tx.commit()?;
         Ok(deleted)
     }
+}
+
+/// The rows of `exchanges`, with where their previews are, in one transaction.
+fn insert_rows(
+    conn: &mut Connection,
+    exchanges: &[Exchange],
+    locations: &[Option<Location>],
+) -> Result<(), Error> {
+    let tx = conn.transaction()?;
+    {
+        let mut row = tx.prepare_cached(&format!(
+            "INSERT INTO exchanges ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+              ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, \
+              ?33, ?34, ?35)"
+        ))?;
+        for (e, location) in exchanges.iter().zip(locations) {
+            let websocket = e.websocket.as_ref().map(json).transpose()?;
+            row.execute(params![
+                e.id,
+                e.started_at,
+                e.method,
+                e.scheme,
+                e.host,
+                e.path,
+                e.query,
+                e.version,
+                e.client,
+                e.route_id,
+                e.route,
+                e.upstream,
+                e.status,
+                e.duration_ms,
+                e.ttfb_ms,
+                e.bytes_in as i64,
+                e.bytes_out as i64,
+                e.error,
+                e.error_side,
+                e.error_code,
+                e.request_headers.as_text(),
+                e.response_headers.as_text(),
+                b"".as_slice(),
+                e.request_body.size as i64,
+                b"".as_slice(),
+                e.response_body.size as i64,
+                websocket,
+                e.replay_of,
+                e.imported,
+                e.cache,
+                e.compression,
+                location.map(|l| l.segment),
+                location.map(|l| l.at as i64),
+                location.map(|l| l.request_len as i64),
+                location.map(|l| l.response_len as i64),
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// The body segment of the oldest row that has one (segments only grow with ids).

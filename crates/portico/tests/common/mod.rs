@@ -280,6 +280,13 @@ impl Serve {
         &self.lines
     }
 
+    /// `kill -9`: the process ends at once, wherever it is, with nothing flushed or closed.
+    pub(crate) fn kill(&mut self) {
+        // `Child::kill` sends SIGKILL on Unix.
+        self.child.0.kill().expect("SIGKILL a child we own");
+        self.child.0.wait().expect("reap the killed child");
+    }
+
     /// Send SIGTERM, as a service manager or `kill` would.
     pub(crate) fn terminate(&self) {
         let status = Command::new("kill")

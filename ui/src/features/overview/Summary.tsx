@@ -118,10 +118,26 @@ export function Summary({ total, timeline, counts, routes, cache, status }: Prop
         <Tile
           name="capture"
           label="Traffic capture"
-          value={capture ? (capture.paused ? <span className="ov-warn">Paused</span> : "Recording") : PENDING}
+          value={
+            capture ? (
+              capture.paused ? (
+                <span className="ov-warn">Paused</span>
+              ) : capture.store_error ? (
+                <span className="ov-warn">Not stored</span>
+              ) : (
+                "Recording"
+              )
+            ) : (
+              PENDING
+            )
+          }
         >
           {capture ? (
-            capture.dropped > 0 ? (
+            capture.store_error ? (
+              <span className="ov-warn">{capture.store_error}</span>
+            ) : capture.store_reset ? (
+              <span className="ov-warn">{capture.store_reset}</span>
+            ) : capture.dropped > 0 ? (
               <span className="ov-warn">
                 {plural(capture.dropped, "exchange")} dropped (the recorder could not keep up)
               </span>

@@ -258,6 +258,18 @@ export function TrafficPage({ exchange }: { exchange: number | null }) {
             Capture is paused in <a href="#/settings">Settings</a>: requests are proxied but not recorded.
           </p>
         )}
+        {capture?.store_error && (
+          <p className="note warn" data-testid="capture-store-error">
+            Captured traffic is not being stored
+            {capture.not_stored > 0 ? ` (${formatCount(capture.not_stored)} exchange${capture.not_stored === 1 ? "" : "s"} so far)` : ""}
+            : {capture.store_error}
+          </p>
+        )}
+        {capture?.store_reset && (
+          <p className="note warn" data-testid="capture-store-reset">
+            {capture.store_reset}
+          </p>
+        )}
         {dropped > 0 && (
           <p className="note warn" data-testid="capture-dropped">
             Capture dropped {formatCount(dropped)} exchange{dropped === 1 ? "" : "s"} since the engine started (it could not keep up; proxying was not slowed).

@@ -445,13 +445,13 @@ mod properties {
     #[test]
     fn accepted_settings_come_back_from_the_store_unchanged() {
         let (_dir, store) = store();
+        let valid_settings = arbitrary::settings()
+            .prop_filter_map("valid settings", |mut s| s.validate().ok().map(|()| s));
         proptest!(
             ProptestConfig::with_cases(256),
-            |(mut settings in arbitrary::settings())| {
-                if settings.validate().is_ok() {
-                    store.put_settings(&settings).expect("valid settings are stored");
-                    prop_assert_eq!(store.settings().expect("read back"), settings);
-                }
+            |(settings in valid_settings)| {
+                store.put_settings(&settings).expect("valid settings are stored");
+                prop_assert_eq!(store.settings().expect("read back"), settings);
             }
         );
     }

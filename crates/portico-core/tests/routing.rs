@@ -413,3 +413,44 @@ async fn a_bare_port_reaches_dev_servers_on_either_loopback_family() {
     assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "v6"));
     v6.abort();
 }
+
+/// `/open/../admin` would be matched as under `/` and then served as `/admin` by a server
+/// that resolves dot segments, past the `/admin` route's address list: such paths are 400.
+#[tokio::test]
+async fn a_path_with_dot_segments_cannot_reach_a_route_it_does_not_match() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("app").await;
+    engine.route("app.localhost", "/", echo.addr).await;
+    engine
+        .add(NewRoute {
+            host: "app.localhost".into(),
+            path: Some("/admin".into()),
+            upstreams: vec![format!("http://{}", echo.addr)],
+            deny_ips: vec!["127.0.0.0/8".into(), "::1".into()],
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        engine.get("app.localhost", "/admin").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        engine.get("app.localhost", "/open/admin").await.status,
+        StatusCode::OK
+    );
+    for path in [
+        "/open/../admin",
+        "/open/%2e%2e/admin",
+        "/./admin",
+        "/open/.%2E/admin",
+    ] {
+        let reply = engine.get("app.localhost", path).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("\"upstream\""), "{path} was forwarded");
+    }
+}

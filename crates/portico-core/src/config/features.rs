@@ -94,7 +94,7 @@ pub struct HeaderRules {
 
 /// Headers a rule may not touch: they frame the message or belong to one connection, so
 /// changing them would corrupt the exchange rather than adjust it.
-const PROTECTED: [&str; 8] = [
+pub(super) const PROTECTED: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -134,9 +134,21 @@ impl HeaderRules {
             }
         }
         for pair in self.set.iter().chain(&self.add) {
+            // What `HeaderValue::from_str` refuses (it takes bytes past ASCII as opaque
+            // obs-text), found to say which character it is.
+            let refused = pair
+                .value
+                .chars()
+                .find(|c| c.is_ascii_control() && *c != '\t');
+            if let Some(c) = refused {
+                return Err(bad(format!(
+                    "the value of {} contains {c:?}, a line break or control character",
+                    pair.name
+                )));
+            }
             if http::HeaderValue::from_str(&pair.value).is_err() {
                 return Err(bad(format!(
-                    "the value of {} contains a line break or control character",
+                    "the value of {} is not a header value",
                     pair.name
                 )));
             }
@@ -310,6 +322,33 @@ mod tests {
             let err = rules.validate("response_headers").expect_err("refused");
             assert_eq!(err.field(), "response_headers");
         }
+    }
+
+    #[test]
+    fn a_refused_value_shows_the_character_and_why() {
+        for (value, shown, why) in [
+            ("a\u{7f}", "'\\u{7f}'", "control character"),
+            ("line\r\nbreak", "'\\r'", "line break"),
+            ("\0", "'\\0'", "control character"),
+        ] {
+            let err = HeaderRules {
+                set: vec![pair("X-A", value)],
+                ..Default::default()
+            }
+            .validate("request_headers")
+            .expect_err(value);
+            let text = err.to_string();
+            assert!(text.contains(shown) && text.contains(why), "{text}");
+        }
+        let opaque = HeaderRules {
+            set: vec![pair("X-A", "café")],
+            ..Default::default()
+        };
+        assert_eq!(
+            opaque.validate("request_headers"),
+            Ok(()),
+            "obs-text is allowed"
+        );
     }
 
     #[test]

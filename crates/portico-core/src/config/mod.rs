@@ -5,11 +5,15 @@
 //! engine can trust the types here. This module does no I/O.
 
 mod access;
+#[cfg(test)]
+pub(crate) mod arbitrary;
 mod balance;
 mod basic_auth;
 mod features;
 mod host;
 pub(crate) mod object;
+#[cfg(test)]
+mod properties;
 mod share;
 mod upstream;
 

@@ -71,6 +71,13 @@ impl Upstream {
             Some(0) => return Err(bad("port 0 is not a real port")),
             Some(p) => p,
             None => {
+                // No port, or digits that are not a `u16`: say which.
+                if let Some((_, digits)) = authority.as_str().rsplit_once(':')
+                    && !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(bad(&format!("{digits} is not a port (1-65535)")));
+                }
                 return Err(bad(&format!(
                     "missing port; write it as http://{}:PORT (the port your dev server prints)",
                     authority.host()
@@ -81,10 +88,10 @@ impl Upstream {
             return Err(bad("an upstream cannot have a query or fragment"));
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
+        // Host in lowercase and the port as a number (`:03000` is `:3000`), so one server
+        // written two ways is one upstream.
         Ok(Upstream {
-            authority: authority
-                .as_str()
-                .to_ascii_lowercase()
+            authority: format!("{}:{port}", authority.host().to_ascii_lowercase())
                 .parse()
                 .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?,
             port,
@@ -168,6 +175,8 @@ mod tests {
             ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
             ("http://[::1]:8000/v1/", "http://[::1]:8000/v1"),
             ("HTTP://LocalHost:80", "http://localhost:80"),
+            ("http://[::1]:0080", "http://[::1]:80"),
+            ("localhost:03000", "http://localhost:3000"),
         ];
         for (input, want) in cases {
             assert_eq!(Upstream::parse(input).expect(input).to_string(), want);
@@ -191,5 +200,20 @@ mod tests {
             let err = Upstream::parse(bad).expect_err(bad);
             assert_eq!(err.field(), "upstreams", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_reported_as_such_not_as_missing() {
+        for (input, digits) in [
+            ("localhost:99999", "99999"),
+            ("http://[::1]:65536/x", "65536"),
+        ] {
+            let err = Upstream::parse(input).expect_err(input).to_string();
+            assert!(err.contains(&format!("{digits} is not a port")), "{err}");
+        }
+        let err = Upstream::parse("http://[::1]")
+            .expect_err("no port")
+            .to_string();
+        assert!(err.contains("missing port"), "{err}");
     }
 }

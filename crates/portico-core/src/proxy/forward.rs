@@ -132,6 +132,31 @@ fn cut_at_limit(err: &Error) -> bool {
 }
 
 /// Whether a Host header's name is an IP address (`192.168.1.20`, `[fe80::1]`).
+/// Whether `path` has a `.` or `..` segment, also percent-encoded (`%2e`). A server may
+/// resolve one, so `/open/../admin` would be matched against the routes as under `/open` and
+/// then served as `/admin`, past that route's address lists and password. Browsers and curl
+/// resolve them before sending.
+pub(super) fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let mut rest = segment.as_bytes();
+        let mut dots = 0;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix(b".") {
+                rest = after;
+            } else if rest
+                .get(..3)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"%2e"))
+            {
+                rest = &rest[3..];
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        (1..=2).contains(&dots)
+    })
+}
+
 fn is_ip_literal(host: &str) -> bool {
     host.trim_start_matches('[')
         .trim_end_matches(']')
@@ -390,6 +415,11 @@ impl Proxy {
         if req.method() == Method::CONNECT {
             return Err(Error::BadRequest {
                 reason: "Portico is a reverse proxy, not a forward proxy; CONNECT is not supported",
+            });
+        }
+        if has_dot_segment(req.uri().path()) {
+            return Err(Error::BadRequest {
+                reason: "the path has a '.' or '..' segment; send the path it resolves to (a browser does)",
             });
         }
         let client = conn.client.ip();
@@ -1061,7 +1091,7 @@ fn authority_value(authority: &Authority) -> HeaderValue {
 }
 
 /// The lowercase host name without port or trailing dot.
-fn host_name(value: &HeaderValue) -> Result<String, Error> {
+pub(super) fn host_name(value: &HeaderValue) -> Result<String, Error> {
     let bad = Error::BadRequest {
         reason: "the Host header is not a valid host name",
     };
@@ -1279,6 +1309,33 @@ mod tests {
             forwarded("/api", "3000", true, &bare),
             "http://localhost:3000/"
         );
+    }
+
+    #[test]
+    fn dot_segments_are_found_plain_or_percent_encoded() {
+        for path in [
+            "/..",
+            "/a/../b",
+            "/./a",
+            "/a/.",
+            "/%2e%2E/x",
+            "/a/.%2e",
+            "/%2E",
+        ] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/a.b",
+            "/...",
+            "/..a",
+            "/a%2eb",
+            "/%2",
+            "/.well-known/x",
+            "*",
+        ] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
     }
 
     #[test]

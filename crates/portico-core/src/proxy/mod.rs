@@ -13,6 +13,8 @@ mod headers;
 mod health;
 mod limit;
 mod listener;
+#[cfg(test)]
+mod properties;
 mod resolve;
 mod route_table;
 mod upgrade;

@@ -501,3 +501,56 @@ fn traffic_db_is_opened_with_a_rollback_journal_and_no_wal_index() {
     );
     assert!(!dir.path().join("traffic.db-wal").exists());
 }
+
+mod properties {
+    //! Whatever validation accepts, the store gives back unchanged, and it still validates
+    //! when read (a row that does not is reported invalid, so this would be a lost route).
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::arbitrary;
+
+    /// One store for every case, emptied after each: opening one per case would cost more
+    /// than the cases.
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_dir(dir.path()).expect("open");
+        (dir, store)
+    }
+
+    #[test]
+    fn accepted_routes_and_patches_come_back_from_the_store_unchanged() {
+        let (_dir, store) = store();
+        let valid_routes =
+            arbitrary::new_route().prop_filter_map("valid routes", |r| r.validate().ok());
+        proptest!(
+            ProptestConfig::with_cases(256),
+            |(route in valid_routes, patch in arbitrary::route_patch())| {
+                let inserted = store.insert_route(&route).expect("a valid route is stored");
+                prop_assert_eq!(store.route(inserted.id).expect("read back"), inserted.clone());
+                if let Ok(patched) = patch.apply(&inserted) {
+                    store.update_route(&patched).expect("a patched route is stored");
+                    prop_assert_eq!(store.route(inserted.id).expect("read back"), patched);
+                }
+                let rows = store.list_routes().expect("list");
+                prop_assert!(rows.invalid.is_empty(), "{:?}", rows.invalid);
+                store.delete_route(inserted.id).expect("delete");
+            }
+        );
+    }
+
+    #[test]
+    fn accepted_settings_come_back_from_the_store_unchanged() {
+        let (_dir, store) = store();
+        let valid_settings = arbitrary::settings()
+            .prop_filter_map("valid settings", |mut s| s.validate().ok().map(|()| s));
+        proptest!(
+            ProptestConfig::with_cases(256),
+            |(settings in valid_settings)| {
+                store.put_settings(&settings).expect("valid settings are stored");
+                prop_assert_eq!(store.settings().expect("read back"), settings);
+            }
+        );
+    }
+}

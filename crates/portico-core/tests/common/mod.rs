@@ -167,7 +167,76 @@ pub async fn send_from(
     builder: http::request::Builder,
     body: Bytes,
 ) -> Reply {
-    send_body(local, addr, host, builder, Full::new(body)).await
+    let host = format!("{host}:{}", addr.port());
+    send_body(local, addr, &host, builder, Full::new(body)).await
+}
+
+/// As [`send`], with `Host` exactly as given (another port, or none at all).
+pub async fn send_as(
+    addr: SocketAddr,
+    host_header: &str,
+    builder: http::request::Builder,
+    body: Bytes,
+) -> Reply {
+    send_body(None, addr, host_header, builder, Full::new(body)).await
+}
+
+/// One HTTP/1.1 request over TLS to `addr`, trusting only `root_pem` and verifying the
+/// certificate for `server_name` (a name, sent as SNI, or an IP address), with `Host`
+/// exactly as given; the whole answer.
+pub async fn send_tls(
+    addr: SocketAddr,
+    server_name: &str,
+    root_pem: &str,
+    host_header: &str,
+    builder: http::request::Builder,
+    body: Bytes,
+) -> Reply {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(
+            rustls_pki_types::CertificateDer::from_pem_slice(root_pem.as_bytes())
+                .expect("root PEM"),
+        )
+        .expect("add root");
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from(server_name.to_owned()).expect("server name");
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let tls = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .expect("handshake within 10 s")
+    .expect("the certificate verifies against the root");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .expect("HTTP/1.1 over TLS");
+    tokio::spawn(conn);
+    let req = builder
+        .header("host", host_header)
+        .body(Full::new(body))
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
+        .await
+        .expect("answer within 30 s")
+        .expect("response");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body,
+    }
 }
 
 /// As [`send`], with a streamed body of unknown length (sent chunked).
@@ -181,15 +250,16 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    send_body(None, addr, host, builder, body).await
+    let host = format!("{host}:{}", addr.port());
+    send_body(None, addr, &host, builder, body).await
 }
 
-/// One request with `body` from `local` (any address when `None`) to `addr`, `Host: host`;
-/// the whole answer.
+/// One request with `body` from `local` (any address when `None`) to `addr`, with `Host`
+/// exactly `host_header`; the whole answer.
 async fn send_body<B>(
     local: Option<std::net::IpAddr>,
     addr: SocketAddr,
-    host: &str,
+    host_header: &str,
     builder: http::request::Builder,
     body: B,
 ) -> Reply
@@ -203,7 +273,7 @@ where
     let path = builder.uri_ref().map(|u| u.to_string()).unwrap_or_default();
     let req = builder
         .uri(format!("http://{addr}{path}"))
-        .header("host", format!("{host}:{}", addr.port()))
+        .header("host", host_header)
         .body(body)
         .expect("request");
     let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))

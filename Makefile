@@ -30,7 +30,7 @@ PORTICO := $(CARGO_TARGET_DIR)/release/portico
 # so the same dependency features) as nextest's build, so nothing is compiled twice.
 DEBUG_BUILD := $(CARGO) build --locked --workspace --all-targets
 
-.PHONY: run serve test deps build install lint fmt unit bench openapi check-api-types fuzz-api ui ui-check e2e \
+.PHONY: run serve test deps build install lint fmt unit bench soak openapi check-api-types fuzz-api ui ui-check e2e \
 	desktop-test bundle check-deb prune-cache
 
 # The UI is rebuilt only when something it is built from changed.
@@ -110,6 +110,13 @@ lint: deps ui
 
 unit: deps ui
 	$(CARGO) nextest run --workspace --locked
+
+## soak: minutes of mixed traffic (plain, HTTPS, WebSocket, SSE, injected faults) through one
+## engine; fails if anything but the injected faults fails or memory and descriptors grow.
+## SOAK_SECONDS sets the length (600). Not part of `make test`.
+soak: deps ui
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(CARGO) nextest run -p portico-core --locked --profile soak \
+	  --run-ignored only -E 'binary(soak)'
 
 ## openapi: write docs/openapi.json from the code, then ui/src/api/schema.d.ts from it
 openapi: deps ui

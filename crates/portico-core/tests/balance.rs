@@ -127,6 +127,27 @@ fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 }
 
 #[tokio::test]
+async fn an_answer_through_a_balanced_route_keeps_its_content_length() {
+    let engine = TestEngine::start().await;
+    let (a, b) = (
+        named("a", Duration::ZERO).await,
+        named("b", Duration::ZERO).await,
+    );
+    balanced(
+        &engine,
+        "lb.localhost",
+        &[a.addr, b.addr],
+        policy(Policy::RoundRobin),
+    )
+    .await;
+    // The upstream's in-flight count rides in the body; the length must survive it.
+    let reply = get(&engine, "lb.localhost").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-length"], "1", "{:?}", reply.headers);
+    assert!(!reply.headers.contains_key("transfer-encoding"));
+}
+
+#[tokio::test]
 async fn round_robin_is_exact_and_first_sends_everything_to_the_first() {
     let engine = TestEngine::start().await;
     let (a, b, c) = (

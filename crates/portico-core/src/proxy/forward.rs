@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use super::auth::{AuthCache, Verdict};
 use super::balance::{InFlight, sticky_cookie_name};
+use super::body::{Held, UpstreamBody, Watch};
 use super::conns::{ConnCounts, ConnSlot, canonical};
 use super::headers::{self, Forwarding};
 use super::resolve::Resolver;
@@ -114,6 +115,22 @@ fn side_name(side: super::Side) -> &'static str {
         super::Side::Upstream => "upstream",
         super::Side::Portico => "portico",
     }
+}
+
+/// `err` and the chain of its causes (`… sent an invalid response: client error
+/// (SendRequest): message head is too large`), so the inspector names what really happened.
+fn with_causes(err: &Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(e) = cause {
+        let more = e.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 /// Whether `err` is an upstream request that failed because its body hit the size limit.
@@ -377,7 +394,7 @@ impl Proxy {
                         .headers()
                         .get("x-portico-error")
                         .and_then(|v| v.to_str().ok());
-                    capture.error(err.to_string(), side_name(err.side()), code);
+                    capture.error(with_causes(&err), side_name(err.side()), code);
                 }
                 resp
             }
@@ -665,7 +682,7 @@ impl Proxy {
         if let Some(client_upgrade) = client_upgrade {
             // Upgrades never touch the cache or compression: the 101's connection becomes
             // a tunnel.
-            let (resp, _in_flight) =
+            let (resp, _in_flight, upstream) =
                 Box::pin(self.send_raw(outgoing, target, &asker, capture)).await?;
             if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
                 let websocket = upgrade
@@ -682,7 +699,7 @@ impl Proxy {
                         .map(|c| (c.clone(), websocket)),
                 ));
             }
-            let mut resp = finish_upstream(resp);
+            let mut resp = finish_upstream(resp, watch(upstream, target, capture));
             self.finish_response(&mut resp, route, None);
             return Ok(self.maybe_compress(compression, resp, capture, None));
         }
@@ -721,8 +738,9 @@ impl Proxy {
         asker: &Asking,
         capture: Option<&Capture>,
     ) -> Result<Response<ProxyBody>, Error> {
-        let (resp, in_flight) = self.send_raw(outgoing, target, asker, capture).await?;
-        Ok(hold_until_body_ends(finish_upstream(resp), in_flight))
+        let (resp, in_flight, upstream) = self.send_raw(outgoing, target, asker, capture).await?;
+        let resp = finish_upstream(resp, watch(upstream, target, capture));
+        Ok(hold_until_body_ends(resp, in_flight))
     }
 
     /// One request to the upstream (or, for a route with several, to the one its balancing
@@ -735,7 +753,7 @@ impl Proxy {
         target: &Target,
         asker: &Asking,
         capture: Option<&Capture>,
-    ) -> Result<(Response<Incoming>, Option<InFlight>), Error> {
+    ) -> Result<(Response<Incoming>, Option<InFlight>, String), Error> {
         let route = &target.route;
         let pool = &target.pool;
         if pool.members().len() <= 1 {
@@ -745,7 +763,7 @@ impl Proxy {
                 });
             };
             let resp = self.attempt(outgoing, target, upstream, capture).await?;
-            return Ok((resp, None));
+            return Ok((resp, None, upstream.to_string()));
         }
         let balancing = &route.balancing;
         let resend = replayable(&outgoing).then(|| {
@@ -807,7 +825,7 @@ impl Proxy {
                             resp.headers_mut().append(header::SET_COOKIE, value);
                         }
                     }
-                    return Ok((resp, Some(in_flight)));
+                    return Ok((resp, Some(in_flight), member.upstream.to_string()));
                 }
                 Err(err) => {
                     if !cut_at_limit(&err) {
@@ -1024,13 +1042,36 @@ fn redirect_to_https(host: &str, https_port: u16, uri: &Uri) -> Response<ProxyBo
     resp
 }
 
-/// An upstream's answer made ready for the client: hop-by-hop headers removed, `Via` added.
-fn finish_upstream(resp: Response<Incoming>) -> Response<ProxyBody> {
+/// How an upstream's body is watched: the route's timeout bounds each silence in it, except
+/// in an event stream (Server-Sent Events), which is quiet between events by design.
+fn watch(upstream: String, target: &Target, capture: Option<&Capture>) -> Watch {
+    Watch {
+        upstream,
+        idle: Some(target.route.timeout()),
+        capture: capture.cloned(),
+    }
+}
+
+/// An upstream's answer made ready for the client: hop-by-hop headers removed, `Via` added,
+/// the body bounded by `watch`.
+fn finish_upstream(resp: Response<Incoming>, mut watch: Watch) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers, None);
     headers::append_via(&mut parts.headers, parts.version);
     parts.version = Version::default();
-    Response::from_parts(parts, body.map_err(Into::into).boxed())
+    let event_stream = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .get(..17)
+                .is_some_and(|t| t.eq_ignore_ascii_case("text/event-stream"))
+        });
+    if event_stream {
+        watch.idle = None;
+    }
+    Response::from_parts(parts, UpstreamBody::new(body, watch).boxed())
 }
 
 /// A redirect route's answer: its URL, plus the request's path (after the prefix when the
@@ -1110,13 +1151,7 @@ fn hold_until_body_ends<G: Send + Sync + 'static>(
 ) -> Response<ProxyBody> {
     match guard {
         None => resp,
-        Some(guard) => resp.map(|body| {
-            body.map_frame(move |frame| {
-                let _held = &guard;
-                frame
-            })
-            .boxed()
-        }),
+        Some(guard) => resp.map(|body| Held::new(body, guard).boxed()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod auth;
 mod balance;
+mod body;
 mod conns;
 mod error_page;
 mod forward;
@@ -20,6 +21,7 @@ mod route_table;
 mod upgrade;
 
 pub use balance::{Member, Pool, sticky_cookie_name};
+pub use body::BodyError;
 pub use conns::{ConnCounts, ConnSlot};
 pub use forward::{ConnInfo, Proxy, ProxyOptions};
 pub use gate::Gate;

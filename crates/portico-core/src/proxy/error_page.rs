@@ -167,6 +167,13 @@ impl<'a> Page<'a> {
                     "Route {route} needs a user name and password (HTTP basic auth). Users are set in the route editor, or: portico route set HOST --auth USER:PASSWORD; portico route set HOST --no-auth turns it off."
                 ),
             ),
+            Error::HeadersTooLarge { limit, .. } => (
+                "headers-too-large",
+                "Request headers too large",
+                format!(
+                    "Portico forwards at most {limit} bytes of request headers. Large cookies are the usual cause: clear this site's cookies (several dev servers on localhost share them)."
+                ),
+            ),
             Error::BodyTooLarge { limit, .. } => (
                 "body-too-large",
                 "Request body too large",

@@ -384,8 +384,13 @@ impl Proxy {
                 }
                 let mut resp = error_page::render(&err, accept.as_ref(), &table, conn);
                 // A connection over the limit is closed after its answer (HTTP/1; HTTP/2 has
-                // no `Connection` header, and each of its requests is refused instead).
-                if conn.over_limit.is_some() && version < Version::HTTP_2 {
+                // no `Connection` header, and each of its requests is refused instead), and
+                // so is one that sent a malformed request: its framing cannot be trusted.
+                let malformed = matches!(
+                    err,
+                    Error::BadRequest { .. } | Error::HeadersTooLarge { .. }
+                );
+                if (conn.over_limit.is_some() || malformed) && version < Version::HTTP_2 {
                     resp.headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
@@ -437,6 +442,16 @@ impl Proxy {
         if has_dot_segment(req.uri().path()) {
             return Err(Error::BadRequest {
                 reason: "the path has a '.' or '..' segment; send the path it resolves to (a browser does)",
+            });
+        }
+        if let Some(reason) = headers::framing_problem(req.headers()) {
+            return Err(Error::BadRequest { reason });
+        }
+        let size = headers::head_size(&req);
+        if size > super::MAX_HEAD_BYTES {
+            return Err(Error::HeadersTooLarge {
+                size,
+                limit: super::MAX_HEAD_BYTES,
             });
         }
         let client = conn.client.ip();
@@ -1140,6 +1155,15 @@ pub(super) fn host_name(value: &HeaderValue) -> Result<String, Error> {
         reason: "the Host header is not a valid host name",
     })?;
     let authority: Authority = text.parse().map_err(|_| bad)?;
+    // `http` parses a port lazily and takes user info; a Host header has neither an invalid
+    // port (`:99999`) nor user info (RFC 9110 7.2), and forwarding one would pass it on.
+    let raw = authority.as_str();
+    let has_port = raw.rfind(':').is_some_and(|i| !raw[i..].contains(']'));
+    if (has_port && authority.port_u16().is_none()) || raw.contains('@') {
+        return Err(Error::BadRequest {
+            reason: "the Host header is not a valid host name",
+        });
+    }
     Ok(authority.host().trim_end_matches('.').to_ascii_lowercase())
 }
 
@@ -1380,5 +1404,7 @@ mod tests {
         assert_eq!(name("app.localhost."), "app.localhost");
         assert_eq!(name("[::1]:80"), "[::1]");
         assert!(host_name(&HeaderValue::from_static("a b")).is_err());
+        assert!(host_name(&HeaderValue::from_static("app.localhost:99999")).is_err());
+        assert!(host_name(&HeaderValue::from_static("user@app.localhost")).is_err());
     }
 }

@@ -50,6 +50,50 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// What is wrong with a request's framing headers, if anything. hyper has already read the
+/// body by `Transfer-Encoding` when there is one (dropping a `Content-Length` beside it, and
+/// closing the connection after the answer) and refused differing `Content-Length`s; what it
+/// lets through and Portico refuses is any transfer coding but a single `chunked` (another
+/// coding would be lost on the way upstream, and a list or a repeated header is how request
+/// smuggling hides) and a `Content-Length` that is not one plain number.
+pub(crate) fn framing_problem(headers: &HeaderMap) -> Option<&'static str> {
+    let mut codings = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','));
+    if let Some(first) = codings.next() {
+        let chunked = first.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        if !chunked || codings.next().is_some() {
+            return Some(
+                "the request's Transfer-Encoding is not a single `chunked`; Portico accepts no other transfer coding",
+            );
+        }
+    }
+    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    if let Some(length) = lengths.next()
+        && (lengths.next().is_some()
+            || length.is_empty()
+            || !length.as_bytes().iter().all(u8::is_ascii_digit))
+    {
+        return Some("the request's Content-Length is not a single number");
+    }
+    None
+}
+
+/// The size of a request's head as HTTP/1.1 sends it: `METHOD target HTTP/1.1\r\n`, then
+/// `name: value\r\n` for each header, then the blank line.
+pub(crate) fn head_size<B>(req: &http::Request<B>) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len())
+        + req.uri().authority().map_or(0, |a| a.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
+    let fields: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    line + fields + 2
+}
+
 /// Remove hop-by-hop headers, including any named in `Connection`. When `upgrade` is given,
 /// the upgrade handshake headers are put back so the next hop sees them.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
@@ -154,6 +198,33 @@ mod tests {
         strip_hop_by_hop(&mut h, None);
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, vec!["accept"]);
+    }
+
+    #[test]
+    fn framing_allows_one_chunked_or_one_length_only() {
+        assert_eq!(
+            framing_problem(&map(&[("transfer-encoding", "chunked")])),
+            None
+        );
+        assert_eq!(
+            framing_problem(&map(&[("transfer-encoding", "Chunked")])),
+            None
+        );
+        assert_eq!(framing_problem(&map(&[("content-length", "12")])), None);
+        for bad in [
+            &[("transfer-encoding", "gzip, chunked")][..],
+            &[("transfer-encoding", "chunked, chunked")],
+            &[
+                ("transfer-encoding", "identity"),
+                ("transfer-encoding", "chunked"),
+            ],
+            &[("transfer-encoding", "xchunked")],
+            &[("content-length", "5, 5")],
+            &[("content-length", "5"), ("content-length", "5")],
+            &[("content-length", "+5")],
+        ] {
+            assert!(framing_problem(&map(bad)).is_some(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every request forwarded and every response returned.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
+/// The largest request head the proxy forwards (request line and headers, as sent on
+/// HTTP/1.1), 64 KiB: more is answered 431. Node's servers refuse more than 16 KiB, so a dev
+/// server behind Portico never needs more; the bound keeps one client from making Portico
+/// carry (and the inspector store) hundreds of KiB of headers per request.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Who caused a failure: shown by error pages and, later, by the inspector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -186,6 +192,14 @@ pub enum Error {
         /// Whether credentials were given (and were wrong).
         failed: bool,
     },
+    /// The request's head is larger than [`MAX_HEAD_BYTES`].
+    #[error("the request's headers take {size} bytes, more than the {limit}-byte limit")]
+    HeadersTooLarge {
+        /// The head's size: request line and headers.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The request's body is larger than the route's (or every route's) limit.
     #[error("the request body is larger than the {limit}-byte limit of {scope}")]
     BodyTooLarge {
@@ -233,6 +247,7 @@ impl Error {
             }
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -247,6 +262,7 @@ impl Error {
             | Error::RateLimited { .. }
             | Error::TooManyConnections { .. }
             | Error::Unauthorized { .. }
+            | Error::HeadersTooLarge { .. }
             | Error::BodyTooLarge { .. } => Side::Client,
             Error::UpstreamRefused { .. }
             | Error::UpstreamUnreachable { .. }
@@ -349,6 +365,14 @@ mod tests {
                 Side::Client,
             ),
             (Error::NotShared, 404, Side::Client),
+            (
+                Error::HeadersTooLarge {
+                    size: 70_000,
+                    limit: MAX_HEAD_BYTES,
+                },
+                431,
+                Side::Client,
+            ),
         ];
         for (err, status, side) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");

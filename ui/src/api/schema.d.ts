@@ -990,7 +990,9 @@ export interface components {
             deny_ips: string[];
             /**
              * Format: int64
-             * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
+             * @description How long a client may take to send a request's headers, in milliseconds: on a new
+             *     connection (its TLS handshake included, of which at most 10 s) and between requests
+             *     on a kept-alive one, HTTP/1 or HTTP/2; a connection silent for longer is closed.
              *     Applies at the next start. Default: 30000.
              * @default 30000
              */
@@ -1197,6 +1199,26 @@ export interface components {
              *     ]
              */
             https: string[];
+        };
+        /** @description What is open, at one moment. */
+        LoadStatus: {
+            /**
+             * Format: int64
+             * @description Client connections open to the proxy listeners (HTTP, HTTPS, shared routes),
+             *     including those still in their TLS handshake.
+             */
+            connections: number;
+            /**
+             * Format: int64
+             * @description Requests being answered: from arrival until their response body has been sent or
+             *     abandoned.
+             */
+            requests: number;
+            /**
+             * Format: int64
+             * @description Upgraded connections (WebSockets) joined to their upstream.
+             */
+            tunnels: number;
         };
         /** @description A fresh login link. */
         LoginLink: {
@@ -1966,7 +1988,9 @@ export interface components {
             deny_ips: string[];
             /**
              * Format: int64
-             * @description How long an HTTP/1 client may take to send its request headers, in milliseconds.
+             * @description How long a client may take to send a request's headers, in milliseconds: on a new
+             *     connection (its TLS handshake included, of which at most 10 s) and between requests
+             *     on a kept-alive one, HTTP/1 or HTTP/2; a connection silent for longer is closed.
              *     Applies at the next start. Default: 30000.
              * @default 30000
              */
@@ -2189,6 +2213,8 @@ export interface components {
             data_dir: string;
             /** @description Bound listeners. */
             listeners: components["schemas"]["ListenerStatus"];
+            /** @description What the proxy has open now. */
+            load: components["schemas"]["LoadStatus"];
             /**
              * @description This machine's addresses on its networks (not loopback or link-local), IPv4 first:
              *     where a phone or another computer reaches a listener bound beyond loopback.

@@ -29,6 +29,8 @@ pub struct Status {
     pub routes: RouteCounts,
     /// The traffic inspector.
     pub capture: CaptureStatus,
+    /// What the proxy has open now.
+    pub load: crate::proxy::LoadStatus,
     /// This machine's addresses on its networks (not loopback or link-local), IPv4 first:
     /// where a phone or another computer reaches a listener bound beyond loopback.
     #[schema(value_type = Vec<String>, example = json!(["192.168.1.20"]))]

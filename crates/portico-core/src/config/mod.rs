@@ -987,7 +987,9 @@ pub struct Settings {
     /// at the next start. Default: 10000.
     #[schema(required = true, minimum = 100, maximum = 600_000)]
     pub shutdown_grace_ms: u64,
-    /// How long an HTTP/1 client may take to send its request headers, in milliseconds.
+    /// How long a client may take to send a request's headers, in milliseconds: on a new
+    /// connection (its TLS handshake included, of which at most 10 s) and between requests
+    /// on a kept-alive one, HTTP/1 or HTTP/2; a connection silent for longer is closed.
     /// Applies at the next start. Default: 30000.
     #[schema(required = true, minimum = 1_000, maximum = 600_000)]
     pub header_read_timeout_ms: u64,

@@ -161,6 +161,8 @@ struct Core {
     fallbacks: Vec<admin::PortFallback>,
     /// The LAN listeners of shared routes; set once the proxy exists.
     sharing: std::sync::OnceLock<Arc<Sharing>>,
+    /// What the proxy has open (connections, requests, tunnels).
+    load: Arc<crate::proxy::Load>,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -283,6 +285,7 @@ impl Engine {
             .filter_map(|(listener, f)| f.map(|f| admin::PortFallback::new(listener, f)))
             .collect(),
             sharing: std::sync::OnceLock::new(),
+            load: Arc::default(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -299,6 +302,7 @@ impl Engine {
             gate,
             metrics: metrics.clone(),
             conns: Arc::default(),
+            load: core.load.clone(),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
         // what they captured.
@@ -854,6 +858,7 @@ impl Core {
                 not_stored: self.inspector.not_stored(),
                 store_reset: self.traffic.replaced().map(|r| r.to_string()),
             },
+            load: self.load.status(),
             network_addresses: tokio::task::spawn_blocking(admin::network_addresses)
                 .await
                 .unwrap_or_default(),
@@ -1242,6 +1247,12 @@ impl EngineHandle {
     /// `max_conns_per_ip` setting.
     pub fn open_connections(&self, client: std::net::IpAddr) -> u64 {
         self.proxy.open_connections(client)
+    }
+
+    /// What the proxy has open now: client connections, requests being answered, upgraded
+    /// connections.
+    pub fn load(&self) -> crate::proxy::LoadStatus {
+        self.core.load.status()
     }
 
     /// Every stored route.

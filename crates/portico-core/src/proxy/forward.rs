@@ -73,7 +73,6 @@ pub struct Proxy {
 struct Inner {
     table: Arc<ArcSwap<RouteTable>>,
     client: Client<HttpConnector<Resolver>, ProxyBody>,
-    tunnels: TaskTracker,
     stop: CancellationToken,
     options: ProxyOptions,
     /// Each rate-limited route's buckets, kept across route table rebuilds while its limit
@@ -107,6 +106,8 @@ pub struct ProxyOptions {
     /// Open connections per client address, counted at the listeners while the
     /// `max_conns_per_ip` setting is on.
     pub conns: Arc<ConnCounts>,
+    /// Connections, requests and tunnels open now (the engine's status reports them).
+    pub load: Arc<super::Load>,
 }
 
 fn side_name(side: super::Side) -> &'static str {
@@ -279,7 +280,6 @@ impl Proxy {
             inner: Arc::new(Inner {
                 table,
                 client,
-                tunnels: TaskTracker::new(),
                 stop,
                 options,
                 route_limits: std::sync::Mutex::default(),
@@ -339,12 +339,31 @@ impl Proxy {
 
     /// Upgraded connections still open.
     pub fn tunnels(&self) -> &TaskTracker {
-        &self.inner.tunnels
+        self.inner.options.load.tunnels()
+    }
+
+    /// What the listeners and the proxy have open now.
+    pub fn load(&self) -> &Arc<super::Load> {
+        &self.inner.options.load
     }
 
     /// Answer one request: the upstream's response, or Portico's own error page. The
     /// exchange is captured for the inspector as it streams, unless capture is paused.
     pub async fn handle(&self, req: Request<ProxyBody>, conn: ConnInfo) -> Response<ProxyBody> {
+        self.handle_holding(req, conn, ()).await
+    }
+
+    /// As [`Proxy::handle`], keeping `guard` alive until the response body has been sent or
+    /// abandoned (the listener's mark that its connection is busy).
+    pub(super) async fn handle_holding<G: Send + Sync + 'static>(
+        &self,
+        req: Request<ProxyBody>,
+        conn: ConnInfo,
+        guard: G,
+    ) -> Response<ProxyBody> {
+        // Counted from here, so a request whose future is dropped (the client left while the
+        // upstream was slow) is given back too.
+        let request = self.inner.options.load.request();
         let arrived = std::time::Instant::now();
         let version = req.version();
         let accept = req.headers().get(header::ACCEPT).cloned();
@@ -413,7 +432,7 @@ impl Proxy {
             crate::unix_millis(),
         );
         // A request in flight counts until its response body ends or is dropped.
-        let resp = hold_until_body_ends(resp, held);
+        let resp = hold_until_body_ends(resp, Some((held, request, guard)));
         match capture {
             None => resp,
             Some(capture) => {
@@ -706,7 +725,7 @@ impl Proxy {
                 return Ok(upgrade::tunnel(
                     resp,
                     client_upgrade,
-                    &self.inner.tunnels,
+                    self.inner.options.load.tunnels(),
                     self.inner.stop.clone(),
                     target.label.clone(),
                     capture

@@ -14,6 +14,7 @@ mod headers;
 mod health;
 mod limit;
 mod listener;
+mod load;
 #[cfg(test)]
 mod properties;
 mod resolve;
@@ -29,6 +30,7 @@ pub(crate) use headers::cookie;
 pub use health::{HealthChange, HealthMonitor, PROBE_EVERY, RouteHealth, UpstreamHealth};
 pub use limit::RateLimit;
 pub use listener::{Fallback, ListenSpec, Listeners, ServeOptions, serve};
+pub use load::{Held, Load, LoadStatus};
 pub(crate) use resolve::is_localhost;
 pub use route_table::{RouteTable, Target};
 

@@ -4,54 +4,19 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{TestEngine, eventually, spawn_echo, spawn_upstream};
+use common::{TestEngine, client_config, eventually, spawn_echo, spawn_upstream, tls_connect};
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use portico_core::config::NewRoute;
-use rustls::ClientConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
-
-fn client_config(root_pem: &str, alpn: &[&[u8]]) -> Arc<ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).expect("root PEM"))
-        .expect("add root");
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(config)
-}
-
-async fn tls_connect(
-    addr: SocketAddr,
-    sni: &str,
-    config: Arc<ClientConfig>,
-) -> std::io::Result<TlsStream<TcpStream>> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from(sni.to_owned()).map_err(std::io::Error::other)?;
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
-    )
-    .await
-    .map_err(std::io::Error::other)?
-}
 
 fn root_pem(engine: &TestEngine) -> String {
     engine.engine().tls().authority().ca().root_pem().to_owned()

@@ -113,6 +113,65 @@ impl TestEngine {
     }
 }
 
+impl TestEngine {
+    /// Plain HTTP with `settings` in force from the start (for those that apply at the next
+    /// start, such as `header_read_timeout_ms`): started once to store them, then again.
+    pub async fn start_with(settings: portico_core::config::SettingsPatch) -> TestEngine {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = start_in(dir.path()).await;
+        first.update_settings(settings).await.expect("settings");
+        first.shutdown().await;
+        let handle = start_in(dir.path()).await;
+        TestEngine {
+            handle: Some(handle),
+            dir,
+        }
+    }
+
+    /// As [`TestEngine::start_with`], with HTTPS too.
+    pub async fn start_tls_with(settings: portico_core::config::SettingsPatch) -> TestEngine {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = start_in(dir.path()).await;
+        first.update_settings(settings).await.expect("settings");
+        first.shutdown().await;
+        let handle = Engine::start(tls_config(dir.path()))
+            .await
+            .expect("engine starts");
+        TestEngine {
+            handle: Some(handle),
+            dir,
+        }
+    }
+
+    /// The captured exchange (as the admin API details it, without the body previews) of the
+    /// newest request whose path contains `path`, once it has been recorded.
+    pub async fn exchange(&self, path: &str) -> serde_json::Value {
+        let query = format!("/api/v1/requests?limit=5&path={path}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let id = loop {
+            let list = self.admin_get(&query).await.json();
+            if let Some(id) = list["items"].get(0).and_then(|e| e["id"].as_i64()) {
+                break id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exchange for {path} was recorded"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let reply = self.admin_get(&format!("/api/v1/requests/{id}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let mut e = reply.json()["exchange"].take();
+        // The previews are left out, so a failed assertion prints a readable exchange.
+        for body in ["request_body", "response_body"] {
+            if let Some(preview) = e[body].as_object_mut() {
+                preview.remove("bytes");
+            }
+        }
+        e
+    }
+}
+
 pub async fn start_in(dir: &std::path::Path) -> EngineHandle {
     let mut config = tls_config(dir);
     config.https = None;
@@ -369,4 +428,215 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A response whose body may fail (cut off by an upstream fault).
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The body, or why reading it failed, with the bytes that did arrive.
+    pub body: Result<Bytes, (String, usize)>,
+}
+
+/// `GET path` with `Host: host` on a new HTTP/1.1 connection, reading the body as far as it
+/// goes; `None` when no response head arrived (the connection was closed or reset).
+pub async fn fetch(addr: SocketAddr, host: &str, path: &str) -> Option<Fetched> {
+    let resp = open_get(addr, host, path).await?;
+    let (parts, body) = resp.into_parts();
+    Some(Fetched {
+        status: parts.status,
+        headers: parts.headers,
+        body: read_body(body).await,
+    })
+}
+
+/// `GET path` with `Host: host` on a new HTTP/1.1 connection, up to the response head; the
+/// connection lives as long as the body. `None` when the connection closed before a head.
+pub async fn open_get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+) -> Option<http::Response<hyper::body::Incoming>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let req = Request::get(path)
+        .header("host", format!("{host}:{}", addr.port()))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    tokio::time::timeout(Duration::from_secs(15), sender.send_request(req))
+        .await
+        .expect("an answer or a close within 15 s")
+        .ok()
+}
+
+/// The whole body, or why it failed and how many bytes came before.
+pub async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, (String, usize)> {
+    let mut got = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), body.frame())
+            .await
+            .expect("the body ends or fails within 15 s");
+        match frame {
+            None => return Ok(Bytes::from(got)),
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    got.extend_from_slice(data);
+                }
+            }
+            Some(Err(err)) => return Err((err.to_string(), got.len())),
+        }
+    }
+}
+
+/// File descriptors this process has open (the engine runs in it).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
+/// This process's resident memory in KiB (the engine runs in it).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// An upstream written byte by byte: each accepted connection runs `script`. Stops (and
+/// drops every connection) when dropped.
+pub struct RawUpstream {
+    pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections whose script has not returned yet.
+    pub open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawUpstream {
+    /// Connections still open (their scripts running).
+    pub fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Start a raw upstream on 127.0.0.1:0 that runs `script` on every connection (bounded to
+/// 1,000 connections).
+pub async fn spawn_raw<F, Fut>(script: F) -> RawUpstream
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counted, opened) = (accepted.clone(), open.clone());
+    let task = tokio::spawn(async move {
+        let mut running = tokio::task::JoinSet::new();
+        for _ in 0..1000 {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            counted.fetch_add(1, SeqCst);
+            opened.fetch_add(1, SeqCst);
+            let opened = opened.clone();
+            let run = script(stream);
+            running.spawn(async move {
+                run.await;
+                opened.fetch_sub(1, SeqCst);
+            });
+            while running.try_join_next().is_some() {}
+        }
+    });
+    RawUpstream {
+        addr,
+        accepted,
+        open,
+        task,
+    }
+}
+
+/// Read a request head (through the blank line); `None` when the peer closed first.
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 || head.len() > 1 << 20 {
+            return None;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Some(head)
+}
+
+/// Read and discard until the peer closes (or 60 s pass): how a hanging upstream notices
+/// that Portico gave up on it.
+pub async fn until_closed(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// A TLS client configuration that trusts `root_pem` and offers `alpn`.
+pub fn client_config(root_pem: &str, alpn: &[&[u8]]) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(<rustls_pki_types::CertificateDer<'_> as rustls_pki_types::pem::PemObject>::from_pem_slice(root_pem.as_bytes()).expect("root PEM"))
+        .expect("add root");
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    std::sync::Arc::new(config)
+}
+
+/// A TLS connection to `addr` for `sni`, within 10 s.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    sni: &str,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name =
+        rustls_pki_types::ServerName::try_from(sni.to_owned()).map_err(std::io::Error::other)?;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .map_err(std::io::Error::other)?
 }

@@ -227,7 +227,7 @@ async fn mixed_traffic_for_minutes_leaves_memory_and_descriptors_flat() {
                 }
                 let Some(s) = sender.as_mut() else { continue };
                 n += 1;
-                let (path, len) = if (n + worker) % 10 == 0 {
+                let (path, len) = if (n + worker).is_multiple_of(10) {
                     ("/big", 100 * 1024)
                 } else {
                     ("/", 5)
@@ -354,7 +354,7 @@ async fn mixed_traffic_for_minutes_leaves_memory_and_descriptors_flat() {
                 }
                 let Some(s) = sender.as_mut() else { continue };
                 n += 1;
-                let (host, path, want) = if n % 2 == 0 {
+                let (host, path, want) = if n.is_multiple_of(2) {
                     ("down.localhost", "/", StatusCode::BAD_GATEWAY)
                 } else {
                     ("app.localhost", "/fail", StatusCode::INTERNAL_SERVER_ERROR)

@@ -43,10 +43,10 @@ impl Headers {
     /// Headers from their stored text: a block as [`Headers::as_text`] gives it, or the JSON
     /// list of pairs rows written by earlier versions hold. `None` if it is neither.
     pub fn from_stored(text: String) -> Option<Headers> {
-        if text.starts_with('[') {
-            if let Ok(pairs) = serde_json::from_str::<Vec<(String, String)>>(&text) {
-                return Some(pairs.into_iter().collect());
-            }
+        if text.starts_with('[')
+            && let Ok(pairs) = serde_json::from_str::<Vec<(String, String)>>(&text)
+        {
+            return Some(pairs.into_iter().collect());
         }
         // A block: every line but the last ends in a newline and holds the separator.
         let lines_ok = text.split_terminator('\n').all(|line| {
@@ -227,12 +227,15 @@ mod tests {
             ["a=1", "b=2"]
         );
         assert_eq!(headers.get("HOST"), Some("app.localhost"));
-        let json = serde_json::to_string(&headers).unwrap();
+        let json = serde_json::to_string(&headers).expect("serialises");
         assert_eq!(
             json,
             r#"[[":authority","app.localhost:8443"],["host","app.localhost"],["x-empty",""],["x-spaces","  a: b  "],["set-cookie","a=1"],["set-cookie","b=2"]]"#
         );
-        assert_eq!(serde_json::from_str::<Headers>(&json).unwrap(), headers);
+        assert_eq!(
+            serde_json::from_str::<Headers>(&json).expect("parses"),
+            headers
+        );
     }
 
     #[test]
@@ -265,7 +268,10 @@ mod tests {
     #[test]
     fn a_header_map_is_copied_with_lossy_values() {
         let mut map = http::HeaderMap::new();
-        map.insert("x-bin", http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        map.insert(
+            "x-bin",
+            http::HeaderValue::from_bytes(b"caf\xe9").expect("obs-text is a valid value"),
+        );
         map.append("accept", http::HeaderValue::from_static("*/*"));
         let headers = Headers::from_map(&map);
         assert_eq!(

@@ -49,11 +49,10 @@ fn exchange(method: &str, host_header: &str, path: &str, query: Option<&str>) ->
 
 fn with_body(mut e: Exchange, content_type: Option<&str>, bytes: &[u8]) -> Exchange {
     if let Some(ct) = content_type {
-        e.request_headers
-            .push(&"content-type".to_owned(), &ct.to_owned());
+        e.request_headers.push("content-type", ct);
     }
     e.request_headers
-        .push(&"content-length".to_owned(), &bytes.len().to_string());
+        .push("content-length", &bytes.len().to_string());
     e.request_body = Preview {
         bytes: bytes.to_vec(),
         size: bytes.len() as u64,
@@ -152,8 +151,7 @@ fn header_values_reach_curl_exactly_whatever_they_hold() {
     ];
     let mut e = exchange("GET", "app.localhost", "/", None);
     for (i, v) in nasty.iter().enumerate() {
-        e.request_headers
-            .push(&format!("x-test-{i}"), &(*v).to_owned());
+        e.request_headers.push(&format!("x-test-{i}"), v);
     }
     let cmd = curl_command(&e, None);
     for shell in shells() {
@@ -248,7 +246,7 @@ fn a_header_curl_cannot_send_is_left_out_with_a_comment() {
     ), "{cmd}");
     let args = args_of(&cmd);
     assert!(!args.iter().any(|a| a.contains("x-nul")), "{args:?}");
-    assert!(args.contains(&"x-after: kept".to_owned()));
+    assert!(args.contains("x-after: kept"));
 }
 
 #[test]
@@ -258,20 +256,16 @@ fn a_line_break_in_a_captured_value_cannot_inject_a_header() {
     let mut e = exchange("GET", "app.localhost", "/", None);
     e.request_headers.push("x-injected", "a\r\nx-evil: 1");
     let args = args_of(&curl_command(&e, None));
-    assert!(
-        args.contains(&"x-injected: a  x-evil: 1".to_owned()),
-        "{args:?}"
-    );
+    assert!(args.contains("x-injected: a  x-evil: 1"), "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("x-evil")), "{args:?}");
 }
 
 #[test]
 fn an_empty_header_is_sent_empty_not_removed() {
     let mut e = exchange("GET", "app.localhost", "/", None);
-    e.request_headers
-        .push(&"x-empty".to_owned(), &String::new());
+    e.request_headers.push("x-empty", "");
     let args = args_of(&curl_command(&e, None));
-    assert!(args.contains(&"x-empty;".to_owned()), "{args:?}");
+    assert!(args.contains("x-empty;"), "{args:?}");
 }
 
 #[test]
@@ -289,7 +283,7 @@ fn headers_curl_computes_are_left_to_curl() {
         (":authority", "app.localhost:8080"),
         ("Accept-Encoding", "gzip, deflate, br, zstd"),
     ] {
-        e.request_headers.push(&n.to_owned(), &v.to_owned());
+        e.request_headers.push(n, v);
     }
     let cmd = curl_command(&e, None);
     let args = args_of(&cmd);
@@ -307,14 +301,13 @@ fn headers_curl_computes_are_left_to_curl() {
             "content-type: text/plain"
         ]
     );
-    assert!(args.contains(&"--compressed".to_owned()));
+    assert!(args.contains("--compressed"));
 }
 
 #[test]
 fn accept_encoding_identity_is_sent_as_is() {
     let mut e = exchange("GET", "app.localhost", "/", None);
-    e.request_headers
-        .push(&"accept-encoding".to_owned(), &"identity".to_owned());
+    e.request_headers.push("accept-encoding", "identity");
     let cmd = curl_command(&e, None);
     assert!(cmd.contains("-H 'accept-encoding: identity'"), "{cmd}");
     assert!(!cmd.contains("--compressed"));
@@ -355,7 +348,7 @@ fn defaults_curl_would_add_are_removed_when_the_original_lacked_them() {
         Some("text/plain"),
         &[b'a'; 2000],
     );
-    assert!(args_of(&curl_command(&big, None)).contains(&"expect:".to_owned()));
+    assert!(args_of(&curl_command(&big, None)).contains("expect:"));
 }
 
 #[test]
@@ -485,10 +478,8 @@ fn missing_body_bytes_are_announced() {
 #[test]
 fn a_websocket_upgrade_is_noted() {
     let mut e = exchange("GET", "app.localhost", "/ws", None);
-    e.request_headers
-        .push(&"upgrade".to_owned(), &"websocket".to_owned());
-    e.request_headers
-        .push(&"connection".to_owned(), &"Upgrade".to_owned());
+    e.request_headers.push("upgrade", "websocket");
+    e.request_headers.push("connection", "Upgrade");
     e.websocket = Some(WebSocketStats::default());
     let cmd = curl_command(&e, None);
     assert!(
@@ -516,8 +507,7 @@ fn every_command_is_valid_shell_syntax() {
         Some("application/json"),
         b"{\"x\":\"'\"}",
     );
-    e.request_headers
-        .push(&"x-bad".to_owned(), &"a\nb".to_owned());
+    e.request_headers.push("x-bad", "a\nb");
     e.scheme = "https".to_owned();
     e.request_body.size = 99;
     let cmd = curl_command(&e, None);

@@ -165,10 +165,8 @@ fn a_compressed_response_is_stored_decoded_with_its_savings() {
 fn binary_bodies_are_base64_in_content_and_post_data() {
     let mut e = exchange();
     e.method = "POST".to_owned();
-    e.request_headers.push(
-        &"content-type".to_owned(),
-        &"application/octet-stream".to_owned(),
-    );
+    e.request_headers
+        .push("content-type", "application/octet-stream");
     e.request_body = Preview {
         bytes: vec![0, 159, 146, 150],
         size: 4,

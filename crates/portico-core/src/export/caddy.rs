@@ -14,6 +14,9 @@ pub(super) fn render(plan: &Plan<'_>, options: &Options) -> String {
     if options.plain_http {
         out.push_str("\tauto_https off\n");
     }
+    if let Some(ip) = options.bind {
+        let _ = writeln!(out, "\tdefault_bind {ip}");
+    }
     let _ = writeln!(out, "\thttp_port {}", options.http_port);
     let _ = writeln!(out, "\thttps_port {}", options.https_port);
     out.push_str("}\n");

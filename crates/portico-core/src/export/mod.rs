@@ -81,6 +81,9 @@ pub struct Options {
     /// `certs/NAME.key`), basic-auth files (`htpasswd/portico-routeN`) and the cache
     /// (`cache/`) in. Default: `/etc/nginx/portico`.
     pub files_dir: String,
+    /// Listen on this address only (Caddy's `default_bind`, nginx's `listen ADDR:PORT`).
+    /// Default: none (every address).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for Options {
@@ -90,6 +93,7 @@ impl Default for Options {
             https_port: 443,
             plain_http: false,
             files_dir: "/etc/nginx/portico".into(),
+            bind: None,
         }
     }
 }

@@ -89,6 +89,15 @@ enum Listen {
     Tls,
 }
 
+/// `127.0.0.1:` or `[::1]:` when the export binds one address, else nothing.
+fn address(options: &Options) -> String {
+    match options.bind {
+        Some(std::net::IpAddr::V4(ip)) => format!("{ip}:"),
+        Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:"),
+        None => String::new(),
+    }
+}
+
 fn zone(route: &Route) -> String {
     object_name(route).replace('-', "_")
 }
@@ -141,12 +150,17 @@ fn server(
     out.push_str("server {\n");
     match listen {
         Listen::Plain | Listen::HttpRedirecting => {
-            let _ = writeln!(out, "\tlisten {};", options.http_port);
+            let _ = writeln!(out, "\tlisten {}{};", address(options), options.http_port);
         }
         Listen::Tls => {
             let dir = options.files_dir.trim_end_matches('/');
             let file = server_name.replace('*', "_");
-            let _ = writeln!(out, "\tlisten {} ssl;", options.https_port);
+            let _ = writeln!(
+                out,
+                "\tlisten {}{} ssl;",
+                address(options),
+                options.https_port
+            );
             let _ = writeln!(out, "\tssl_certificate {dir}/certs/{file}.crt;");
             let _ = writeln!(out, "\tssl_certificate_key {dir}/certs/{file}.key;");
         }

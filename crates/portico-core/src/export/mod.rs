@@ -227,7 +227,7 @@ pub(crate) fn route_comments(
 
 /// A duration for configurations that take `1500ms`, `2s`.
 pub(crate) fn duration(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

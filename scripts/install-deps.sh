@@ -38,6 +38,18 @@ command -v keytool >/dev/null || apt_install default-jre-headless
 apt_install libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev \
   file xvfb xauth dbus imagemagick webkit2gtk-driver python3 python3-xlib
 
+# `portico export --format` is tested against the real proxies: caddy adapt/validate and
+# nginx -t check the exported files, then each proxies a request on loopback. Debian starts
+# packaged servers as services; the tests run their own copies.
+for pair in caddy:caddy nginx:nginx-light; do
+  tool="${pair%%:*}"
+  command -v "$tool" >/dev/null && continue
+  apt_install "${pair#*:}"
+  if command -v systemctl >/dev/null && systemctl is-enabled "$tool" >/dev/null 2>&1; then
+    as_root systemctl disable --now "$tool" >/dev/null 2>&1 || true
+  fi
+done
+
 # Rust, through rustup (Debian's own rustc is too old for edition 2024).
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 if ! command -v cargo >/dev/null; then

@@ -12,6 +12,7 @@ pub mod config;
 pub mod discover;
 mod engine;
 mod error;
+pub mod export;
 pub mod inspect;
 pub mod metrics;
 pub mod proxy;

@@ -1241,3 +1241,45 @@ async fn sharing_endpoints_start_report_list_and_stop_a_share() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn export_with_a_format_answers_with_the_proxy_configuration_as_text() {
+    let engine = TestEngine::start().await;
+    let admin = Admin { engine: &engine };
+    let body = json!({"host": "app.localhost", "path": "/api", "upstreams": ["5173"], "strip_prefix": true});
+    assert_eq!(
+        admin
+            .call("POST", "/api/v1/routes", Some(body))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let caddy = admin
+        .call(
+            "GET",
+            "/api/v1/export?format=caddyfile&plain_http=true&http_port=8080",
+            None,
+        )
+        .await;
+    assert_eq!(caddy.status, StatusCode::OK, "{}", caddy.body);
+    assert_eq!(caddy.headers["content-type"], "text/plain; charset=utf-8");
+    assert!(
+        caddy.body.contains("http://app.localhost {"),
+        "{}",
+        caddy.body
+    );
+    assert!(
+        caddy.body.contains("reverse_proxy localhost:5173"),
+        "{}",
+        caddy.body
+    );
+    let ingress = admin
+        .call("GET", "/api/v1/export?format=k8s-ingress", None)
+        .await;
+    assert_eq!(ingress.headers["content-type"], "application/yaml");
+    assert!(ingress.body.contains("kind: Ingress"), "{}", ingress.body);
+    let unknown = admin
+        .call("GET", "/api/v1/export?format=apache", None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+}

@@ -39,6 +39,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
   portico ca status                           where the CA is trusted
   portico up                                  the routes in ./portico.json (portico down removes them)
   portico export > routes.json                routes and settings; portico import routes.json
+  portico export --format caddyfile           the routes as a Caddyfile (or nginx, traefik, k8s-ingress)
   portico open                                the web UI, logged in"
 )]
 struct Cli {
@@ -77,12 +78,9 @@ enum Command {
         #[command(subcommand)]
         cmd: Option<settings::Command>,
     },
-    /// Print routes and settings as JSON (for `portico import`, or another machine).
-    Export {
-        /// Write to FILE instead of standard output.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
+    /// Print routes and settings as JSON (for `portico import`, or another machine), or the
+    /// routes as a Caddy, nginx, Traefik or Kubernetes Ingress configuration (--format).
+    Export(transfer::ExportArgs),
     /// Add or update the routes and settings in FILE (from `portico export`): all or nothing.
     Import {
         /// The export file.
@@ -124,7 +122,7 @@ fn main() -> ExitCode {
         Command::Cache { cmd } => cache::run(&dir, cmd),
         Command::Services { json } => services::run(&dir, json),
         Command::Settings { cmd } => settings::run(&dir, cmd),
-        Command::Export { out } => transfer::export(&dir, out),
+        Command::Export(args) => transfer::export(&dir, args),
         Command::Import { file } => transfer::import(&dir, &file),
         Command::Up { file } => project::up(&dir, file),
         Command::Down { file } => project::down(&dir, file),

@@ -142,7 +142,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Routes (without project routes) and settings as a portable document. */
+        /**
+         * Routes and settings as a portable document, or routes as another proxy's configuration.
+         * @description Without `format`: the routes (without project routes) and settings as JSON, for import.
+         *     With `format`: a Caddyfile or nginx configuration (text), or Traefik dynamic configuration
+         *     or Kubernetes Ingress objects (YAML).
+         */
         get: operations["export"];
         put?: never;
         post?: never;
@@ -1080,6 +1085,11 @@ export interface components {
          * @enum {string}
          */
         FallbackReason: "permission" | "in_use" | "other";
+        /**
+         * @description A production proxy's configuration format.
+         * @enum {string}
+         */
+        Format: "caddyfile" | "nginx" | "traefik" | "k8s-ingress";
         /** @description One header and its value. */
         HeaderPair: {
             /**
@@ -2697,22 +2707,43 @@ export interface operations {
     };
     export: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Another proxy's configuration instead of Portico's JSON document: `caddyfile`,
+                 *     `nginx`, `traefik` or `k8s-ingress`. Every route is included (project routes too);
+                 *     what the target cannot express is a comment next to the route. Default: none (JSON).
+                 */
+                format?: components["schemas"]["Format"];
+                /** @description The exported configuration's HTTP port. Default: 80. */
+                http_port?: number;
+                /** @description The exported configuration's HTTPS port. Default: 443. */
+                https_port?: number;
+                /** @description Plain HTTP only: no TLS and no redirect to HTTPS. Default: false. */
+                plain_http?: boolean;
+                /**
+                 * @description Listen on this address only. Default: every address.
+                 * @example 127.0.0.1
+                 */
+                bind?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The export document */
+            /** @description The export document, or the proxy configuration */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Export"];
+                    "text/plain": string;
+                    "application/yaml": string;
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
         };

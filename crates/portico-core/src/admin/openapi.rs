@@ -78,7 +78,7 @@ use super::{
         document,
     ),
     components(
-        schemas(events::Event, super::Problem),
+        schemas(events::Event, super::Problem, crate::export::Format),
         responses(
             BadRequest,
             Unauthorized,

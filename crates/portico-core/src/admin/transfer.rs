@@ -2,8 +2,9 @@
 //! portable document, and a project's `portico.json` routes.
 
 use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::AdminState;
@@ -13,6 +14,7 @@ use super::openapi::{
     UnsupportedMediaType,
 };
 use crate::config::{Export, NewRoute, Object};
+use crate::export::{Format, Options};
 use crate::store::ImportSummary;
 
 /// A project's routes, as `portico up` sends them.
@@ -43,20 +45,70 @@ pub(super) struct Removed {
     removed: usize,
 }
 
-/// Routes (without project routes) and settings as a portable document.
+/// What to export, and how.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ExportQuery {
+    /// Another proxy's configuration instead of Portico's JSON document: `caddyfile`,
+    /// `nginx`, `traefik` or `k8s-ingress`. Every route is included (project routes too);
+    /// what the target cannot express is a comment next to the route. Default: none (JSON).
+    format: Option<Format>,
+    /// The exported configuration's HTTP port. Default: 80.
+    #[param(minimum = 1, maximum = 65535)]
+    http_port: Option<u16>,
+    /// The exported configuration's HTTPS port. Default: 443.
+    #[param(minimum = 1, maximum = 65535)]
+    https_port: Option<u16>,
+    /// Plain HTTP only: no TLS and no redirect to HTTPS. Default: false.
+    plain_http: Option<bool>,
+    /// Listen on this address only. Default: every address.
+    #[param(value_type = Option<String>, example = "127.0.0.1")]
+    bind: Option<std::net::IpAddr>,
+}
+
+/// Routes and settings as a portable document, or routes as another proxy's configuration.
+///
+/// Without `format`: the routes (without project routes) and settings as JSON, for import.
+/// With `format`: a Caddyfile or nginx configuration (text), or Traefik dynamic configuration
+/// or Kubernetes Ingress objects (YAML).
 #[utoipa::path(
     get,
     path = "/api/v1/export",
     operation_id = "export",
     tag = "transfer",
+    params(ExportQuery),
     responses(
-        (status = 200, description = "The export document", body = Export),
+        (status = 200, description = "The export document, or the proxy configuration",
+            content(
+                (Export = "application/json"),
+                (String = "text/plain"),
+                (String = "application/yaml"),
+            )),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
     )
 )]
-pub(super) async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Problem> {
-    Ok(Json(state.control.export().await?))
+pub(super) async fn export(
+    State(state): State<AdminState>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(query) = query.map_err(Problem::bad_query)?;
+    let Some(format) = query.format else {
+        return Ok(Json(state.control.export().await?).into_response());
+    };
+    let defaults = Options::default();
+    let options = Options {
+        http_port: query.http_port.unwrap_or(defaults.http_port),
+        https_port: query.https_port.unwrap_or(defaults.https_port),
+        plain_http: query.plain_http.unwrap_or(defaults.plain_http),
+        bind: query.bind,
+        ..defaults
+    };
+    let routes = state.control.routes().await?.routes;
+    let text = crate::export::render(format, &routes, &options);
+    Ok(([(http::header::CONTENT_TYPE, format.content_type())], text).into_response())
 }
 
 /// Import an export document.

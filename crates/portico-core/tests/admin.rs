@@ -1282,4 +1282,16 @@ async fn export_with_a_format_answers_with_the_proxy_configuration_as_text() {
         .call("GET", "/api/v1/export?format=apache", None)
         .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    // Port 0 is no port, with or without a format (the API fuzzer found it accepted).
+    for query in ["format=nginx&https_port=0", "http_port=0"] {
+        let zero = admin
+            .call("GET", &format!("/api/v1/export?{query}"), None)
+            .await;
+        assert_eq!(
+            zero.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            zero.body
+        );
+    }
 }

@@ -2740,7 +2740,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Export"];
                     "text/plain": string;
-                    "application/yaml": string;
+                    "application/yaml": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -55,11 +55,11 @@ pub(super) struct ExportQuery {
     /// what the target cannot express is a comment next to the route. Default: none (JSON).
     format: Option<Format>,
     /// The exported configuration's HTTP port. Default: 80.
-    #[param(minimum = 1, maximum = 65535)]
-    http_port: Option<u16>,
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 65535)]
+    http_port: Option<std::num::NonZeroU16>,
     /// The exported configuration's HTTPS port. Default: 443.
-    #[param(minimum = 1, maximum = 65535)]
-    https_port: Option<u16>,
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 65535)]
+    https_port: Option<std::num::NonZeroU16>,
     /// Plain HTTP only: no TLS and no redirect to HTTPS. Default: false.
     plain_http: Option<bool>,
     /// Listen on this address only. Default: every address.
@@ -83,7 +83,7 @@ pub(super) struct ExportQuery {
             content(
                 (Export = "application/json"),
                 (String = "text/plain"),
-                (String = "application/yaml"),
+                (serde_json::Value = "application/yaml"),
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
@@ -100,8 +100,8 @@ pub(super) async fn export(
     };
     let defaults = Options::default();
     let options = Options {
-        http_port: query.http_port.unwrap_or(defaults.http_port),
-        https_port: query.https_port.unwrap_or(defaults.https_port),
+        http_port: query.http_port.map_or(defaults.http_port, |p| p.get()),
+        https_port: query.https_port.map_or(defaults.https_port, |p| p.get()),
         plain_http: query.plain_http.unwrap_or(defaults.plain_http),
         bind: query.bind,
         ..defaults

@@ -171,7 +171,11 @@ pub(crate) fn header_rules() -> impl Strategy<Value = HeaderRules> {
 /// Header rules that validation accepts by construction: token names (none that Portico
 /// manages) and visible-ASCII values.
 pub(crate) fn valid_header_rules() -> impl Strategy<Value = HeaderRules> {
-    let name = prop_oneof!["[A-Za-z][A-Za-z0-9-]{0,6}", "x-[a-c]"];
+    // Short random tokens can spell a header Portico manages (`Te`, `Host`): left out.
+    let name = prop_oneof!["[A-Za-z][A-Za-z0-9-]{0,6}", "x-[a-c]"]
+        .prop_filter("a header Portico manages", |name: &String| {
+            !super::features::PROTECTED.contains(&name.to_ascii_lowercase().as_str())
+        });
     let value = "[ -~\t]{0,12}";
     let pair = (name.clone(), value).prop_map(|(name, value)| HeaderPair { name, value });
     (vec(pair.clone(), 0..4), vec(pair, 0..4), vec(name, 0..4))

@@ -23,9 +23,6 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use portico_core::config::NewRoute;
-use rustls::ClientConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
 /// Successes, injected failures and unexpected failures, per kind of traffic.
@@ -69,23 +66,7 @@ fn sample() -> (u64, u64, usize) {
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count);
-    (field("VmRSS:"), field("RssAnon:"), fds)
-}
-
-fn client_config(root_pem: &str) -> Arc<ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).expect("root PEM"))
-        .expect("add root");
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
+    (field("VmRSS:"), field("RssAnon:"), common::open_fds())
 }
 
 /// An upstream with a small page, a 100 KiB one, a 500, an event stream of five events and
@@ -196,7 +177,10 @@ async fn mixed_traffic_for_minutes_leaves_memory_and_descriptors_flat() {
     }
     let http = engine.addr();
     let https = engine.https_addr();
-    let tls = client_config(engine.engine().tls().authority().ca().root_pem());
+    let tls = common::client_config(
+        engine.engine().tls().authority().ca().root_pem(),
+        &[b"http/1.1"],
+    );
     let tallies = Arc::new(Tallies {
         plain: Tally::default(),
         tls: Tally::default(),
@@ -249,18 +233,10 @@ async fn mixed_traffic_for_minutes_leaves_memory_and_descriptors_flat() {
         workers.push(tokio::spawn(async move {
             let host = format!("app.localhost:{}", https.port());
             while Instant::now() < deadline {
-                let connected = async {
-                    let tcp = TcpStream::connect(https).await.map_err(|e| e.to_string())?;
-                    let name = ServerName::try_from("app.localhost").map_err(|e| e.to_string())?;
-                    tokio_rustls::TlsConnector::from(tls.clone())
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| e.to_string())
-                };
-                let stream = match tokio::time::timeout(Duration::from_secs(10), connected).await {
-                    Ok(Ok(stream)) => stream,
-                    other => {
-                        t.fail(&t.tls, format!("TLS handshake: {other:?}"));
+                let stream = match common::tls_connect(https, "app.localhost", tls.clone()).await {
+                    Ok(stream) => stream,
+                    Err(err) => {
+                        t.fail(&t.tls, format!("TLS handshake: {err}"));
                         continue;
                     }
                 };
@@ -386,8 +362,17 @@ async fn mixed_traffic_for_minutes_leaves_memory_and_descriptors_flat() {
             .expect("workers stop within 30 s of the deadline")
             .expect("worker did not panic");
     }
-    // Let closed connections' tasks end and the recorder catch up.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Measure once every client connection the engine had is closed.
+    let engine_idle = common::eventually(Duration::from_secs(30), || async {
+        let load = engine.engine().load();
+        load.connections == 0 && load.requests == 0
+    })
+    .await;
+    assert!(
+        engine_idle,
+        "connections still open 30 s after the clients stopped: {:?}",
+        engine.engine().load()
+    );
     let end = sample();
 
     let total = |t: &Tally| t.ok.load(Ordering::Relaxed);

@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::BoxError;
+use crate::config::Upstream;
 use crate::inspect::capture::Capture;
 
 /// Why an upstream's response body did not end as it should.
@@ -51,8 +52,9 @@ impl BodyError {
 /// What [`UpstreamBody`] needs besides the body.
 #[derive(Debug)]
 pub(super) struct Watch {
-    /// The upstream, to name it in an error.
-    pub(super) upstream: String,
+    /// The upstream, to name it in an error (formatted only then: a clone costs nothing,
+    /// a string for every response would).
+    pub(super) upstream: Upstream,
     /// How long the upstream may stay silent while the client waits; `None` for no limit.
     pub(super) idle: Option<Duration>,
     /// Where to record a failure.
@@ -111,7 +113,7 @@ impl Body for UpstreamBody {
             }
             Poll::Ready(Some(Err(source))) => {
                 let err = BodyError::Failed {
-                    upstream: this.watch.upstream.clone(),
+                    upstream: this.watch.upstream.to_string(),
                     source,
                 };
                 Poll::Ready(Some(Err(Self::fail(this.watch, err))))
@@ -129,7 +131,7 @@ impl Body for UpstreamBody {
                     return Poll::Pending;
                 }
                 let err = BodyError::Stalled {
-                    upstream: this.watch.upstream.clone(),
+                    upstream: this.watch.upstream.to_string(),
                     timeout: limit,
                 };
                 Poll::Ready(Some(Err(Self::fail(this.watch, err))))

@@ -787,7 +787,7 @@ impl Proxy {
         target: &Target,
         asker: &Asking,
         capture: Option<&Capture>,
-    ) -> Result<(Response<Incoming>, Option<InFlight>, String), Error> {
+    ) -> Result<(Response<Incoming>, Option<InFlight>, Upstream), Error> {
         let route = &target.route;
         let pool = &target.pool;
         if pool.members().len() <= 1 {
@@ -797,7 +797,7 @@ impl Proxy {
                 });
             };
             let resp = self.attempt(outgoing, target, upstream, capture).await?;
-            return Ok((resp, None, upstream.to_string()));
+            return Ok((resp, None, upstream.clone()));
         }
         let balancing = &route.balancing;
         let resend = replayable(&outgoing).then(|| {
@@ -859,7 +859,7 @@ impl Proxy {
                             resp.headers_mut().append(header::SET_COOKIE, value);
                         }
                     }
-                    return Ok((resp, Some(in_flight), member.upstream.to_string()));
+                    return Ok((resp, Some(in_flight), member.upstream.clone()));
                 }
                 Err(err) => {
                     if !cut_at_limit(&err) {
@@ -1078,7 +1078,7 @@ fn redirect_to_https(host: &str, https_port: u16, uri: &Uri) -> Response<ProxyBo
 
 /// How an upstream's body is watched: the route's timeout bounds each silence in it, except
 /// in an event stream (Server-Sent Events), which is quiet between events by design.
-fn watch(upstream: String, target: &Target, capture: Option<&Capture>) -> Watch {
+fn watch(upstream: Upstream, target: &Target, capture: Option<&Capture>) -> Watch {
     Watch {
         upstream,
         idle: Some(target.route.timeout()),

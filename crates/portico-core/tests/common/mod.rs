@@ -288,6 +288,11 @@ pub async fn send_tls(
         .await
         .expect("answer within 30 s")
         .expect("response");
+    reply(resp).await
+}
+
+/// A whole answer, read.
+async fn reply(resp: http::Response<hyper::body::Incoming>) -> Reply {
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
     Reply {
@@ -339,14 +344,7 @@ where
         .await
         .expect("answer within 30 s")
         .expect("response");
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        raw: body,
-    }
+    reply(resp).await
 }
 
 /// An upstream server on 127.0.0.1:0; stops when dropped.

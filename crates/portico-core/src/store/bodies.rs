@@ -10,8 +10,17 @@
 //!
 //! Losing a segment (a crash between the write and the rows, a hand-deleted file) costs only
 //! those previews: reading one that is missing or short gives an empty preview.
+//!
+//! A dev server answers the same bytes again and again (a bundle on every reload, a poll that
+//! did not change), and writing a 100 KiB preview into the page cache is most of what capture
+//! costs for such a response. So a preview pair of at least [`DEDUPE_MIN`] bytes that is
+//! identical to one already in the open segment points at that copy instead of writing
+//! another. Identity is a 128-bit XXH3 keyed with a random seed per process (so nobody can
+//! prepare a colliding body) plus both lengths. Only the open segment is searched: every row
+//! still points into the segment named at or before its own id, so retention stays a
+//! matter of unlinking whole segments older than the oldest row.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +33,15 @@ const MAX_SEGMENT: u64 = 16 << 20;
 const MIN_SEGMENT: u64 = 64 << 10;
 /// At most this many slices per `writev` (Linux's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 1024;
+/// Preview pairs smaller than this are written even when a copy exists: hashing and the
+/// lookup would cost about what the write does.
+pub(super) const DEDUPE_MIN: usize = 4 << 10;
+/// At most this many distinct previews are remembered per segment (about 64 KiB of memory);
+/// the memory starts over when it is full.
+const DEDUPE_MAX: usize = 1024;
+
+/// What identifies a preview pair: its keyed hash and both lengths.
+type PreviewKey = (u128, u64, u64);
 
 /// Where an exchange's previews are: request then response, back to back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +66,10 @@ pub(super) struct Bodies {
     current: Option<(i64, File)>,
     /// Start a new segment once the current one is this long.
     rotate_at: u64,
+    /// Where each large preview pair written to the open segment is (see the module's notes).
+    written: HashMap<PreviewKey, Location>,
+    /// The key of the hash, random per process.
+    seed: u64,
 }
 
 impl Bodies {
@@ -67,12 +89,30 @@ impl Bodies {
             };
             segments.insert(id, entry.metadata()?.len());
         }
+        let mut seed = [0; 8];
+        getrandom::fill(&mut seed).map_err(io::Error::other)?;
         Ok(Bodies {
             dir,
             segments,
             current: None,
             rotate_at: MAX_SEGMENT,
+            written: HashMap::new(),
+            seed: u64::from_ne_bytes(seed),
         })
+    }
+
+    fn key(&self, request: &[u8], response: &[u8]) -> Option<PreviewKey> {
+        if request.len() + response.len() < DEDUPE_MIN {
+            return None;
+        }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
+        hasher.update(request);
+        hasher.update(response);
+        Some((
+            hasher.digest128(),
+            request.len() as u64,
+            response.len() as u64,
+        ))
     }
 
     fn path(&self, segment: i64) -> PathBuf {
@@ -126,8 +166,10 @@ impl Bodies {
             };
             self.segments.insert(segment, real);
         }
-        // The next append opens a segment again and takes its length from the file.
+        // The next append opens a segment again and takes its length from the file; what
+        // was written since the mark may be gone, so nothing written before is reused.
         self.current = None;
+        self.written.clear();
     }
 
     /// Append each exchange's `(id, request, response)` previews; their locations, in order.
@@ -169,14 +211,26 @@ impl Bodies {
                 return Err(io::Error::other("no body segment open"));
             };
             let segment = *segment;
+            let key = self.key(request, response);
+            if let Some(copy) = key.and_then(|key| self.written.get(&key)) {
+                locations.push(Some(*copy));
+                continue;
+            }
             let len = self.segments.entry(segment).or_insert(0);
-            locations.push(Some(Location {
+            let location = Location {
                 segment,
                 at: *len,
                 request_len: request.len() as u64,
                 response_len: response.len() as u64,
-            }));
+            };
+            locations.push(Some(location));
             *len += (request.len() + response.len()) as u64;
+            if let Some(key) = key {
+                if self.written.len() >= DEDUPE_MAX {
+                    self.written.clear();
+                }
+                self.written.insert(key, location);
+            }
             for part in [request, response] {
                 if !part.is_empty() {
                     pending.push(IoSlice::new(part));
@@ -200,6 +254,7 @@ impl Bodies {
         let len = file.metadata()?.len();
         self.segments.insert(id, len);
         self.current = Some((id, file));
+        self.written.clear();
         Ok(())
     }
 
@@ -256,6 +311,7 @@ impl Bodies {
     /// Delete every segment, the open one too.
     pub(super) fn clear(&mut self) -> io::Result<()> {
         self.current = None;
+        self.written.clear();
         self.remove_before(None)
     }
 }
@@ -384,6 +440,82 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    /// A large preview pair identical to one in the open segment is stored once; anything
+    /// that differs (a byte, where request and response split, the segment) is written.
+    #[test]
+    fn identical_large_previews_are_written_once_per_segment() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(BODIES_DIR);
+        let mut bodies = Bodies::open(path.clone()).expect("open");
+        bodies.fit_to(2 << 20); // 256 KiB segments
+        let bundle = vec![b'b'; 100 << 10];
+        let mut changed = bundle.clone();
+        changed[50 << 10] = b'c';
+        let small = vec![b's'; DEDUPE_MIN - 1];
+        let first = bodies
+            .append(&[
+                (1, b"", &bundle),
+                (2, b"", &bundle),
+                (3, b"", &changed),
+                (4, &small, b""),
+                (5, &small, b""),
+            ])
+            .expect("append");
+        let again = bodies.append(&[(6, b"", &bundle)]).expect("append");
+        let split = bodies
+            .append(&[(7, &bundle[..1], &bundle[1..])])
+            .expect("append");
+        let location = |l: &[Option<Location>], i: usize| l[i].expect("location");
+        assert_eq!(location(&first, 1), location(&first, 0), "same batch");
+        assert_eq!(location(&again, 0), location(&first, 0), "a later batch");
+        assert_ne!(location(&first, 2), location(&first, 0), "one byte differs");
+        assert_ne!(
+            location(&first, 4),
+            location(&first, 3),
+            "small ones are written"
+        );
+        assert_ne!(
+            location(&split, 0).at,
+            location(&first, 0).at,
+            "split differently"
+        );
+        assert_eq!(
+            bodies.total_bytes(),
+            3 * (100 << 10) as u64 + 2 * small.len() as u64,
+            "the bundle twice (once split differently), the changed copy, both small ones"
+        );
+        let mut reader = Reader::new(&path);
+        for (locations, i, want) in [(&again, 0, &bundle), (&first, 2, &changed)] {
+            assert_eq!(
+                reader.read(location(locations, i)),
+                (Vec::new(), want.clone())
+            );
+        }
+
+        // The segment is full: the next copy goes to a new one, which every row of it reads.
+        let next = bodies
+            .append(&[(8, b"", &bundle), (9, b"", &bundle)])
+            .expect("append");
+        assert_eq!(location(&next, 0).segment, 8);
+        assert_eq!(location(&next, 1), location(&next, 0));
+        // A batch taken back is not reused: its bytes are gone.
+        let mark = bodies.mark();
+        let undone = bodies.append(&[(10, b"", &changed)]).expect("append");
+        bodies.undo(mark);
+        let after = bodies.append(&[(11, b"", &changed)]).expect("append");
+        assert_ne!(
+            location(&after, 0),
+            location(&undone, 0),
+            "written again (an undo starts the next segment)"
+        );
+        assert_eq!(
+            reader.read(location(&after, 0)),
+            (Vec::new(), changed.clone())
+        );
+        let kept = 4 * (100 << 10) as u64 + 2 * small.len() as u64;
+        assert_eq!(bodies.total_bytes(), kept + (100 << 10) as u64);
     }
 
     /// A batch taken back (its write failed, or its rows could not be stored) leaves the

@@ -269,6 +269,15 @@ fn the_search_index_catches_up_on_demand_and_ids_never_fall_below_it() {
         "rows recorded after a search are indexed by the next"
     );
     assert_eq!(search("app.localhost/a"), vec![1]);
+    // Retention reaches past what the index holds: the indexed rows leave it, the others
+    // were never in it, and the next search indexes the rest.
+    traffic
+        .insert(&[exchange(4, "/d", "delta"), exchange(5, "/e", "delta")])
+        .expect("insert");
+    traffic.trim(1, 0, u64::MAX).expect("trim to one");
+    assert_eq!(search("app.localhost"), vec![5]);
+    assert_eq!(search("delta"), vec![5]);
+    assert_eq!(search("gamma"), Vec::<i64>::new());
     traffic
         .trim(0, i64::MAX, u64::MAX)
         .expect("trim everything");
@@ -286,7 +295,9 @@ fn traffic_is_trimmed_to_its_size_bound_oldest_first_and_the_file_stops_growing(
     let traffic = TrafficStore::open_dir(dir.path()).expect("open");
     let with_body = |id: i64| {
         let mut e = exchange(id, "/big", "x");
+        // Each body differs: identical ones would be stored once (see `bodies`).
         e.response_body.bytes = vec![b'z'; 64 * 1024];
+        e.response_body.bytes[..8].copy_from_slice(&id.to_le_bytes());
         e.response_body.size = 64 * 1024;
         e
     };

@@ -665,9 +665,12 @@ impl TrafficStore {
             )
             .optional()?;
         let cutoff = cutoff.map_or(0, |id| id + 1);
+        // Only rows the full-text index has reached are in it (it catches up when searched):
+        // deleting any other rowid from a contentless index would only add a tombstone.
         tx.execute(
             "DELETE FROM exchanges_fts WHERE rowid IN \
-             (SELECT id FROM exchanges WHERE id < ?1 OR started_at < ?2)",
+             (SELECT id FROM exchanges WHERE (id < ?1 OR started_at < ?2) AND id <= \
+              (SELECT indexed_through FROM fts_progress))",
             params![cutoff, oldest],
         )?;
         let mut deleted = tx.execute(
@@ -695,7 +698,8 @@ impl TrafficStore {
             let oldest_tenth = (rows / 10).max(1);
             tx.execute(
                 "DELETE FROM exchanges_fts WHERE rowid IN \
-                 (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
+                 (SELECT id FROM exchanges WHERE id <= \
+                  (SELECT indexed_through FROM fts_progress) ORDER BY id LIMIT ?1)",
                 [oldest_tenth],
             )?;
             deleted += tx.execute(

@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+BODY_KIB=${BODY_KIB:-1} # the response's size: 1 (the 1 KiB cell) or 100 (the 100 KiB one)
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/portico/target}
 PORTICO=${PORTICO:-$TARGET/release/portico}
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
@@ -18,10 +19,11 @@ command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-per
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 
 backend=$(free_port)
 mkdir -p "$work/www"
-head -c 768 /dev/urandom | base64 -w0 > "$work/www/small"
+head -c $((BODY_KIB * 768)) /dev/urandom | base64 -w0 > "$work/www/small"
 static_backend "$backend"
 
 http=$(free_port); admin=$(free_port); data="$work/portico"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Where Portico's time goes: the HTTP/1.1 cell of the benchmarks (1 KiB, or 100 KiB with BODY_KIB=100;
-# wrk -t2 -c50 through Portico to a static nginx backend), with capture on and paused, each measured twice:
+# Where Portico's time goes: the HTTP/1.1 cell of the benchmarks (1 KiB, or 100 KiB with
+# BODY_KIB=100; wrk -t2 -c50 through Portico to a static nginx backend), with capture on and
+# paused, each measured twice:
 # - CPU per request: the proxy's user + system time (/proc/PID/stat) over a run, divided by
 #   the requests wrk completed (no profiler attached);
 # - a `perf record --call-graph dwarf` of a second run, summarised as the top symbols by self

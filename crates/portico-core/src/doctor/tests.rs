@@ -85,7 +85,10 @@ async fn a_closed_port_is_an_unreachable_upstream() {
         .expect("an upstream finding");
     assert_eq!(f.status, Level::Error, "{f:?}");
     assert_eq!(f.route_id, Some(7));
-    assert!(f.message.contains("refused on 127.0.0.1"), "{f:?}");
+    assert!(
+        f.message.contains("connection refused on 127.0.0.1"),
+        "{f:?}"
+    );
     assert!(report.errors >= 1);
     assert!(report.engine_running);
 }

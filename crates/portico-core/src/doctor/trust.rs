@@ -50,20 +50,16 @@ fn finding(s: &StoreStatus, https_on: bool) -> Option<Finding> {
             Level::Warn,
             subject,
             format!(
-                "{store} does not trust Portico's CA, so {} fail on https:// routes. Portico \
-                 does not change this store itself.{note}",
+                "{store} does not trust Portico's CA, so {} fail on https:// routes (Portico \
+                 reports on this store but does not change it).",
                 affects(store)
             ),
         )
-        .fix(match store {
-            Store::Node => "portico ca export --out ~/.portico-ca.pem, then start Node with \
-                            NODE_EXTRA_CA_CERTS=~/.portico-ca.pem"
-                .to_owned(),
-            _ => s
-                .note
+        .fix(
+            s.note
                 .clone()
                 .unwrap_or_else(|| "See `portico ca status`".to_owned()),
-        }),
+        ),
         TrustState::Unknown => Finding::new(
             Check::CaTrust,
             Level::Warn,

@@ -354,21 +354,28 @@ async fn connect(up: &Upstream) -> Result<TcpStream, String> {
             Err(_) => return Err(format!("{host} does not resolve within 2 s")),
         }
     };
+    let mut refused = Vec::new();
     let mut errors = Vec::new();
     for addr in addrs {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => return Ok(stream),
             Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                errors.push(format!("refused on {}", addr.ip()));
+                refused.push(addr.ip().to_string());
             }
             Ok(Err(err)) => errors.push(format!("{}: {err}", addr.ip())),
             Err(_) => errors.push(format!("no answer from {} within 2 s", addr.ip())),
         }
     }
+    if !refused.is_empty() {
+        errors.insert(
+            0,
+            format!("connection refused on {}", refused.join(" and ")),
+        );
+    }
     Err(if errors.is_empty() {
         format!("{host} resolves to no address")
     } else {
-        format!("connection {}", errors.join(", "))
+        errors.join("; ")
     })
 }
 

@@ -594,19 +594,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Something the UI (or a script) can do for the user to apply a fix. */
-        Action: {
-            /** @enum {string} */
-            kind: "enable_upstream_host";
-            /**
-             * Format: int64
-             * @description The route to change.
-             */
-            route_id: number;
-        } | {
-            /** @enum {string} */
-            kind: "trust_ca";
-        };
         /** @description One user as a request writes it: a name, and a password to set (or a hash carried over). */
         AuthUserInput: {
             /**
@@ -757,11 +744,6 @@ export interface components {
              */
             store_reset?: string | null;
         };
-        /**
-         * @description Which check produced a finding. The names are stable: scripts match on them.
-         * @enum {string}
-         */
-        Check: "route.match" | "name.resolve" | "ca.trust" | "listener.bind" | "upstream.reach" | "upstream.host_rejected";
         /** @description How many exchanges were deleted. */
         Cleared: {
             /** @description Deleted. */
@@ -806,6 +788,60 @@ export interface components {
             /** @description Whether the capture is shorter than the body. */
             truncated: boolean;
         };
+        /** @description Something the UI (or a script) can do for the user to apply a fix. */
+        DoctorAction: {
+            /** @enum {string} */
+            kind: "enable_upstream_host";
+            /**
+             * Format: int64
+             * @description The route to change.
+             */
+            route_id: number;
+        } | {
+            /** @enum {string} */
+            kind: "trust_ca";
+        };
+        /**
+         * @description Which check produced a finding. The names are stable: scripts match on them.
+         * @enum {string}
+         */
+        DoctorCheck: "route.match" | "name.resolve" | "ca.trust" | "listener.bind" | "upstream.reach" | "upstream.host_rejected";
+        /** @description One thing the doctor found. */
+        DoctorFinding: {
+            action: null | components["schemas"]["DoctorAction"];
+            /** @description Which check. */
+            check: components["schemas"]["DoctorCheck"];
+            /**
+             * Format: double
+             * @description Upstream checks: how long the TCP connection took, in milliseconds.
+             */
+            connect_ms: number | null;
+            /**
+             * @description What to do: an exact command, setting or configuration line. Null when nothing is
+             *     to be done.
+             */
+            fix: string | null;
+            /** @description What was found, in plain words: what works, or what is wrong and why. */
+            message: string;
+            /**
+             * Format: int64
+             * @description The route it is about, if any.
+             */
+            route_id: number | null;
+            /** @description `ok`, `warn` or `error`. */
+            status: components["schemas"]["DoctorStatus"];
+            /**
+             * @description What it is about: a route's host (`app.test`, `app.test → localhost:5173`), a trust
+             *     store, a listener.
+             */
+            subject: string;
+            /**
+             * Format: double
+             * @description Upstream checks: how long until the response head arrived (connection included), in
+             *     milliseconds.
+             */
+            total_ms: number | null;
+        };
         /** @description Everything the doctor found. */
         DoctorReport: {
             /**
@@ -816,7 +852,7 @@ export interface components {
             /** @description How many findings are errors. */
             errors: number;
             /** @description The findings: route, names, CA, listeners, upstreams, in that order. */
-            findings: components["schemas"]["Finding"][];
+            findings: components["schemas"]["DoctorFinding"][];
             /** @description The host asked about, if any. */
             host: string | null;
             /** @description How many findings are warnings. */
@@ -1147,42 +1183,6 @@ export interface components {
          * @enum {string}
          */
         FallbackReason: "permission" | "in_use" | "other";
-        /** @description One thing the doctor found. */
-        Finding: {
-            action: null | components["schemas"]["Action"];
-            /** @description Which check. */
-            check: components["schemas"]["Check"];
-            /**
-             * Format: double
-             * @description Upstream checks: how long the TCP connection took, in milliseconds.
-             */
-            connect_ms: number | null;
-            /**
-             * @description What to do: an exact command, setting or configuration line. Null when nothing is
-             *     to be done.
-             */
-            fix: string | null;
-            /** @description What was found, in plain words: what works, or what is wrong and why. */
-            message: string;
-            /**
-             * Format: int64
-             * @description The route it is about, if any.
-             */
-            route_id: number | null;
-            /** @description `ok`, `warn` or `error`. */
-            status: components["schemas"]["DoctorStatus"];
-            /**
-             * @description What it is about: a route's host (`app.test`, `app.test → localhost:5173`), a trust
-             *     store, a listener.
-             */
-            subject: string;
-            /**
-             * Format: double
-             * @description Upstream checks: how long until the response head arrived (connection included), in
-             *     milliseconds.
-             */
-            total_ms: number | null;
-        };
         /**
          * @description A production proxy's configuration format.
          * @enum {string}

@@ -27,6 +27,7 @@ use crate::tls::trust::StoreStatus;
 
 /// Which check produced a finding. The names are stable: scripts match on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DoctorCheck)]
 pub enum Check {
     /// Whether a route serves the host asked about, and is enabled.
     #[serde(rename = "route.match")]
@@ -81,6 +82,7 @@ pub enum Level {
 /// Something the UI (or a script) can do for the user to apply a fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = DoctorAction)]
 pub enum Action {
     /// Send the upstream's own `host:port` as `Host` (`PATCH /api/v1/routes/{route_id}` with
     /// `{"upstream_host": true}`; `portico route set HOST --upstream-host`).
@@ -95,6 +97,7 @@ pub enum Action {
 
 /// One thing the doctor found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DoctorFinding)]
 pub struct Finding {
     /// Which check.
     pub check: Check,

@@ -172,7 +172,13 @@ fn vite_rejection(answer: &Answer, route: &Route, up: &Upstream) -> Option<Findi
         // Vite's leading dot allows the name and every name under it.
         HostPattern::Wildcard(suffix) => format!("'.{suffix}'"),
     };
-    let first_line = answer.body.lines().next().unwrap_or_default().trim();
+    let first_line = answer
+        .body
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('.');
     let mut fix = format!(
         "Add the host to {section}.allowedHosts in vite.config.js (or .ts) and restart Vite:\n  \
          export default defineConfig({{ {section}: {{ allowedHosts: [{allowed}] }} }})"

@@ -70,12 +70,12 @@ export function DoctorPage({ host }: { host: string | null }) {
         </p>
         <p className="doctor-scope">
           {host !== null ? (
-            <>
+            <span>
               Checking <strong>{host}</strong>. <a href="#/doctor">Check every route</a>
-            </>
+            </span>
           ) : (
-            "Checking every enabled route."
-          )}{" "}
+            <span>Checking every enabled route.</span>
+          )}
           <button type="button" className="secondary" onClick={again} disabled={running}>
             {running ? "Checking…" : "Run again"}
           </button>

@@ -20,7 +20,8 @@ export const PORTICO_CHOICE: ExportChoice = {
 
 export const EXPORT_CHOICES: ExportChoice[] = [
   PORTICO_CHOICE,
-  { format: "caddyfile", label: "Caddyfile", fileName: "Caddyfile", type: "text/plain" },
+  // Not text/plain: browsers give a text file without an extension a `.txt` one.
+  { format: "caddyfile", label: "Caddyfile", fileName: "Caddyfile", type: "application/octet-stream" },
   { format: "nginx", label: "nginx", fileName: "portico.nginx.conf", type: "text/plain" },
   { format: "traefik", label: "Traefik (file provider, YAML)", fileName: "portico-traefik.yml", type: "application/yaml" },
   { format: "k8s-ingress", label: "Kubernetes Ingress (YAML)", fileName: "portico-ingress.yaml", type: "application/yaml" },

@@ -48,7 +48,7 @@ test("a discovered dev server is mapped in one click, proxied, cached, and its f
   // The route appears, links to its URL on the proxy, and its upstream is up (probed every 2 s).
   const row = page.locator('tr[data-host="shop.localhost"]');
   await expect(row).toBeVisible();
-  await expect(row.getByRole("link", { name: "shop.localhost" })).toHaveAttribute(
+  await expect(row.getByRole("link", { name: "shop.localhost", exact: true })).toHaveAttribute(
     "href",
     `http://shop.localhost:${stack.httpPort}/`,
   );

@@ -53,6 +53,47 @@ pub fn trust_env() -> TrustEnv {
     env
 }
 
+/// The hosts file to look names up in: `given`, else `PORTICO_HOSTS_FILE`, else
+/// `/etc/hosts`.
+pub fn hosts_file(given: Option<PathBuf>) -> PathBuf {
+    given
+        .or_else(|| std::env::var_os("PORTICO_HOSTS_FILE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(portico_core::doctor::HOSTS_FILE))
+}
+
+/// The listeners `portico serve` would bind for `settings` (without flags): the saved
+/// addresses, else the defaults.
+pub fn planned_listeners(
+    settings: &portico_core::config::Settings,
+) -> Vec<portico_core::doctor::Planned> {
+    use portico_core::doctor::{Planned, Role};
+    let defaults = EngineConfig::new(".");
+    let saved = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<SocketAddr>().ok());
+    let mut plans = vec![Planned {
+        role: Role::Http,
+        spec: saved(&settings.http_listen).map_or(defaults.http, ListenSpec::Addr),
+    }];
+    if let Some(https) = saved(&settings.https_listen)
+        .map(ListenSpec::Addr)
+        .or(defaults.https)
+    {
+        plans.push(Planned {
+            role: Role::Https,
+            spec: https,
+        });
+    }
+    if let Some(admin) = saved(&settings.admin_listen)
+        .map(ListenSpec::Addr)
+        .or(defaults.admin.map(|a| a.listen))
+    {
+        plans.push(Planned {
+            role: Role::Admin,
+            spec: admin,
+        });
+    }
+    plans
+}
+
 /// The engine's configuration for `data_dir` on this machine: the owner, the trust stores,
 /// and the listen addresses saved in the settings (else the defaults). Callers may override
 /// the addresses (the command's flags do).
@@ -60,6 +101,7 @@ pub fn engine_config(data_dir: &Path) -> anyhow::Result<EngineConfig> {
     let mut config = EngineConfig::new(data_dir);
     config.owner = owner();
     config.trust = Some(trust_env());
+    config.hosts_file = hosts_file(None);
     let settings = portico_core::store::Store::open_dir(data_dir)
         .and_then(|store| store.settings())
         .context("cannot start Portico")?;

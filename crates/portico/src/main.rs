@@ -4,6 +4,7 @@ mod backend;
 mod ca;
 mod cache;
 mod client;
+mod doctor;
 mod open;
 mod project;
 mod route;
@@ -40,6 +41,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
   portico up                                  the routes in ./portico.json (portico down removes them)
   portico export > routes.json                routes and settings; portico import routes.json
   portico export --format caddyfile           the routes as a Caddyfile (or nginx, traefik, k8s-ingress)
+  portico doctor                              why a route does not work, and the fix (doctor HOST for one)
   portico open                                the web UI, logged in"
 )]
 struct Cli {
@@ -106,6 +108,10 @@ enum Command {
     Pause,
     /// Resume proxying after `portico pause`.
     Resume,
+    /// Check why a route does not work: its name, the CA's trust, the ports, the upstream and
+    /// whether it accepts the route's host; every problem with its fix. Exits 1 when any
+    /// check finds an error.
+    Doctor(doctor::Args),
     /// Open the running engine's UI in the browser (a fresh one-time login link).
     Open,
     /// Print the admin API's OpenAPI document (for `make openapi`).
@@ -129,6 +135,7 @@ fn main() -> ExitCode {
         Command::Share(args) => share::run(&dir, args),
         Command::Pause => settings::set_paused(&dir, true),
         Command::Resume => settings::set_paused(&dir, false),
+        Command::Doctor(args) => doctor::run(&dir, args),
         Command::Open => open::run(&dir),
         Command::Openapi => {
             print!("{}", portico_core::admin::openapi_json());

@@ -63,6 +63,7 @@ pub(crate) enum Command {
   portico route set api.localhost --no-cache
   portico route set app.localhost --set-header 'X-Frame-Options: DENY' --hide-backend
   portico route set app.localhost --upstream 5174
+  portico route set app.test --upstream-host         # Vite's host check: send localhost:PORT
   portico route set api.localhost --upstream 8001 --upstream 8002 --balance first
   portico route set admin.localhost --auth alice:s3cret --auth bob   # bob: asked for
   portico route set admin.localhost --remove-auth bob")]
@@ -73,6 +74,13 @@ pub(crate) enum Command {
         /// upstreams given replace the route's list.
         #[arg(long, value_name = "TARGET", conflicts_with_all = ["static_dir", "redirect"])]
         upstream: Vec<String>,
+        /// Send the upstream's own host:port as Host (for dev servers that reject other
+        /// names, such as Vite's host check); --no-upstream-host sends the client's again.
+        #[arg(long, overrides_with = "no_upstream_host")]
+        upstream_host: bool,
+        /// Send the client's Host to the upstream (the default).
+        #[arg(long)]
+        no_upstream_host: bool,
         #[command(flatten)]
         features: Features,
         #[command(flatten)]
@@ -573,6 +581,8 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Set {
             select,
             upstream,
+            upstream_host,
+            no_upstream_host,
             features,
             balance,
         } => {
@@ -580,6 +590,9 @@ pub(crate) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
             let mut patch = features.patch(&route)?;
             if !upstream.is_empty() {
                 patch.upstreams = Some(upstream);
+            }
+            if upstream_host || no_upstream_host {
+                patch.upstream_host = Some(upstream_host);
             }
             patch.balancing = balance.apply(&route.balancing)?;
             let next = backend.update(route.id, patch)?;

@@ -114,6 +114,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/doctor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check every route (or one host): does the name reach this machine, is the CA trusted in
+         *     each store, are the listeners bound, does the upstream answer and accept the route's host.
+         * @description Each finding says what is wrong in plain words, the fix (a command, a setting, a
+         *     configuration line) and, when the UI can apply it, an `action`. Upstreams are asked
+         *     for real, so this takes up to a few seconds when one does not answer.
+         */
+        get: operations["doctor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -765,6 +788,81 @@ export interface components {
             /** @description Whether the capture is shorter than the body. */
             truncated: boolean;
         };
+        /** @description Something the UI (or a script) can do for the user to apply a fix. */
+        DoctorAction: {
+            /** @enum {string} */
+            kind: "enable_upstream_host";
+            /**
+             * Format: int64
+             * @description The route to change.
+             */
+            route_id: number;
+        } | {
+            /** @enum {string} */
+            kind: "trust_ca";
+        };
+        /**
+         * @description Which check produced a finding. The names are stable: scripts match on them.
+         * @enum {string}
+         */
+        DoctorCheck: "route.match" | "name.resolve" | "ca.trust" | "listener.bind" | "upstream.reach" | "upstream.host_rejected";
+        /** @description One thing the doctor found. */
+        DoctorFinding: {
+            action: null | components["schemas"]["DoctorAction"];
+            /** @description Which check. */
+            check: components["schemas"]["DoctorCheck"];
+            /**
+             * Format: double
+             * @description Upstream checks: how long the TCP connection took, in milliseconds.
+             */
+            connect_ms: number | null;
+            /**
+             * @description What to do: an exact command, setting or configuration line. Null when nothing is
+             *     to be done.
+             */
+            fix: string | null;
+            /** @description What was found, in plain words: what works, or what is wrong and why. */
+            message: string;
+            /**
+             * Format: int64
+             * @description The route it is about, if any.
+             */
+            route_id: number | null;
+            /** @description `ok`, `warn` or `error`. */
+            status: components["schemas"]["DoctorStatus"];
+            /**
+             * @description What it is about: a route's host (`app.test`, `app.test → localhost:5173`), a trust
+             *     store, a listener.
+             */
+            subject: string;
+            /**
+             * Format: double
+             * @description Upstream checks: how long until the response head arrived (connection included), in
+             *     milliseconds.
+             */
+            total_ms: number | null;
+        };
+        /** @description Everything the doctor found. */
+        DoctorReport: {
+            /**
+             * @description Whether the checks ran against a running engine (listeners as bound) or the data dir
+             *     alone (listeners as they would be bound now).
+             */
+            engine_running: boolean;
+            /** @description How many findings are errors. */
+            errors: number;
+            /** @description The findings: route, names, CA, listeners, upstreams, in that order. */
+            findings: components["schemas"]["DoctorFinding"][];
+            /** @description The host asked about, if any. */
+            host: string | null;
+            /** @description How many findings are warnings. */
+            warnings: number;
+        };
+        /**
+         * @description How bad a finding is.
+         * @enum {string}
+         */
+        DoctorStatus: "ok" | "warn" | "error";
         /** @description Something that changed. Clients re-read the resource it names. */
         Event: {
             /** @enum {string} */
@@ -2681,6 +2779,36 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Unprocessable"];
+        };
+    };
+    doctor: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only the routes serving this host (a name such as `app.test`, or a route's wildcard),
+                 *     and the name itself. Default: every enabled route.
+                 * @example app.test
+                 */
+                host?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the checks found */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoctorReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     stream_events: {

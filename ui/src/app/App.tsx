@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { getStatus, subscribeEvents } from "../api/client";
 import { patchSettings } from "../api/settings";
 import { CertificatesPage } from "../features/certificates/CertificatesPage";
+import { DoctorPage } from "../features/doctor/DoctorPage";
 import { OverviewPage } from "../features/overview/OverviewPage";
 import { RoutesPage } from "../features/routes/RoutesPage";
 import { SettingsPage } from "../features/settings/SettingsPage";
@@ -55,6 +56,8 @@ function PageView({ page }: { page: Page }) {
       return <TrafficPage exchange={page.exchange} />;
     case "certificates":
       return <CertificatesPage />;
+    case "doctor":
+      return <DoctorPage key={page.host ?? ""} host={page.host} />;
     case "settings":
       return <SettingsPage />;
   }

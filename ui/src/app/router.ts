@@ -6,6 +6,7 @@ export type Page =
   | { name: "routes" }
   | { name: "traffic"; exchange: number | null }
   | { name: "certificates" }
+  | { name: "doctor"; host: string | null }
   | { name: "settings" };
 
 export type PageName = Page["name"];
@@ -15,6 +16,7 @@ export const NAV: { name: PageName; label: string; hash: string }[] = [
   { name: "routes", label: "Routes", hash: "#/routes" },
   { name: "traffic", label: "Traffic", hash: "#/traffic" },
   { name: "certificates", label: "Certificates", hash: "#/certificates" },
+  { name: "doctor", label: "Doctor", hash: "#/doctor" },
   { name: "settings", label: "Settings", hash: "#/settings" },
 ];
 
@@ -31,6 +33,10 @@ export function parseHash(hash: string): Page {
     }
     case "certificates":
       return { name: "certificates" };
+    case "doctor": {
+      const host = second !== undefined ? safeDecode(second) : null;
+      return { name: "doctor", host: host !== null && /^[a-z0-9*._-]+$/i.test(host) ? host.toLowerCase() : null };
+    }
     case "settings":
       return { name: "settings" };
     default:
@@ -41,5 +47,14 @@ export function parseHash(hash: string): Page {
 /** The hash that shows `page` (the inverse of `parseHash`). */
 export function pageHash(page: Page): string {
   if (page.name === "traffic" && page.exchange !== null) return `#/traffic/${page.exchange}`;
+  if (page.name === "doctor" && page.host !== null) return `#/doctor/${encodeURIComponent(page.host)}`;
   return NAV.find((item) => item.name === page.name)?.hash ?? "#/";
+}
+
+function safeDecode(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
 }

@@ -238,7 +238,7 @@ pub(super) async fn require_credentials(
 #[derive(serde::Deserialize)]
 pub(super) struct LoginQuery {
     code: String,
-    /// The UI page to land on (`routes`, `traffic`, `certificates`, `settings`); anything
+    /// The UI page to land on (`routes`, `traffic`, `certificates`, `doctor`, `settings`); anything
     /// else lands on the overview, so the link cannot send the browser elsewhere.
     page: Option<String>,
 }
@@ -249,6 +249,7 @@ fn landing(page: Option<&str>) -> &'static str {
         Some("routes") => "/#/routes",
         Some("traffic") => "/#/traffic",
         Some("certificates") => "/#/certificates",
+        Some("doctor") => "/#/doctor",
         Some("settings") => "/#/settings",
         _ => "/",
     }

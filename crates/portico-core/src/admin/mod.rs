@@ -12,6 +12,7 @@
 mod auth;
 mod ca;
 mod cache;
+mod doctor;
 mod error;
 mod events;
 mod health;
@@ -143,6 +144,8 @@ pub struct AdminState {
     /// Cancelled when the engine stops: the live streams end then, so the graceful shutdown
     /// does not wait on them.
     stop: CancellationToken,
+    /// The hosts file the doctor looks names up in.
+    hosts_file: Arc<std::path::Path>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -172,7 +175,14 @@ impl AdminState {
             ui_dir: None,
             metrics: None,
             stop: CancellationToken::new(),
+            hosts_file: Arc::from(std::path::Path::new(crate::doctor::HOSTS_FILE)),
         }
+    }
+
+    /// Have the doctor look names up in this hosts file. Default: `/etc/hosts`.
+    pub fn with_hosts_file(mut self, path: &std::path::Path) -> Self {
+        self.hosts_file = Arc::from(path);
+        self
     }
 
     /// End the live streams (events, traffic) when `stop` is cancelled.
@@ -265,6 +275,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/services", get(services::list))
         .route("/health", get(health::list))
         .route("/metrics", get(metrics::get))
+        .route("/doctor", get(doctor::run))
         .route("/export", get(transfer::export))
         .route("/import", post(transfer::import))
         .route("/projects/up", post(transfer::project_up))

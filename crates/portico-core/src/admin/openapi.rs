@@ -21,8 +21,8 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::{
-    auth, ca, cache, events, health, metrics, requests, routes, services, settings, share, status,
-    transfer,
+    auth, ca, cache, doctor, events, health, metrics, requests, routes, services, settings, share,
+    status, transfer,
 };
 
 #[derive(OpenApi)]
@@ -59,6 +59,7 @@ use super::{
         share::stop,
         transfer::export,
         transfer::import,
+        doctor::run,
         requests::list,
         requests::clear,
         requests::stream,
@@ -103,6 +104,7 @@ use super::{
         (name = "transfer", description = "Export, import, and project routes (`portico up`)"),
         (name = "traffic", description = "Captured requests: the traffic inspector"),
         (name = "cache", description = "The response cache"),
+        (name = "doctor", description = "Checks that explain why a route does not work, with the fix"),
         (name = "auth", description = "Browser login links"),
         (name = "meta", description = "This document"),
     )

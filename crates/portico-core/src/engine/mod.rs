@@ -65,6 +65,9 @@ pub struct EngineConfig {
     /// Where the admin API listens; `None` serves no admin API.
     /// Default: port 7080 on loopback, else a free port.
     pub admin: Option<AdminListen>,
+    /// The hosts file the doctor (`GET /api/v1/doctor`) looks names up in.
+    /// Default: `/etc/hosts`.
+    pub hosts_file: PathBuf,
 }
 
 /// Where the admin API listens.
@@ -104,6 +107,7 @@ impl EngineConfig {
                 allow_remote: false,
                 ui_dir: None,
             }),
+            hosts_file: PathBuf::from(crate::doctor::HOSTS_FILE),
         }
     }
 }
@@ -407,6 +411,7 @@ impl Engine {
                 .with_health(health.clone())
                 .with_ui_dir(admin_config.ui_dir.as_deref())
                 .with_metrics(metrics.clone())
+                .with_hosts_file(&config.hosts_file)
                 .with_stop(stop.clone());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();

@@ -12,6 +12,7 @@ import { getSettings } from "../../api/routes";
 import { ConfirmDelete } from "./ConfirmDelete";
 import { findMovedUpstreams } from "./moved";
 import { RouteEditor } from "./RouteEditor";
+import { ExportPanel } from "./ExportPanel";
 import { RoutesTable } from "./RoutesTable";
 import { SharePanel } from "./SharePanel";
 import { ServicesPanel } from "./ServicesPanel";
@@ -116,6 +117,7 @@ export function RoutesPage() {
         onDelete={(route) => { setDialog({ kind: "delete", id: route.id }); }}
         onShare={(route) => { setDialog({ kind: "share", id: route.id }); }}
       />
+      <ExportPanel />
       {dialog?.kind === "add" && (
         <RouteEditor
           mode={{ kind: "add" }}

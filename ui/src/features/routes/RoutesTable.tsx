@@ -215,6 +215,14 @@ function RouteRow({ route, listeners, health, moved, onChanged, onEdit, onDelete
           <button type="button" className="re-secondary re-small" aria-label={`Edit ${name}`} onClick={() => { onEdit(route); }}>
             Edit
           </button>
+          <a
+            className="re-check"
+            href={`#/doctor/${encodeURIComponent(route.host)}`}
+            aria-label={`Check ${name}`}
+            title="Check why this route does not work (names, certificate, upstream)"
+          >
+            Check
+          </a>
           <button
             type="button"
             className="re-icon-button re-delete"

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod compress;
 pub mod config;
 pub mod discover;
+pub mod dns;
 mod engine;
 mod error;
 pub mod export;

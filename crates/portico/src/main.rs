@@ -4,6 +4,7 @@ mod backend;
 mod ca;
 mod cache;
 mod client;
+mod dns;
 mod open;
 mod project;
 mod route;
@@ -37,6 +38,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
   portico route rm app.localhost
   portico ca trust                            trust Portico's CA (system, Chromium, Firefox)
   portico ca status                           where the CA is trusted
+  portico settings set dns_suffixes test      *.test resolves to this machine (then `portico dns setup`)
   portico up                                  the routes in ./portico.json (portico down removes them)
   portico export > routes.json                routes and settings; portico import routes.json
   portico export --format caddyfile           the routes as a Caddyfile (or nginx, traefik, k8s-ingress)
@@ -106,6 +108,9 @@ enum Command {
     Pause,
     /// Resume proxying after `portico pause`.
     Resume,
+    /// The DNS responder for the dns_suffixes setting (every name under them resolves to
+    /// this machine): status, and `setup`/`teardown` of the system resolver.
+    Dns(dns::Args),
     /// Open the running engine's UI in the browser (a fresh one-time login link).
     Open,
     /// Print the admin API's OpenAPI document (for `make openapi`).
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
         Command::Share(args) => share::run(&dir, args),
         Command::Pause => settings::set_paused(&dir, true),
         Command::Resume => settings::set_paused(&dir, false),
+        Command::Dns(args) => dns::run(&dir, args),
         Command::Open => open::run(&dir),
         Command::Openapi => {
             print!("{}", portico_core::admin::openapi_json());

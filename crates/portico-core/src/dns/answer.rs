@@ -28,8 +28,9 @@ pub(crate) enum Reply {
     Answer {
         /// The answer section.
         answers: Vec<Record>,
-        /// The suffix's SOA, for the authority section of an empty answer.
-        soa: Record,
+        /// The suffix's SOA, for the authority section of an empty answer (boxed: a
+        /// record is large and REFUSED carries nothing).
+        soa: Box<Record>,
     },
 }
 
@@ -52,12 +53,12 @@ pub(crate) fn reply(suffixes: &[Name], name: &Name, kind: RecordType, class: DNS
     owner.set_fqdn(true);
     let a = || Record::from_rdata(owner.clone(), TTL, RData::A(A(Ipv4Addr::LOCALHOST)));
     let aaaa = || Record::from_rdata(owner.clone(), TTL, RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)));
-    let soa = soa(zone);
+    let soa = Box::new(soa(zone));
     let answers = match kind {
         RecordType::A => vec![a()],
         RecordType::AAAA => vec![aaaa()],
         RecordType::ANY => vec![a(), aaaa()],
-        RecordType::SOA if zone.eq_ignore_root(name) => vec![soa.clone()],
+        RecordType::SOA if zone.eq_ignore_root(name) => vec![(*soa).clone()],
         _ => Vec::new(),
     };
     Reply::Answer { answers, soa }
@@ -160,7 +161,7 @@ impl RequestHandler for Answerer {
                     Reply::Answer { answers, soa } => {
                         meta.authoritative = true;
                         meta.response_code = ResponseCode::NoError;
-                        let authority = answers.is_empty().then_some(&soa);
+                        let authority = answers.is_empty().then_some(&*soa);
                         response_handle
                             .send_response(builder.build(
                                 meta,

@@ -29,6 +29,10 @@ command -v pkg-config >/dev/null || apt_install pkg-config
 # The tests drive real clients: curl and openssl (TLS), NSS certutil (trust stores),
 # Debian's Chromium (the browser test) and Java's keytool (the Java trust report).
 apt_install curl openssl ca-certificates libnss3-tools chromium
+# dig (dnsutils) asks Portico's DNS responder directly; its tests also resolve through the
+# system resolver with getent (libc-bin, always there) in a private network namespace
+# (unshare, util-linux, always there).
+command -v dig >/dev/null || apt_install dnsutils
 command -v keytool >/dev/null || apt_install default-jre-headless
 
 # The desktop app (Tauri: WebKitGTK, the tray's appindicator, SVG icons) and what its test

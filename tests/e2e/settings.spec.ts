@@ -154,3 +154,31 @@ test("pausing proxying shows on every page until Resume, and the proxy answers 5
   await stack.api("PATCH", "/api/v1/settings", { proxy_paused: false });
   await expect(banner).toHaveCount(0, { timeout: 3_000 });
 });
+
+test("DNS suffixes start the responder, whose state and resolver setup commands the page shows", async ({ page }) => {
+  test.info().annotations.push({ type: "portico stderr", description: stack.log() });
+  await page.goto((await stack.api<{ url: string }>("POST", "/api/v1/login-codes")).url);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Settings" }).click();
+  const panel = page.getByTestId("dns-panel");
+  await expect(panel).toContainText("Off: add a suffix");
+
+  await page.getByLabel("DNS suffixes").fill("Test, lan");
+  await page.getByLabel("DNS responder address").fill("127.0.0.1:0");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved DNS suffixes, DNS responder address" })).toBeVisible();
+  await expect(page.getByLabel("DNS suffixes")).toHaveValue("test, lan");
+  await expect(panel).toContainText(/Answering on 127\.0\.0\.1:\d+ \(UDP and TCP\)/);
+  await expect(panel.getByRole("list", { name: "Resolver per suffix" })).toContainText("*.lan");
+  await expect(panel.getByRole("button", { name: "Copy the resolver setup commands" })).toBeVisible();
+  const setup = await stack.api<{ plan: { setup_script: string } }>("GET", "/api/v1/dns");
+  await expect(panel.locator("pre").first()).toHaveText(setup.plan.setup_script.trimEnd());
+
+  // A refused suffix is shown at its field.
+  await page.getByLabel("DNS suffixes").fill("localhost");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByTestId("save-error")).toContainText("needs no DNS responder");
+  await page.getByRole("button", { name: "Revert" }).click();
+  await page.getByLabel("DNS suffixes").fill("");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(panel).toContainText("Off: add a suffix");
+});

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod compress;
 pub mod config;
 pub mod discover;
+pub mod dns;
 pub mod doctor;
 mod engine;
 mod error;

@@ -4,6 +4,7 @@ mod backend;
 mod ca;
 mod cache;
 mod client;
+mod dns;
 mod doctor;
 mod open;
 mod project;
@@ -38,6 +39,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
   portico route rm app.localhost
   portico ca trust                            trust Portico's CA (system, Chromium, Firefox)
   portico ca status                           where the CA is trusted
+  portico settings set dns_suffixes test      *.test resolves to this machine (then `portico dns setup`)
   portico up                                  the routes in ./portico.json (portico down removes them)
   portico export > routes.json                routes and settings; portico import routes.json
   portico export --format caddyfile           the routes as a Caddyfile (or nginx, traefik, k8s-ingress)
@@ -112,6 +114,9 @@ enum Command {
     /// whether it accepts the route's host; every problem with its fix. Exits 1 when any
     /// check finds an error.
     Doctor(doctor::Args),
+    /// The DNS responder for the dns_suffixes setting (every name under them resolves to
+    /// this machine): status, and `setup`/`teardown` of the system resolver.
+    Dns(dns::Args),
     /// Open the running engine's UI in the browser (a fresh one-time login link).
     Open,
     /// Print the admin API's OpenAPI document (for `make openapi`).
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
         Command::Pause => settings::set_paused(&dir, true),
         Command::Resume => settings::set_paused(&dir, false),
         Command::Doctor(args) => doctor::run(&dir, args),
+        Command::Dns(args) => dns::run(&dir, args),
         Command::Open => open::run(&dir),
         Command::Openapi => {
             print!("{}", portico_core::admin::openapi_json());

@@ -95,6 +95,42 @@ async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One line on the DNS responder when it is on, and a note per suffix the system resolver
+/// does not send to it yet.
+async fn announce_dns(engine: &EngineHandle) {
+    let dns = engine.dns().await;
+    if !dns.enabled {
+        return;
+    }
+    let names: Vec<String> = dns
+        .suffixes
+        .iter()
+        .map(|s| format!(".{}", s.suffix))
+        .collect();
+    match (dns.listening, &dns.error) {
+        (Some(addr), _) => {
+            println!(
+                "DNS responder on {addr} (UDP and TCP) for names under {}",
+                names.join(", ")
+            );
+            let missing: Vec<&str> = dns
+                .suffixes
+                .iter()
+                .filter(|s| !s.resolver_configured)
+                .map(|s| s.suffix.as_str())
+                .collect();
+            if !missing.is_empty() {
+                println!(
+                    "note: the system resolver does not send .{} to it yet: `portico dns setup`",
+                    missing.join(", .")
+                );
+            }
+        }
+        (None, Some(err)) => println!("warning: {err}"),
+        (None, None) => {}
+    }
+}
+
 async fn announce(engine: &EngineHandle) {
     let addrs: Vec<String> = engine
         .http_addrs()
@@ -147,6 +183,7 @@ async fn announce(engine: &EngineHandle) {
         println!("UI: {url} (one-time link; `portico open` makes a new one)");
     }
     println!("Data: {}", engine.data_dir().display());
+    announce_dns(engine).await;
     if let Some(replaced) = engine.traffic().replaced() {
         println!("warning: {replaced}");
     }

@@ -114,6 +114,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The DNS responder's state and this platform's resolver setup commands.
+         * @description `portico dns setup` applies the plan (as root), or prints `plan.setup_script` to run with
+         *     sudo; the engine itself never changes system files.
+         */
+        get: operations["get_dns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/doctor": {
         parameters: {
             query?: never;
@@ -788,6 +809,40 @@ export interface components {
             /** @description Whether the capture is shorter than the body. */
             truncated: boolean;
         };
+        /** @description The responder and how to point this machine's resolver at it. */
+        DnsSetup: {
+            /**
+             * @description The resolver configuration for this platform: files, commands to copy, or why it
+             *     cannot be done here.
+             */
+            plan: components["schemas"]["ResolverPlan"];
+            /** @description The responder's state (as in `/api/v1/status`). */
+            status: components["schemas"]["DnsStatus"];
+        };
+        /** @description The responder's state, as `/api/v1/status` shows it under `dns`. */
+        DnsStatus: {
+            /** @description Whether it should run: the `dns_suffixes` setting is not empty. */
+            enabled: boolean;
+            /**
+             * @description Why it does not answer although suffixes are set (a port in use …), and what to do;
+             *     null otherwise. Portico keeps trying every few seconds.
+             */
+            error: string | null;
+            /**
+             * @description The `dns_listen` setting.
+             * @example 127.0.0.1:5354
+             */
+            listen: string;
+            /**
+             * @description Where it answers now, UDP and TCP; null while off or when it could not bind.
+             * @example 127.0.0.1:5354
+             */
+            listening: string | null;
+            /** @description How this machine's resolver is configured (`GET /api/v1/dns` has the commands). */
+            platform: components["schemas"]["Platform"];
+            /** @description Each suffix, and whether the system resolver sends it to the responder. */
+            suffixes: components["schemas"]["SuffixStatus"][];
+        };
         /** @description Something the UI (or a script) can do for the user to apply a fix. */
         DoctorAction: {
             /** @enum {string} */
@@ -1091,6 +1146,26 @@ export interface components {
              * @default []
              */
             deny_ips: string[];
+            /**
+             * @description Where the DNS responder listens (UDP and TCP), as a loopback `IP:PORT`. Port 0 takes a
+             *     free port at each start (for tests: the system resolver needs a fixed one). Applies at
+             *     once. Default: 127.0.0.1:5354.
+             * @default 127.0.0.1:5354
+             * @example 127.0.0.1:5354
+             */
+            dns_listen: string;
+            /**
+             * @description Suffixes Portico's DNS responder answers for: the suffix itself and every name under
+             *     it resolve to 127.0.0.1 and ::1 (e.g. `test` makes `app.test` and `a.b.test` work
+             *     everywhere once the system resolver sends that suffix to the responder; see
+             *     `portico dns setup`). `localhost` is refused: it already resolves. Applies at once.
+             *     Default: none (the responder is off).
+             * @default []
+             * @example [
+             *       "test"
+             *     ]
+             */
+            dns_suffixes: string[];
             /**
              * Format: int64
              * @description How long a client may take to send a request's headers, in milliseconds: on a new
@@ -1475,6 +1550,21 @@ export interface components {
          * @example /api
          */
         PathPrefix: string;
+        /** @description A file the setup writes. */
+        PlannedFile: {
+            /** @description Its whole text. */
+            contents: string;
+            /**
+             * @description Where.
+             * @example /etc/systemd/resolved.conf.d/portico.conf
+             */
+            path: string;
+        };
+        /**
+         * @description How this machine's resolver is configured.
+         * @enum {string}
+         */
+        Platform: "macos" | "linux_resolved" | "linux" | "windows";
         /**
          * @description Which upstream of several takes a request. The names are Caddy's, so an exported
          *     configuration says the same thing.
@@ -1604,6 +1694,36 @@ export interface components {
             /** @description The exchanges. */
             items: components["schemas"]["Summary"][];
             next_before?: null | components["schemas"]["i64"];
+        };
+        /** @description What makes this platform's resolver send the suffixes to the responder. */
+        ResolverPlan: {
+            /** @description Files to write. */
+            files: components["schemas"]["PlannedFile"][];
+            /**
+             * @description In plain words: what the setup does here, or why Portico cannot do it and what works
+             *     instead.
+             */
+            note: string;
+            /** @description The platform it is for. */
+            platform: components["schemas"]["Platform"];
+            /** @description The command that makes the resolver read the files, if one is needed. */
+            reload: string | null;
+            /**
+             * @description The responder's address the files point at.
+             * @example 127.0.0.1:5354
+             */
+            responder: string | null;
+            /** @description Shell commands doing the same as `portico dns setup` (with sudo), to copy. */
+            setup_script: string;
+            /** @description Portico's files for suffixes no longer listed, to remove. */
+            stale: string[];
+            /**
+             * @description Whether `portico dns setup` can apply it (false on Linux without systemd-resolved,
+             *     on Windows, and when there is no suffix or no fixed port).
+             */
+            supported: boolean;
+            /** @description Shell commands undoing it, as `portico dns teardown` does. */
+            teardown_script: string;
         };
         /** @description What a rotation did. */
         RotationReport: {
@@ -2095,6 +2215,26 @@ export interface components {
              */
             deny_ips: string[];
             /**
+             * @description Where the DNS responder listens (UDP and TCP), as a loopback `IP:PORT`. Port 0 takes a
+             *     free port at each start (for tests: the system resolver needs a fixed one). Applies at
+             *     once. Default: 127.0.0.1:5354.
+             * @default 127.0.0.1:5354
+             * @example 127.0.0.1:5354
+             */
+            dns_listen: string;
+            /**
+             * @description Suffixes Portico's DNS responder answers for: the suffix itself and every name under
+             *     it resolve to 127.0.0.1 and ::1 (e.g. `test` makes `app.test` and `a.b.test` work
+             *     everywhere once the system resolver sends that suffix to the responder; see
+             *     `portico dns setup`). `localhost` is refused: it already resolves. Applies at once.
+             *     Default: none (the responder is off).
+             * @default []
+             * @example [
+             *       "test"
+             *     ]
+             */
+            dns_suffixes: string[];
+            /**
              * Format: int64
              * @description How long a client may take to send a request's headers, in milliseconds: on a new
              *     connection (its TLS handshake included, of which at most 10 s) and between requests
@@ -2224,6 +2364,18 @@ export interface components {
             /** @description New `deny_ips` (see `Settings`), replacing the list. */
             deny_ips?: string[] | null;
             /**
+             * @description New `dns_listen` (see `Settings`).
+             * @example 127.0.0.1:5354
+             */
+            dns_listen?: string | null;
+            /**
+             * @description New `dns_suffixes` (see `Settings`), replacing the list; `[]` stops the responder.
+             * @example [
+             *       "test"
+             *     ]
+             */
+            dns_suffixes?: string[] | null;
+            /**
              * Format: int64
              * @description New `header_read_timeout_ms` (see `Settings`).
              */
@@ -2319,6 +2471,8 @@ export interface components {
             capture: components["schemas"]["CaptureStatus"];
             /** @description The data directory. */
             data_dir: string;
+            /** @description The DNS responder for the `dns_suffixes` (see `GET /api/v1/dns` for the setup). */
+            dns: components["schemas"]["DnsStatus"];
             /** @description Bound listeners. */
             listeners: components["schemas"]["ListenerStatus"];
             /** @description What the proxy has open now. */
@@ -2367,6 +2521,18 @@ export interface components {
             state: components["schemas"]["TrustState"];
             /** @description Which store. */
             store: components["schemas"]["TrustStore"];
+        };
+        /** @description Per suffix: whether the system resolver sends it to the responder. */
+        SuffixStatus: {
+            /** @description Which file says so, or what is missing and what to do. */
+            detail: string;
+            /**
+             * @description The resolver's configuration (as found in its files) sends this suffix to the
+             *     responder's address.
+             */
+            resolver_configured: boolean;
+            /** @description The suffix, e.g. `test`. */
+            suffix: string;
         };
         /** @description The short form of an exchange, for lists and the live stream. */
         Summary: {
@@ -2779,6 +2945,28 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Unprocessable"];
+        };
+    };
+    get_dns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The responder and the resolver setup */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsSetup"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     doctor: {

@@ -12,6 +12,7 @@
 mod auth;
 mod ca;
 mod cache;
+mod dns;
 mod doctor;
 mod error;
 mod events;
@@ -30,6 +31,7 @@ mod ui;
 pub use auth::{LOGIN_CODE_LIFETIME, TOKEN_FILE, Token};
 pub use ca::{CaReport, RotationReport, StoreChange};
 pub use cache::{PurgeScope, Purged};
+pub use dns::DnsSetup;
 pub use error::Problem;
 pub use events::Event;
 pub use openapi::openapi_json;
@@ -126,6 +128,8 @@ pub trait Control: Send + Sync + 'static {
     fn unshare(&self, id: RouteId) -> BoxFuture<'_, Result<ShareInfo, crate::Error>>;
     /// The addresses the LAN listeners (shared routes, the CA page) are bound to now.
     fn share_listeners(&self) -> BoxFuture<'_, Vec<SocketAddr>>;
+    /// The DNS responder and this platform's resolver setup.
+    fn dns(&self) -> BoxFuture<'_, Result<DnsSetup, crate::Error>>;
 }
 
 /// Shared state of the admin handlers.
@@ -241,6 +245,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/status", get(status::get))
         .route("/events", get(events::stream))
         .route("/settings", get(settings::get).patch(settings::update))
+        .route("/dns", get(dns::get))
         .route("/ca", get(ca::status))
         .route("/ca.pem", get(ca::pem))
         .route("/ca/trust", post(ca::trust))

@@ -21,8 +21,8 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::{
-    auth, ca, cache, doctor, events, health, metrics, requests, routes, services, settings, share,
-    status, transfer,
+    auth, ca, cache, dns, doctor, events, health, metrics, requests, routes, services, settings,
+    share, status, transfer,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +41,7 @@ use super::{
         events::stream,
         settings::get,
         settings::update,
+        dns::get,
         ca::status,
         ca::pem,
         ca::trust,
@@ -98,6 +99,7 @@ use super::{
         (name = "status", description = "The engine itself"),
         (name = "routes", description = "Host and path → upstream"),
         (name = "settings", description = "Engine-wide settings"),
+        (name = "dns", description = "The DNS responder for wildcard suffixes and the system resolver setup"),
         (name = "ca", description = "The local certificate authority and trust stores"),
         (name = "sharing", description = "Routes shared on the local network (phones, other devices)"),
         (name = "events", description = "Live change notifications"),

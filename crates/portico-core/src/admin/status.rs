@@ -35,6 +35,8 @@ pub struct Status {
     /// where a phone or another computer reaches a listener bound beyond loopback.
     #[schema(value_type = Vec<String>, example = json!(["192.168.1.20"]))]
     pub network_addresses: Vec<IpAddr>,
+    /// The DNS responder for the `dns_suffixes` (see `GET /api/v1/dns` for the setup).
+    pub dns: crate::dns::DnsStatus,
 }
 
 /// This machine's network addresses: up interfaces, no loopback or link-local, IPv4 first,

@@ -551,8 +551,27 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
         ),
         option::of(any::<u16>()),
     );
-    (listen, traffic, share)
-        .prop_map(|(listen, traffic, share)| {
+    let dns = (
+        prop_oneof![
+            3 => Just(Vec::new()),
+            1 => vec(
+                mostly("\\.?[a-zA-Z0-9]{1,5}(\\.[a-z]{1,4})?\\.?", prop_oneof![text(), Just("localhost".to_owned())]),
+                1..3
+            )
+        ],
+        mostly(
+            prop_oneof![
+                any::<u16>().prop_map(|p| format!("127.0.0.1:{p}")),
+                any::<u16>().prop_map(|p| format!("[::1]:{p}")),
+            ],
+            prop_oneof![
+                text(),
+                any::<std::net::SocketAddrV4>().prop_map(|a| a.to_string())
+            ],
+        ),
+    );
+    (listen, traffic, (share, dns))
+        .prop_map(|(listen, traffic, (share, dns))| {
             let (http_listen, https_listen, admin_listen, local_suffixes, grace, header, flags) =
                 listen;
             let (
@@ -569,6 +588,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
                 compress_min_bytes,
             ) = traffic;
             let (lan_address, share_ca_port) = share;
+            let (dns_suffixes, dns_listen) = dns;
             Settings {
                 http_listen,
                 https_listen,
@@ -593,6 +613,8 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
                 compress_min_bytes,
                 lan_address,
                 share_ca_port,
+                dns_suffixes,
+                dns_listen,
             }
         })
         .boxed()

@@ -1053,6 +1053,18 @@ pub struct Settings {
     /// (a free port, kept until Portico stops).
     #[schema(required = true, minimum = 1, maximum = 65535)]
     pub share_ca_port: Option<u16>,
+    /// Suffixes Portico's DNS responder answers for: the suffix itself and every name under
+    /// it resolve to 127.0.0.1 and ::1 (e.g. `test` makes `app.test` and `a.b.test` work
+    /// everywhere once the system resolver sends that suffix to the responder; see
+    /// `portico dns setup`). `localhost` is refused: it already resolves. Applies at once.
+    /// Default: none (the responder is off).
+    #[schema(example = json!(["test"]))]
+    pub dns_suffixes: Vec<String>,
+    /// Where the DNS responder listens (UDP and TCP), as a loopback `IP:PORT`. Port 0 takes a
+    /// free port at each start (for tests: the system resolver needs a fixed one). Applies at
+    /// once. Default: 127.0.0.1:5354.
+    #[schema(example = "127.0.0.1:5354")]
+    pub dns_listen: String,
 }
 
 impl Default for Settings {
@@ -1081,9 +1093,15 @@ impl Default for Settings {
             compress_min_bytes: 1024,
             lan_address: None,
             share_ca_port: None,
+            dns_suffixes: Vec::new(),
+            dns_listen: DEFAULT_DNS_LISTEN.to_owned(),
         }
     }
 }
+
+/// The DNS responder's address when `dns_listen` is not set: UDP and TCP 5354 on loopback
+/// (5353 is mDNS, which desktops run).
+pub const DEFAULT_DNS_LISTEN: &str = "127.0.0.1:5354";
 
 /// A partial change to the settings; absent fields stay as they are. `null` clears an
 /// optional address.
@@ -1158,6 +1176,12 @@ pub struct SettingsPatch {
     #[serde(default, with = "double_option_u64")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 65535)]
     pub share_ca_port: Option<Option<u64>>,
+    /// New `dns_suffixes` (see `Settings`), replacing the list; `[]` stops the responder.
+    #[schema(example = json!(["test"]))]
+    pub dns_suffixes: Option<Vec<String>>,
+    /// New `dns_listen` (see `Settings`).
+    #[schema(example = "127.0.0.1:5354")]
+    pub dns_listen: Option<String>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -1269,6 +1293,12 @@ impl SettingsPatch {
         if let Some(port) = self.share_ca_port {
             next.share_ca_port = share::validate_port("share_ca_port", port)?;
         }
+        if let Some(v) = &self.dns_suffixes {
+            next.dns_suffixes = v.clone();
+        }
+        if let Some(v) = &self.dns_listen {
+            next.dns_listen = v.clone();
+        }
         next.validate()?;
         Ok(next)
     }
@@ -1325,6 +1355,8 @@ impl Settings {
             }
         }
         self.local_suffixes = suffixes;
+        self.dns_suffixes = validate_dns_suffixes(&self.dns_suffixes)?;
+        self.dns_listen = validate_dns_listen(&self.dns_listen)?;
         if !(100..=600_000).contains(&self.shutdown_grace_ms) {
             return Err(bad(
                 "shutdown_grace_ms",
@@ -1375,6 +1407,60 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// `dns_suffixes` in canonical form (lowercase, no dots at the ends, each once), or the first
+/// that cannot be one.
+fn validate_dns_suffixes(list: &[String]) -> Result<Vec<String>, Error> {
+    let bad = |reason: String| Error::InvalidSetting {
+        field: "dns_suffixes",
+        reason,
+    };
+    let mut suffixes = Vec::new();
+    for suffix in list {
+        let Some(clean) = normalize_suffix(suffix) else {
+            return Err(bad(format!(
+                "{suffix:?} is not a DNS name (letters, digits and hyphens in dot-separated \
+                 labels, e.g. test or dev.internal)"
+            )));
+        };
+        if clean.len() > 200 {
+            return Err(bad(format!(
+                "{suffix:?} is too long for a suffix (at most 200 characters, so names under \
+                 it fit in 253)"
+            )));
+        }
+        if clean == "localhost" || clean.ends_with(".localhost") {
+            return Err(bad(format!(
+                "{suffix:?} needs no DNS responder: names under localhost already resolve to \
+                 this machine; use a suffix such as test"
+            )));
+        }
+        if !suffixes.contains(&clean) {
+            suffixes.push(clean);
+        }
+    }
+    Ok(suffixes)
+}
+
+/// `dns_listen` as `IP:PORT` text, or why it cannot be the responder's address.
+fn validate_dns_listen(text: &str) -> Result<String, Error> {
+    let bad = |reason: String| Error::InvalidSetting {
+        field: "dns_listen",
+        reason,
+    };
+    let addr: std::net::SocketAddr = text.trim().parse().map_err(|_| {
+        bad(format!(
+            "{text:?} is not IP:PORT, e.g. {DEFAULT_DNS_LISTEN}"
+        ))
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(bad(format!(
+            "{addr} is not a loopback address; the DNS responder answers only this machine \
+             (use 127.0.0.1 and a port, e.g. {DEFAULT_DNS_LISTEN})"
+        )));
+    }
+    Ok(addr.to_string())
 }
 
 /// The version of the export format this build writes and reads.
@@ -1800,5 +1886,64 @@ mod tests {
             exported[0].validate().expect("kept").basic_auth,
             route.basic_auth
         );
+    }
+
+    #[test]
+    fn dns_settings_are_normalised_or_refused_naming_the_field() {
+        let patch = SettingsPatch {
+            dns_suffixes: Some(vec!["TEST.".into(), "dev.internal".into(), "test".into()]),
+            dns_listen: Some(" 127.0.0.1:5300 ".into()),
+            ..SettingsPatch::default()
+        };
+        let next = patch.apply(&Settings::default()).expect("valid");
+        assert_eq!(next.dns_suffixes, vec!["test", "dev.internal"]);
+        assert_eq!(next.dns_listen, "127.0.0.1:5300");
+        assert_eq!(Settings::default().dns_listen, DEFAULT_DNS_LISTEN);
+        for (patch, field, words) in [
+            (
+                SettingsPatch {
+                    dns_suffixes: Some(vec!["localhost".into()]),
+                    ..SettingsPatch::default()
+                },
+                "dns_suffixes",
+                "already resolve",
+            ),
+            (
+                SettingsPatch {
+                    dns_suffixes: Some(vec!["app.localhost".into()]),
+                    ..SettingsPatch::default()
+                },
+                "dns_suffixes",
+                "already resolve",
+            ),
+            (
+                SettingsPatch {
+                    dns_suffixes: Some(vec!["bad suffix".into()]),
+                    ..SettingsPatch::default()
+                },
+                "dns_suffixes",
+                "not a DNS name",
+            ),
+            (
+                SettingsPatch {
+                    dns_listen: Some("0.0.0.0:5354".into()),
+                    ..SettingsPatch::default()
+                },
+                "dns_listen",
+                "not a loopback address",
+            ),
+            (
+                SettingsPatch {
+                    dns_listen: Some("localhost:5354".into()),
+                    ..SettingsPatch::default()
+                },
+                "dns_listen",
+                "not IP:PORT",
+            ),
+        ] {
+            let err = patch.apply(&Settings::default()).expect_err(words);
+            assert_eq!(err.field(), field);
+            assert!(err.to_string().contains(words), "{err}");
+        }
     }
 }

@@ -68,6 +68,10 @@ pub struct EngineConfig {
     /// The hosts file the doctor (`GET /api/v1/doctor`) looks names up in.
     /// Default: `/etc/hosts`.
     pub hosts_file: PathBuf,
+    /// Where the system resolver's files are, to report whether they send the DNS suffixes
+    /// to the responder and to plan their setup (the engine never writes them). Default:
+    /// [`crate::dns::ResolverEnv::system`].
+    pub resolver: crate::dns::ResolverEnv,
 }
 
 /// Where the admin API listens.
@@ -108,6 +112,7 @@ impl EngineConfig {
                 ui_dir: None,
             }),
             hosts_file: PathBuf::from(crate::doctor::HOSTS_FILE),
+            resolver: crate::dns::ResolverEnv::system(),
         }
     }
 }
@@ -167,6 +172,10 @@ struct Core {
     sharing: std::sync::OnceLock<Arc<Sharing>>,
     /// What the proxy has open (connections, requests, tunnels).
     load: Arc<crate::proxy::Load>,
+    /// The DNS responder for the `dns_suffixes` setting.
+    dns: crate::dns::Dns,
+    /// The system resolver's files, for the DNS status and setup plan.
+    resolver: crate::dns::ResolverEnv,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -290,6 +299,8 @@ impl Engine {
             .collect(),
             sharing: std::sync::OnceLock::new(),
             load: Arc::default(),
+            dns: crate::dns::Dns::new(stop.clone()),
+            resolver: config.resolver.clone(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -362,6 +373,10 @@ impl Engine {
         );
         let _ = core.sharing.set(Arc::new(sharing));
         core.sync_sharing().await;
+        // A responder that cannot bind is reported in the status; the engine starts anyway.
+        core.dns
+            .sync(&settings.dns_listen, &settings.dns_suffixes)
+            .await;
 
         let mut admin_token = None;
         let mut admin_fallback = None;
@@ -867,7 +882,18 @@ impl Core {
             network_addresses: tokio::task::spawn_blocking(admin::network_addresses)
                 .await
                 .unwrap_or_default(),
+            dns: self.dns.status(&self.resolver).await,
         })
+    }
+
+    async fn dns(&self) -> Result<admin::DnsSetup, Error> {
+        let status = self.dns.status(&self.resolver).await;
+        let env = self.resolver.clone();
+        let target = status.listening.or_else(|| status.listen.parse().ok());
+        let suffixes: Vec<String> = status.suffixes.iter().map(|s| s.suffix.clone()).collect();
+        let plan =
+            tokio::task::spawn_blocking(move || crate::dns::plan(&env, target, &suffixes)).await?;
+        Ok(admin::DnsSetup { status, plan })
     }
 }
 
@@ -942,6 +968,9 @@ impl Control for Core {
     fn share_listeners(&self) -> BoxFuture<'_, Vec<SocketAddr>> {
         self.sharing().addrs().boxed()
     }
+    fn dns(&self) -> BoxFuture<'_, Result<admin::DnsSetup, Error>> {
+        Core::dns(self).boxed()
+    }
 }
 
 impl Core {
@@ -956,6 +985,9 @@ impl Core {
         self.apply_live_settings(&settings);
         self.refresh_ca(true).await;
         self.sync_sharing().await;
+        self.dns
+            .sync(&settings.dns_listen, &settings.dns_suffixes)
+            .await;
         let _ = self.events.send(Event::SettingsChanged);
         Ok(settings)
     }
@@ -1082,6 +1114,9 @@ impl Core {
         if has_settings {
             if let Ok(settings) = blocking(&self.store, Store::settings).await {
                 self.apply_live_settings(&settings);
+                self.dns
+                    .sync(&settings.dns_listen, &settings.dns_suffixes)
+                    .await;
             }
             self.refresh_ca(true).await;
             let _ = self.events.send(Event::SettingsChanged);
@@ -1166,10 +1201,16 @@ async fn watch_store(core: Arc<Core>, baseline: i64, stop: CancellationToken) {
                 tracing::warn!("cannot reload routes: {err}");
             }
             match blocking(&core.store, Store::settings).await {
-                Ok(settings) => core.apply_live_settings(&settings),
+                Ok(settings) => {
+                    core.apply_live_settings(&settings);
+                    core.dns
+                        .sync(&settings.dns_listen, &settings.dns_suffixes)
+                        .await;
+                }
                 Err(err) => tracing::warn!("cannot reload settings: {err}"),
             }
         }
+        core.dns.retry().await;
         core.refresh_ca(changed).await;
         core.expire_shares().await;
     }
@@ -1310,6 +1351,7 @@ impl EngineHandle {
     pub async fn shutdown(mut self) {
         remove_admin_file(&self.core.data_dir);
         self.stop.cancel();
+        self.core.dns.shutdown().await;
         self.tasks.close();
         self.tasks.wait().await;
         self.stop_tunnels.cancel();
@@ -1329,6 +1371,11 @@ impl EngineHandle {
     /// The captured traffic.
     pub fn traffic(&self) -> &TrafficStore {
         &self.core.traffic
+    }
+
+    /// The DNS responder: where it answers, why not, and each suffix's resolver setup.
+    pub async fn dns(&self) -> crate::dns::DnsStatus {
+        self.core.dns.status(&self.core.resolver).await
     }
 
     /// Live captured exchanges.

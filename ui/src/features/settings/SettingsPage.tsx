@@ -9,6 +9,7 @@ import {
   diffSettings,
   toDraft,
   type AddressKey,
+  type DnsKey,
   type Draft,
   type FieldKey,
   type ListKey,
@@ -19,6 +20,7 @@ import {
 } from "./form";
 import { AddressField, TextField, NumberInput, SuffixEditor, SwitchField } from "./fields";
 import { LowPorts, SYSCTL_COMMAND } from "./LowPorts";
+import { DnsPanel } from "./DnsPanel";
 import { revealDataDir, shellError, useDesktop } from "../../platform/tauri";
 import "./settings.css";
 
@@ -37,6 +39,8 @@ const LABELS: Record<FieldKey, string> = {
   max_conns_per_ip: "Open connections per client",
   lan_address: "This machine's address on your network",
   share_ca_port: "Port of the certificate page for phones",
+  dns_suffixes: "DNS suffixes",
+  dns_listen: "DNS responder address",
   proxy_paused: "Pause proxying",
   capture_paused: "Pause capture",
   capture_body_limit: "Body preview limit",
@@ -211,7 +215,7 @@ export function SettingsPage() {
         }}
       />
     );
-  const list = (key: ListKey | OptionalNumberKey | OptionalTextKey, placeholder: string, help: string) =>
+  const list = (key: ListKey | OptionalNumberKey | OptionalTextKey | DnsKey, placeholder: string, help: string) =>
     draft && (
       <TextField
         name={key}
@@ -392,6 +396,25 @@ export function SettingsPage() {
                 edit("local_suffixes", list);
               }}
             />
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Wildcard names (DNS)</h2>
+            </legend>
+            <p className="hint section-hint">
+              <code>*.localhost</code> names already reach this machine. For another suffix, Portico&apos;s DNS responder
+              answers every name under it (and the suffix itself) with 127.0.0.1 and ::1, for any program on this machine,
+              once the system resolver sends the suffix to it (one-time setup below). Names outside the suffixes are refused,
+              never forwarded. Prefer a reserved suffix such as <code>test</code>. Apply at once.
+            </p>
+            {list("dns_suffixes", "none (responder off)", "Suffixes separated by commas or spaces, e.g. test. Empty: the responder is off.")}
+            {list(
+              "dns_listen",
+              "127.0.0.1:5354",
+              "A loopback IP:PORT for UDP and TCP (5353 is mDNS). Empty: 127.0.0.1:5354.",
+            )}
+            <DnsPanel />
           </fieldset>
 
           <fieldset className="panel">

@@ -39,6 +39,8 @@ const base: Settings = {
   default_cache: false,
   cache_max_mb: 256,
   compress_min_bytes: 1024,
+  dns_suffixes: ["test"],
+  dns_listen: "127.0.0.1:5354",
 };
 
 describe("diffSettings", () => {
@@ -60,6 +62,14 @@ describe("diffSettings", () => {
       local_suffixes: ["lan", "dev.internal"],
     });
     expect(diffSettings(base, { ...toDraft(base), local_suffixes: [] }).patch).toEqual({ local_suffixes: [] });
+  });
+  it("sends the DNS suffixes as a list and an emptied DNS address as the default", () => {
+    expect(diffSettings(base, { ...toDraft(base), dns_suffixes: "test, lan  dev.internal" }).patch).toEqual({
+      dns_suffixes: ["test", "lan", "dev.internal"],
+    });
+    expect(diffSettings(base, { ...toDraft(base), dns_suffixes: " " }).patch).toEqual({ dns_suffixes: [] });
+    expect(diffSettings(base, { ...toDraft(base), dns_listen: " " }).patch).toEqual({});
+    expect(diffSettings(base, { ...toDraft(base), dns_listen: "127.0.0.1:5300 " }).patch).toEqual({ dns_listen: "127.0.0.1:5300" });
   });
   it("reports a number that does not parse and leaves it out of the patch", () => {
     const diff = diffSettings(base, { ...toDraft(base), cache_max_mb: "lots", capture_retention_days: "30" });

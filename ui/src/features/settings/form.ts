@@ -22,10 +22,12 @@ export type ListKey = "allow_ips" | "deny_ips";
 export type OptionalNumberKey = "rate_limit_per_sec" | "max_body_bytes" | "max_conns_per_ip" | "share_ca_port";
 /** Optional text (empty: none, the engine's own choice). */
 export type OptionalTextKey = "lan_address";
-export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | OptionalTextKey | "local_suffixes";
+/** The DNS responder: its suffixes (a list typed as text) and its address (empty: the default). */
+export type DnsKey = "dns_suffixes" | "dns_listen";
+export type FieldKey = AddressKey | NumberKey | SwitchKey | ListKey | OptionalNumberKey | OptionalTextKey | DnsKey | "local_suffixes";
 
 /** What the form edits: addresses and numbers as typed text, switches, the suffix list. */
-export type Draft = Record<AddressKey | NumberKey | ListKey | OptionalNumberKey | OptionalTextKey, string> &
+export type Draft = Record<AddressKey | NumberKey | ListKey | OptionalNumberKey | OptionalTextKey | DnsKey, string> &
   Record<SwitchKey, boolean> & { local_suffixes: string[] };
 
 export type Unit = "bytes" | "MiB" | "ms" | "days" | "exchanges";
@@ -106,6 +108,9 @@ export const NUMBER_FIELDS: Record<NumberKey, NumberField> = {
   },
 };
 
+/** Where the DNS responder listens when `dns_listen` is left empty. */
+export const DEFAULT_DNS_LISTEN = "127.0.0.1:5354";
+
 /** Suffixes the CA always signs for; the setting adds to them. */
 export const BUILTIN_SUFFIXES = ["localhost", "test", "internal", "home.arpa"] as const;
 
@@ -123,6 +128,8 @@ export function toDraft(settings: Settings): Draft {
     max_conns_per_ip: settings.max_conns_per_ip == null ? "" : String(settings.max_conns_per_ip),
     share_ca_port: settings.share_ca_port == null ? "" : String(settings.share_ca_port),
     lan_address: settings.lan_address ?? "",
+    dns_suffixes: settings.dns_suffixes.join(", "),
+    dns_listen: settings.dns_listen,
     proxy_paused: settings.proxy_paused,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
@@ -246,6 +253,16 @@ export function diffSettings(base: Settings, draft: Draft): Diff {
   if (!sameList(draft.local_suffixes, base.local_suffixes)) {
     changed.push("local_suffixes");
     patch.local_suffixes = [...draft.local_suffixes];
+  }
+  const dnsSuffixes = splitEntries(draft.dns_suffixes);
+  if (!sameList(dnsSuffixes, base.dns_suffixes)) {
+    changed.push("dns_suffixes");
+    patch.dns_suffixes = dnsSuffixes;
+  }
+  const dnsListen = draft.dns_listen.trim() === "" ? DEFAULT_DNS_LISTEN : draft.dns_listen.trim();
+  if (dnsListen !== base.dns_listen) {
+    changed.push("dns_listen");
+    patch.dns_listen = dnsListen;
   }
   for (const key of LIST_KEYS) {
     const entries = splitEntries(draft[key]);

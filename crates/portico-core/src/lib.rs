@@ -13,6 +13,7 @@ pub mod discover;
 mod engine;
 mod error;
 pub mod export;
+pub mod hosts;
 pub mod inspect;
 pub mod metrics;
 pub mod proxy;

@@ -4,6 +4,7 @@ mod backend;
 mod ca;
 mod cache;
 mod client;
+mod hosts;
 mod open;
 mod project;
 mod route;
@@ -40,7 +41,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
   portico up                                  the routes in ./portico.json (portico down removes them)
   portico export > routes.json                routes and settings; portico import routes.json
   portico export --format caddyfile           the routes as a Caddyfile (or nginx, traefik, k8s-ingress)
-  portico open                                the web UI, logged in"
+  portico open                                the web UI, logged in
+  sudo portico hosts sync --data-dir DIR      put route names such as app.test in /etc/hosts"
 )]
 struct Cli {
     /// Where Portico keeps its database. Default: the platform's data dir
@@ -108,6 +110,8 @@ enum Command {
     Resume,
     /// Open the running engine's UI in the browser (a fresh one-time login link).
     Open,
+    /// Route names in the system hosts file: status, sync (with sudo), remove.
+    Hosts(hosts::Args),
     /// Print the admin API's OpenAPI document (for `make openapi`).
     #[command(hide = true)]
     Openapi,
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
         Command::Pause => settings::set_paused(&dir, true),
         Command::Resume => settings::set_paused(&dir, false),
         Command::Open => open::run(&dir),
+        Command::Hosts(args) => hosts::run(&dir, args),
         Command::Openapi => {
             print!("{}", portico_core::admin::openapi_json());
             Ok(())

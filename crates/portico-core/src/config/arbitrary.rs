@@ -550,6 +550,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
             text(),
         ),
         option::of(any::<u16>()),
+        any::<bool>(),
     );
     (listen, traffic, share)
         .prop_map(|(listen, traffic, share)| {
@@ -568,7 +569,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
                 cache_max_mb,
                 compress_min_bytes,
             ) = traffic;
-            let (lan_address, share_ca_port) = share;
+            let (lan_address, share_ca_port, hosts_sync) = share;
             Settings {
                 http_listen,
                 https_listen,
@@ -593,6 +594,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
                 compress_min_bytes,
                 lan_address,
                 share_ca_port,
+                hosts_sync,
             }
         })
         .boxed()

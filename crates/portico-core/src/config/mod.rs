@@ -1053,6 +1053,12 @@ pub struct Settings {
     /// (a free port, kept until Portico stops).
     #[schema(required = true, minimum = 1, maximum = 65535)]
     pub share_ca_port: Option<u16>,
+    /// Keep the names of enabled routes that this machine does not resolve by itself (such as
+    /// `app.test`) in Portico's block of the system hosts file, adding and removing them as
+    /// routes change. When the engine may not write the file, its status gives the command
+    /// that does. While off, Portico never touches the file (`portico hosts remove` takes the
+    /// block out). Applies at once. Default: true.
+    pub hosts_sync: bool,
 }
 
 impl Default for Settings {
@@ -1081,6 +1087,7 @@ impl Default for Settings {
             compress_min_bytes: 1024,
             lan_address: None,
             share_ca_port: None,
+            hosts_sync: true,
         }
     }
 }
@@ -1158,6 +1165,8 @@ pub struct SettingsPatch {
     #[serde(default, with = "double_option_u64")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 65535)]
     pub share_ca_port: Option<Option<u64>>,
+    /// See [`Settings::hosts_sync`].
+    pub hosts_sync: Option<bool>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -1268,6 +1277,9 @@ impl SettingsPatch {
         }
         if let Some(port) = self.share_ca_port {
             next.share_ca_port = share::validate_port("share_ca_port", port)?;
+        }
+        if let Some(v) = self.hosts_sync {
+            next.hosts_sync = v;
         }
         next.validate()?;
         Ok(next)

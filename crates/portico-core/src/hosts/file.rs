@@ -75,6 +75,15 @@ pub fn edit(
 ) -> Result<Edited, Error> {
     // A symlinked hosts file is edited where it points, so the link stays a link.
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    // Most syncs change nothing: those take no lock and create no file (so an engine without
+    // the rights to write the file still reads it quietly).
+    let first = read(&target)?;
+    if change(&first).map_err(|e| e.at(&target))? == first {
+        return Ok(Edited {
+            changed: false,
+            backup: None,
+        });
+    }
     let (mut backup, backup_path) = open_backup(&target, fallback_dir)?;
     lock(&backup, &backup_path)?;
     let write_error = |source| Error::Write {

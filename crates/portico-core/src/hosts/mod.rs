@@ -158,6 +158,26 @@ pub fn block_names(text: &str, wanted: &BTreeSet<String>) -> BTreeSet<String> {
     wanted.difference(&foreign).cloned().collect()
 }
 
+/// Make the block of `file` match `routes` (blocking): what the engine, `portico hosts sync`
+/// and the desktop app's elevated helper all run. The backup goes to `fallback_dir` when the
+/// file's folder cannot be written.
+pub fn sync_file(
+    file: &Path,
+    fallback_dir: Option<&Path>,
+    routes: &[Route],
+    localhost_resolves: bool,
+) -> Result<Edited, Error> {
+    let wanted = wanted(routes, localhost_resolves).names;
+    edit(file, fallback_dir, |text| {
+        rewrite(text, &block_names(text, &wanted))
+    })
+}
+
+/// Take Portico's block out of `file` (blocking), keeping a backup.
+pub fn remove_file_block(file: &Path, fallback_dir: Option<&Path>) -> Result<Edited, Error> {
+    edit(file, fallback_dir, remove)
+}
+
 /// Whether this machine's resolver already answers every `*.localhost` name with loopback
 /// (systemd-resolved, macOS, recent glibc with `nss-myhostname` do): asked once for a random
 /// name no hosts file holds.
@@ -177,15 +197,16 @@ pub async fn localhost_resolves() -> bool {
     }
 }
 
-/// The command that syncs the hosts file with administrator rights: `sudo portico hosts sync`
-/// with `--data-dir` (under `sudo` the default would be root's own) and `--hosts-file` when
-/// given. On Windows, the same without `sudo`, to run in an administrator terminal.
-pub fn sync_command(data_dir: &Path, hosts_file: Option<&Path>) -> String {
+/// The command that does `action` (`sync`, `remove`) to the hosts file with administrator
+/// rights: `sudo portico hosts ACTION` with `--data-dir` (under `sudo` the default would be
+/// root's own) and `--hosts-file` when given. On Windows, the same without `sudo`, to run in an
+/// administrator terminal.
+pub fn command(action: &str, data_dir: &Path, hosts_file: Option<&Path>) -> String {
     let mut words = Vec::new();
     if !cfg!(windows) {
         words.push("sudo".to_owned());
     }
-    words.extend(["portico", "hosts", "sync", "--data-dir"].map(str::to_owned));
+    words.extend(["portico", "hosts", action, "--data-dir"].map(str::to_owned));
     words.push(shell_quote(&data_dir.display().to_string()));
     if let Some(file) = hosts_file {
         words.push("--hosts-file".to_owned());
@@ -210,15 +231,15 @@ fn shell_quote(word: &str) -> String {
     }
 }
 
-/// Where the hosts file is and how to fix it by hand: what the engine needs to keep it in
-/// sync.
+/// The hosts file the engine keeps in sync.
 #[derive(Debug, Clone)]
 pub struct HostsConfig {
     /// The hosts file (`/etc/hosts`, `%SystemRoot%\System32\drivers\etc\hosts`, or a file
     /// given with `--hosts-file`).
     pub file: PathBuf,
-    /// What the user runs when the engine may not write it (see [`sync_command`]).
-    pub command: String,
+    /// It is the platform's own (the commands shown to the user then leave `--hosts-file`
+    /// out).
+    pub is_default: bool,
 }
 
 /// Portico's hosts-file sync as the API reports it.
@@ -255,6 +276,9 @@ pub struct HostsStatus {
     /// Windows, an administrator one).
     #[schema(example = "sudo portico hosts sync --data-dir /home/me/.local/share/portico")]
     pub command: String,
+    /// The command that removes the block with administrator rights.
+    #[schema(example = "sudo portico hosts remove --data-dir /home/me/.local/share/portico")]
+    pub remove_command: String,
 }
 
 /// What the admin API's sync and remove answer.
@@ -269,6 +293,15 @@ pub struct HostsChange {
     pub status: HostsStatus,
 }
 
+/// The commands shown to the user.
+#[derive(Debug, Clone, Default)]
+pub struct Commands {
+    /// `sudo portico hosts sync …`.
+    pub sync: String,
+    /// `sudo portico hosts remove …`.
+    pub remove: String,
+}
+
 /// The outcome of the last write, for the status.
 #[derive(Debug, Clone, Default)]
 struct LastWrite {
@@ -280,8 +313,10 @@ struct LastWrite {
 #[derive(Debug)]
 pub struct Manager {
     config: HostsConfig,
-    /// Where the backup goes when the hosts file's folder cannot be written.
+    /// Where the backup goes when the hosts file's folder cannot be written: the data dir.
     fallback_dir: PathBuf,
+    /// The commands that sync and remove with administrator rights.
+    commands: Commands,
     localhost: tokio::sync::OnceCell<bool>,
     last: std::sync::Mutex<LastWrite>,
     /// One write at a time in this process (the file lock orders processes).
@@ -289,11 +324,18 @@ pub struct Manager {
 }
 
 impl Manager {
-    /// A manager of `config.file`, keeping a backup in `fallback_dir` when it must.
-    pub fn new(config: HostsConfig, fallback_dir: PathBuf) -> Self {
+    /// A manager of `config.file` for the engine of `data_dir` (where the backup goes when
+    /// the hosts file's folder cannot be written).
+    pub fn new(config: HostsConfig, data_dir: &Path) -> Self {
+        let file = (!config.is_default).then_some(config.file.as_path());
+        let commands = Commands {
+            sync: command("sync", data_dir, file),
+            remove: command("remove", data_dir, file),
+        };
         Manager {
             config,
-            fallback_dir,
+            fallback_dir: data_dir.to_owned(),
+            commands,
             localhost: tokio::sync::OnceCell::new(),
             last: std::sync::Mutex::new(LastWrite::default()),
             writing: tokio::sync::Mutex::new(()),
@@ -312,13 +354,12 @@ impl Manager {
 
     /// Make the block match `routes`. Failures are remembered for the status and returned.
     pub async fn sync(&self, routes: &[Route]) -> Result<Edited, Error> {
-        let wanted = wanted(routes, self.localhost_resolves().await).names;
+        let localhost = self.localhost_resolves().await;
+        let routes = routes.to_vec();
         let _one = self.writing.lock().await;
         let (file, fallback) = (self.config.file.clone(), self.fallback_dir.clone());
         let result = tokio::task::spawn_blocking(move || {
-            edit(&file, Some(&fallback), |text| {
-                rewrite(text, &block_names(text, &wanted))
-            })
+            sync_file(&file, Some(&fallback), &routes, localhost)
         })
         .await
         .unwrap_or_else(|join| {
@@ -335,7 +376,7 @@ impl Manager {
     pub async fn remove(&self) -> Result<Edited, Error> {
         let _one = self.writing.lock().await;
         let (file, fallback) = (self.config.file.clone(), self.fallback_dir.clone());
-        let result = tokio::task::spawn_blocking(move || edit(&file, Some(&fallback), remove))
+        let result = tokio::task::spawn_blocking(move || remove_file_block(&file, Some(&fallback)))
             .await
             .unwrap_or_else(|join| {
                 Err(Error::Write {
@@ -361,7 +402,7 @@ impl Manager {
                 Some(error) if next.needs_elevation => tracing::warn!(
                     "cannot update Portico's block in {}: {error}; run `{}` to do it with administrator rights",
                     self.config.file.display(),
-                    self.config.command
+                    self.commands.sync
                 ),
                 Some(error) => tracing::warn!("hosts-file sync failed: {error}"),
                 None if last.error.is_some() => {
@@ -388,7 +429,8 @@ impl Manager {
             });
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut status = status_of(
-            &self.config,
+            &self.config.file,
+            &self.commands,
             text.as_deref().unwrap_or_default(),
             &wanted,
             enabled,
@@ -410,9 +452,10 @@ impl Manager {
     }
 }
 
-/// The status of a hosts file holding `text` for routes wanting `wanted`.
+/// The status of the hosts file `file` holding `text`, for routes wanting `wanted`.
 pub fn status_of(
-    config: &HostsConfig,
+    file: &Path,
+    commands: &Commands,
     text: &str,
     wanted: &Wanted,
     enabled: bool,
@@ -430,7 +473,7 @@ pub fn status_of(
     };
     HostsStatus {
         enabled,
-        file: config.file.clone(),
+        file: file.to_owned(),
         in_sync: missing.is_empty() && stale.is_empty(),
         names: names.into_iter().collect(),
         missing,
@@ -439,6 +482,7 @@ pub fn status_of(
         localhost_resolves,
         error: None,
         needs_elevation: false,
-        command: config.command.clone(),
+        command: commands.sync.clone(),
+        remove_command: commands.remove.clone(),
     }
 }

@@ -142,18 +142,19 @@ fn names_a_foreign_line_already_maps_to_loopback_stay_out_of_the_block() {
 
 #[test]
 fn the_command_names_the_data_dir_and_a_hosts_file_that_is_not_the_default() {
-    let plain = sync_command(Path::new("/home/me/.local/share/portico"), None);
+    let plain = command("sync", Path::new("/home/me/.local/share/portico"), None);
     assert_eq!(
         plain,
         "sudo portico hosts sync --data-dir /home/me/.local/share/portico"
     );
-    let quoted = sync_command(
+    let quoted = command(
+        "remove",
         Path::new("/tmp/my data"),
         Some(Path::new("/tmp/it's/hosts")),
     );
     assert_eq!(
         quoted,
-        "sudo portico hosts sync --data-dir '/tmp/my data' --hosts-file '/tmp/it'\\''s/hosts'"
+        "sudo portico hosts remove --data-dir '/tmp/my data' --hosts-file '/tmp/it'\\''s/hosts'"
     );
 }
 

@@ -120,3 +120,41 @@ pub fn engine_config(data_dir: &Path) -> anyhow::Result<EngineConfig> {
     }
     Ok(config)
 }
+
+/// `hosts sync` or `hosts remove` from the routes and settings in `data_dir`'s database,
+/// without an engine: what the desktop app's helper runs with administrator rights. A sentence
+/// saying what was done.
+pub fn hosts_from_store(
+    action: &str,
+    data_dir: &Path,
+    hosts: &HostsConfig,
+) -> anyhow::Result<String> {
+    use portico_core::hosts;
+    let fallback = Some(data_dir);
+    let edited = match action {
+        "sync" => {
+            let store = portico_core::store::Store::open_dir(data_dir)?;
+            if !store.settings()?.hosts_sync {
+                return Err(hosts::Error::Off.into());
+            }
+            let routes = store.list_routes()?.routes;
+            drop(store);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let localhost = runtime.block_on(hosts::localhost_resolves());
+            hosts::sync_file(&hosts.file, fallback, &routes, localhost)?
+        }
+        "remove" => hosts::remove_file_block(&hosts.file, fallback)?,
+        other => anyhow::bail!("unknown hosts action {other:?}; use sync or remove"),
+    };
+    Ok(if edited.changed {
+        format!("{} updated (hosts {action})", hosts.file.display())
+    } else {
+        format!(
+            "{} already as wanted (hosts {action})",
+            hosts.file.display()
+        )
+    })
+}

@@ -5,6 +5,8 @@
 
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers run unprivileged and must read files under it
+# Portico keeps route names in this hosts file, never the machine's /etc/hosts.
+export PORTICO_HOSTS_FILE="$work/hosts"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

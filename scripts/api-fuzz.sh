@@ -44,7 +44,8 @@ trap 'exit 143' TERM
 
 # Port 0 everywhere: the engine writes the admin address it got to admin.json, so no port is
 # guessed and none can be taken by someone else in between.
-"$portico" serve --data-dir "$work/data" --http 127.0.0.1:0 --https 127.0.0.1:0 \
+# Generated routes go into a hosts file of its own, never the machine's /etc/hosts.
+"$portico" serve --data-dir "$work/data" --hosts-file "$work/hosts" --http 127.0.0.1:0 --https 127.0.0.1:0 \
   --admin 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 serve_pid=$!
 

@@ -6,6 +6,7 @@ fn main() {
         "pick_folder",
         "reveal_data_dir",
         "allow_low_ports",
+        "hosts_elevated",
     ]);
     if let Err(err) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
     {

@@ -1,6 +1,6 @@
 //! What the web UI may ask of the shell (through `ui/src/platform/tauri.ts`, the only UI file
 //! that knows the shell exists): what the shell offers, a folder picker for static routes,
-//! revealing the data dir, and allowing ports 80/443. The window's capability (granted at
+//! revealing the data dir, allowing ports 80/443, and writing the hosts file with rights. The window's capability (granted at
 //! runtime to the admin origin only) lists exactly these. Links the UI opens in a new tab,
 //! or to any origin but the admin's, go to the default browser (see `main.rs`).
 //!
@@ -22,6 +22,7 @@ pub(crate) const ALL: &[&str] = &[
     "pick_folder",
     "reveal_data_dir",
     "allow_low_ports",
+    "hosts_elevated",
 ];
 
 /// What the shell tells the UI about itself.
@@ -114,4 +115,34 @@ pub(crate) async fn allow_low_ports(app: AppHandle) -> Result<privileged::Outcom
         });
     }
     Ok(outcome)
+}
+
+/// Sync Portico's block in the hosts file (`action` "sync"), or remove it ("remove"), with
+/// administrator rights through the platform's password prompt.
+#[tauri::command]
+pub(crate) async fn hosts_elevated(
+    app: AppHandle,
+    action: String,
+) -> Result<privileged::Outcome, String> {
+    if action != "sync" && action != "remove" {
+        return Err(format!("unknown hosts action {action:?}"));
+    }
+    let data_dir = {
+        use tauri::Manager as _;
+        app.state::<crate::DataDir>().0.clone()
+    };
+    let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
+    let hosts =
+        portico_host::hosts_file(std::env::var_os(portico_host::HOSTS_FILE_VAR).map(PathBuf::from));
+    let shown = (!hosts.is_default).then(|| hosts.file.clone());
+    let command = portico_core::hosts::command(&action, &data_dir, shown.as_deref());
+    let app_exe =
+        std::env::current_exe().map_err(|err| format!("cannot find the app's program: {err}"))?;
+    let helper = privileged::hosts_helper(&app_exe);
+    let args = privileged::hosts_args(&action, &data_dir, shown.as_deref());
+    tauri::async_runtime::spawn_blocking(move || {
+        privileged::hosts_elevated(std::path::Path::new("pkexec"), &helper, &args, &command)
+    })
+    .await
+    .map_err(|err| format!("the prompt failed: {err}"))
 }

@@ -52,6 +52,13 @@ const TRAY_HINT_SHOWN: &str = "desktop-tray-hint-shown";
 const FIRST_PAGE: &str = "routes";
 
 fn main() {
+    // `portico-desktop hosts sync|remove --data-dir DIR [--hosts-file FILE]`: the helper the
+    // app runs with administrator rights (through pkexec) when no `portico` command is
+    // installed beside it. No window, no engine.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("hosts") {
+        std::process::exit(hosts_helper(&args[1..]));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
@@ -76,6 +83,7 @@ fn main() {
             commands::pick_folder,
             commands::reveal_data_dir,
             commands::allow_low_ports,
+            commands::hosts_elevated,
         ])
         .setup(|app| {
             setup(app).map_err(|err| {
@@ -99,6 +107,38 @@ fn main() {
         Err(err) => {
             eprintln!("error: cannot start Portico's window: {err}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// `hosts ACTION --data-dir DIR [--hosts-file FILE]`; the exit code.
+fn hosts_helper(args: &[String]) -> i32 {
+    let action = args.first().cloned().unwrap_or_default();
+    let (mut data_dir, mut hosts_file) = (None, None);
+    let mut rest = args.iter().skip(1);
+    while let Some(flag) = rest.next() {
+        match (flag.as_str(), rest.next()) {
+            ("--data-dir", Some(value)) => data_dir = Some(PathBuf::from(value)),
+            ("--hosts-file", Some(value)) => hosts_file = Some(PathBuf::from(value)),
+            _ => {
+                eprintln!("error: usage: hosts sync|remove --data-dir DIR [--hosts-file FILE]");
+                return 2;
+            }
+        }
+    }
+    let Some(data_dir) = data_dir else {
+        eprintln!("error: hosts {action} needs --data-dir DIR");
+        return 2;
+    };
+    let hosts = portico_host::hosts_file(hosts_file);
+    match portico_host::hosts_from_store(&action, &data_dir, &hosts) {
+        Ok(done) => {
+            println!("{done}");
+            0
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            1
         }
     }
 }

@@ -8,6 +8,12 @@
 //! the window's GTK process free of elevated capabilities. When the prompt is refused or
 //! there is no polkit agent, the caller shows [`COMMAND`] to run by hand.
 //!
+//! Portico's block in the system hosts file is written by a helper run with the same prompt:
+//! the `portico` command when it sits beside the app, else the app's own binary, which
+//! handles `hosts sync|remove` before any window (see `main.rs`). On macOS the prompt is
+//! `osascript … with administrator privileges` and on Windows the UAC prompt (`Start-Process
+//! -Verb RunAs`); both are built here but have only been run on Linux.
+//!
 //! Trusting the CA needs no code here: the engine's trust module already runs the system
 //! store's commands through `sudo -n`, then `pkexec`, and reports the command to run when
 //! neither works.
@@ -50,7 +56,7 @@ pub(crate) enum Result {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Outcome {
     pub(crate) result: Result,
-    pub(crate) command: &'static str,
+    pub(crate) command: String,
     pub(crate) detail: String,
 }
 
@@ -69,15 +75,20 @@ pub(crate) fn low_ports_allowed(sysctl_text: Option<&str>) -> bool {
 
 /// Ask with `pkexec` (the program at `pkexec`, normally found on the `PATH`).
 pub(crate) fn allow_low_ports(pkexec: &Path) -> Outcome {
-    let outcome = |result, detail: String| Outcome {
-        result,
-        command: COMMAND,
-        detail,
-    };
     let run = Command::new(pkexec)
         .args(["/bin/sh", "-c", SCRIPT])
         .stdin(std::process::Stdio::null())
         .output();
+    pkexec_outcome(run, COMMAND)
+}
+
+/// What a `pkexec` run means, with `command` the way to do it by hand.
+fn pkexec_outcome(run: std::io::Result<std::process::Output>, command: &str) -> Outcome {
+    let outcome = |result, detail: String| Outcome {
+        result,
+        command: command.to_owned(),
+        detail,
+    };
     match run {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => outcome(
             Result::Unavailable,
@@ -103,6 +114,119 @@ pub(crate) fn allow_low_ports(pkexec: &Path) -> Outcome {
             ),
         ),
     }
+}
+
+/// The program that writes the hosts file with rights: `portico` beside the app when there
+/// is one, else the app itself (`hosts sync|remove` as its first arguments).
+pub(crate) fn hosts_helper(app: &Path) -> std::path::PathBuf {
+    let cli = app.with_file_name(if cfg!(windows) {
+        "portico.exe"
+    } else {
+        "portico"
+    });
+    if cli.is_file() { cli } else { app.to_owned() }
+}
+
+/// The helper's arguments for `action` (`sync`, `remove`).
+pub(crate) fn hosts_args(action: &str, data_dir: &Path, hosts_file: Option<&Path>) -> Vec<String> {
+    let mut args = vec![
+        "hosts".to_owned(),
+        action.to_owned(),
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+    ];
+    if let Some(file) = hosts_file {
+        args.push("--hosts-file".to_owned());
+        args.push(file.display().to_string());
+    }
+    args
+}
+
+/// Run the hosts helper with administrator rights through the platform's prompt; `command`
+/// is what the user runs by hand when that does not work.
+pub(crate) fn hosts_elevated(
+    prompt: &Path,
+    helper: &Path,
+    args: &[String],
+    command: &str,
+) -> Outcome {
+    if cfg!(target_os = "macos") {
+        // `do shell script … with administrator privileges` shows the system's password dialog.
+        let line: Vec<String> = std::iter::once(helper.display().to_string())
+            .chain(args.iter().cloned())
+            .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+            .collect();
+        let script = format!(
+            "do shell script \"{}\" with administrator privileges",
+            line.join(" ").replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let run = Command::new("osascript").args(["-e", &script]).output();
+        return match run {
+            Ok(out) if out.status.success() => Outcome {
+                result: Result::Done,
+                command: command.to_owned(),
+                detail: String::new(),
+            },
+            // -128: the user cancelled the dialog.
+            Ok(out) if String::from_utf8_lossy(&out.stderr).contains("-128") => Outcome {
+                result: Result::Refused,
+                command: command.to_owned(),
+                detail: "The password prompt was dismissed.".into(),
+            },
+            Ok(out) => Outcome {
+                result: Result::Failed,
+                command: command.to_owned(),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            },
+            Err(err) => Outcome {
+                result: Result::Unavailable,
+                command: command.to_owned(),
+                detail: format!("cannot run osascript: {err}."),
+            },
+        };
+    }
+    if cfg!(windows) {
+        // The UAC prompt; -Wait and the exit code tell whether the helper succeeded.
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| format!("'\"{}\"'", a.replace('\'', "''")))
+            .collect();
+        let script = format!(
+            "$p = Start-Process -FilePath '{}' -ArgumentList {} -Verb RunAs -Wait -PassThru -WindowStyle Hidden; exit $p.ExitCode",
+            helper.display().to_string().replace('\'', "''"),
+            quoted.join(",")
+        );
+        let run = Command::new("powershell")
+            .args(["-NoProfile", "-NonInteractive", "-Command", &script])
+            .output();
+        return match run {
+            Ok(out) if out.status.success() => Outcome {
+                result: Result::Done,
+                command: command.to_owned(),
+                detail: String::new(),
+            },
+            Ok(out) => Outcome {
+                result: Result::Failed,
+                command: command.to_owned(),
+                detail: format!(
+                    "the administrator prompt was refused or the sync failed ({}). {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            },
+            Err(err) => Outcome {
+                result: Result::Unavailable,
+                command: command.to_owned(),
+                detail: format!("cannot run PowerShell: {err}."),
+            },
+        };
+    }
+    let run = Command::new(prompt)
+        .arg(helper)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output();
+    pkexec_outcome(run, command)
 }
 
 #[cfg(test)]
@@ -155,5 +279,36 @@ mod tests {
         let missing = allow_low_ports(&dir.path().join("no-such-pkexec"));
         assert_eq!(missing.result, Result::Unavailable);
         assert!(missing.detail.contains("pkexec"), "{}", missing.detail);
+    }
+
+    #[test]
+    fn the_hosts_helper_runs_under_pkexec_with_the_data_dir_and_hosts_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let app = dir.path().join("portico-desktop");
+        assert_eq!(
+            hosts_helper(&app),
+            app,
+            "no portico beside the app: the app itself"
+        );
+        std::fs::write(dir.path().join("portico"), "").expect("write");
+        assert_eq!(hosts_helper(&app), dir.path().join("portico"));
+        let args = hosts_args("sync", Path::new("/d a/t"), Some(Path::new("/tmp/hosts")));
+        for (code, result) in [
+            (0, Result::Done),
+            (126, Result::Refused),
+            (1, Result::Failed),
+        ] {
+            let outcome = hosts_elevated(&fake_pkexec(dir.path(), code), &app, &args, "sudo x");
+            assert_eq!(outcome.result, result, "exit {code}");
+            assert_eq!(outcome.command, "sudo x");
+        }
+        let recorded = std::fs::read_to_string(dir.path().join("args")).expect("args");
+        assert_eq!(
+            recorded,
+            format!(
+                "{}\nhosts\nsync\n--data-dir\n/d a/t\n--hosts-file\n/tmp/hosts\n",
+                app.display()
+            )
+        );
     }
 }

@@ -430,7 +430,13 @@ async function main() {
   }
   // The app's environment: our data dir, and its own config/cache folders (the window-state
   // plugin and WebKit write there) so the user's are left alone.
-  const env = { ...process.env, PORTICO_DATA_DIR: data, PORTICO_LOG: process.env.PORTICO_LOG ?? "warn" };
+  // Route names go into a hosts file of its own, never the machine's /etc/hosts.
+  const env = {
+    ...process.env,
+    PORTICO_DATA_DIR: data,
+    PORTICO_LOG: process.env.PORTICO_LOG ?? "warn",
+    PORTICO_HOSTS_FILE: path.join(work, "hosts"),
+  };
   // The app finds `pkexec` on its PATH: a stand-in that records its arguments and succeeds
   // (the real one shows a password dialog, and would change this machine's sysctl).
   const fakeBin = path.join(work, "bin");

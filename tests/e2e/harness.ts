@@ -142,7 +142,8 @@ export async function startPortico(extraArgs: string[] = [], options: StartOptio
       UI_DIST,
       ...extraArgs,
     ],
-    { cwd: tmp, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORTICO_LOG: "warn" } },
+    // Route names go into a hosts file of its own, never the machine's /etc/hosts.
+    { cwd: tmp, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORTICO_LOG: "warn", PORTICO_HOSTS_FILE: path.join(tmp, "hosts") } },
   );
   let log = "";
   portico.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));

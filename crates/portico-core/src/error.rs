@@ -21,6 +21,9 @@ pub enum Error {
     /// The CA could not be loaded or created.
     #[error(transparent)]
     Tls(#[from] crate::tls::Error),
+    /// The hosts file could not be read or changed.
+    #[error(transparent)]
+    Hosts(#[from] crate::hosts::Error),
     /// The admin API was asked to listen beyond this machine.
     #[error(
         "refusing to serve the admin API on {addr}: it is not a loopback address, and the admin API controls Portico. Use 127.0.0.1:PORT, or pass --admin-allow-remote if you really mean it"

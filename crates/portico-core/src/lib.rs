@@ -15,6 +15,7 @@ pub mod doctor;
 mod engine;
 mod error;
 pub mod export;
+pub mod hosts;
 pub mod inspect;
 pub mod metrics;
 pub mod proxy;

@@ -35,7 +35,10 @@ impl Doctor {
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         let mut config = common::tls_config(&dir.path().join("data"));
-        config.hosts_file = hosts.to_owned();
+        config.hosts = Some(portico_core::hosts::HostsConfig {
+            file: hosts.to_owned(),
+            is_default: false,
+        });
         config.trust = Some(TrustEnv {
             home,
             system: SystemStore::Debian {

@@ -1,5 +1,5 @@
 //! Running the engine on this machine: where its data lives, who owns its CA, where the
-//! machine's trust stores are, and the listen addresses saved in the settings. The engine
+//! machine's trust stores and hosts file are, and the listen addresses saved in the settings. The engine
 //! itself reads no environment; the `portico` command and the desktop app both start it with
 //! what this crate finds.
 
@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use portico_core::hosts::HostsConfig;
 use portico_core::proxy::ListenSpec;
 use portico_core::tls::trust::TrustEnv;
 use portico_core::{AdminListen, EngineConfig};
@@ -23,6 +24,43 @@ pub fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
                 "cannot find a home directory for Portico's data; pass --data-dir DIR or set PORTICO_DATA_DIR"
             )
         })
+}
+
+/// The variable that names another hosts file (as `--hosts-file` does).
+pub const HOSTS_FILE_VAR: &str = "PORTICO_HOSTS_FILE";
+
+/// The platform's hosts file: `/etc/hosts`, or `%SystemRoot%\System32\drivers\etc\hosts`
+/// on Windows.
+pub fn default_hosts_file() -> PathBuf {
+    if cfg!(windows) {
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+        PathBuf::from(root)
+            .join("System32")
+            .join("drivers")
+            .join("etc")
+            .join("hosts")
+    } else {
+        PathBuf::from("/etc/hosts")
+    }
+}
+
+/// The hosts file to keep in sync: `given` (`--hosts-file` or [`HOSTS_FILE_VAR`]), else the
+/// platform's. A relative path is taken from the current folder.
+pub fn hosts_file(given: Option<PathBuf>) -> HostsConfig {
+    let default = default_hosts_file();
+    match given.filter(|p| !p.as_os_str().is_empty()) {
+        Some(file) => {
+            let file = std::path::absolute(&file).unwrap_or(file);
+            HostsConfig {
+                is_default: file == default,
+                file,
+            }
+        }
+        None => HostsConfig {
+            file: default,
+            is_default: true,
+        },
+    }
 }
 
 /// Who the CA belongs to, `user@machine`, so it is recognisable in a trust store.
@@ -51,14 +89,6 @@ pub fn trust_env() -> TrustEnv {
     );
     env.path_var = std::env::var_os("PATH");
     env
-}
-
-/// The hosts file to look names up in: `given`, else `PORTICO_HOSTS_FILE`, else
-/// `/etc/hosts`.
-pub fn hosts_file(given: Option<PathBuf>) -> PathBuf {
-    given
-        .or_else(|| std::env::var_os("PORTICO_HOSTS_FILE").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(portico_core::doctor::HOSTS_FILE))
 }
 
 /// The listeners `portico serve` would bind for `settings` (without flags): the saved
@@ -95,13 +125,16 @@ pub fn planned_listeners(
 }
 
 /// The engine's configuration for `data_dir` on this machine: the owner, the trust stores,
-/// and the listen addresses saved in the settings (else the defaults). Callers may override
-/// the addresses (the command's flags do).
+/// the hosts file (the platform's, or [`HOSTS_FILE_VAR`]'s), and the listen addresses saved in
+/// the settings (else the defaults). Callers may override the addresses (the command's flags
+/// do).
 pub fn engine_config(data_dir: &Path) -> anyhow::Result<EngineConfig> {
     let mut config = EngineConfig::new(data_dir);
     config.owner = owner();
     config.trust = Some(trust_env());
-    config.hosts_file = hosts_file(None);
+    config.hosts = Some(hosts_file(
+        std::env::var_os(HOSTS_FILE_VAR).map(PathBuf::from),
+    ));
     let settings = portico_core::store::Store::open_dir(data_dir)
         .and_then(|store| store.settings())
         .context("cannot start Portico")?;
@@ -120,4 +153,42 @@ pub fn engine_config(data_dir: &Path) -> anyhow::Result<EngineConfig> {
         });
     }
     Ok(config)
+}
+
+/// `hosts sync` or `hosts remove` from the routes and settings in `data_dir`'s database,
+/// without an engine: what the desktop app's helper runs with administrator rights. A sentence
+/// saying what was done.
+pub fn hosts_from_store(
+    action: &str,
+    data_dir: &Path,
+    hosts: &HostsConfig,
+) -> anyhow::Result<String> {
+    use portico_core::hosts;
+    let fallback = Some(data_dir);
+    let edited = match action {
+        "sync" => {
+            let store = portico_core::store::Store::open_dir(data_dir)?;
+            if !store.settings()?.hosts_sync {
+                return Err(hosts::Error::Off.into());
+            }
+            let routes = store.list_routes()?.routes;
+            drop(store);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let localhost = runtime.block_on(hosts::localhost_resolves());
+            hosts::sync_file(&hosts.file, fallback, &routes, localhost)?
+        }
+        "remove" => hosts::remove_file_block(&hosts.file, fallback)?,
+        other => anyhow::bail!("unknown hosts action {other:?}; use sync or remove"),
+    };
+    Ok(if edited.changed {
+        format!("{} updated (hosts {action})", hosts.file.display())
+    } else {
+        format!(
+            "{} already as wanted (hosts {action})",
+            hosts.file.display()
+        )
+    })
 }

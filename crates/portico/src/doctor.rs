@@ -76,7 +76,7 @@ fn offline(data_dir: &Path, args: &Args) -> anyhow::Result<Report> {
         host: args.host.clone(),
         stores,
         listening: Listening::Planned(portico_host::planned_listeners(&settings)),
-        hosts_file: portico_host::hosts_file(args.hosts_file.clone()),
+        hosts_file: portico_host::hosts_file(args.hosts_file.clone()).file,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -6,6 +6,7 @@ mod cache;
 mod client;
 mod dns;
 mod doctor;
+mod hosts;
 mod open;
 mod project;
 mod route;
@@ -44,6 +45,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
   portico export > routes.json                routes and settings; portico import routes.json
   portico export --format caddyfile           the routes as a Caddyfile (or nginx, traefik, k8s-ingress)
   portico doctor                              why a route does not work, and the fix (doctor HOST for one)
+  sudo portico hosts sync --data-dir DIR      put route names such as app.test in /etc/hosts
   portico open                                the web UI, logged in"
 )]
 struct Cli {
@@ -119,6 +121,8 @@ enum Command {
     Dns(dns::Args),
     /// Open the running engine's UI in the browser (a fresh one-time login link).
     Open,
+    /// Route names in the system hosts file: status, sync (with sudo), remove.
+    Hosts(hosts::Args),
     /// Print the admin API's OpenAPI document (for `make openapi`).
     #[command(hide = true)]
     Openapi,
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(&dir, args),
         Command::Dns(args) => dns::run(&dir, args),
         Command::Open => open::run(&dir),
+        Command::Hosts(args) => hosts::run(&dir, args),
         Command::Openapi => {
             print!("{}", portico_core::admin::openapi_json());
             Ok(())

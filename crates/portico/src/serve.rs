@@ -33,6 +33,10 @@ pub(crate) struct Args {
     /// the one built into the binary: for working on the UI.
     #[arg(long, value_name = "DIR")]
     ui_dir: Option<PathBuf>,
+    /// Keep route names in this hosts file (while the hosts_sync setting is on). Default: the
+    /// platform's (/etc/hosts; %SystemRoot%\System32\drivers\etc\hosts on Windows).
+    #[arg(long, env = portico_host::HOSTS_FILE_VAR, value_name = "PATH")]
+    hosts_file: Option<PathBuf>,
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -50,6 +54,7 @@ pub(crate) fn run(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
 async fn serve(data_dir: PathBuf, args: Args) -> anyhow::Result<()> {
     // Addresses from the flags, else from the settings, else the defaults.
     let mut config = portico_host::engine_config(&data_dir)?;
+    config.hosts = Some(portico_host::hosts_file(args.hosts_file.clone()));
     if let Some(addr) = args.http {
         config.http = ListenSpec::Addr(addr);
     }

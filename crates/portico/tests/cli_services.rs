@@ -44,6 +44,8 @@ impl Drop for FakeDevServer {
 
 fn portico(data: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_portico"))
+        // Never this machine's /etc/hosts (the tests run as root).
+        .env("PORTICO_HOSTS_FILE", data.join("hosts"))
         .arg("--data-dir")
         .arg(data)
         .args(args)

@@ -218,6 +218,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The hosts file against the routes: the names in Portico's block, the names missing from it
+         *     (they do not resolve on this machine yet), wildcard routes a hosts file cannot hold, and
+         *     the command that writes the block with administrator rights when the engine may not.
+         */
+        get: operations["get_hosts"];
+        put?: never;
+        post?: never;
+        /**
+         * Switch hosts-file sync off (the `hosts_sync` setting) and remove Portico's block from the
+         *     hosts file, saving a backup first. Every line outside the block stays as it was.
+         */
+        delete: operations["remove_hosts"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write Portico's block now (the engine also does after every change). A 409 says why it
+         *     cannot: sync is off, the engine may not write the file (the detail and the status's
+         *     `command` say what to run), or the block was broken by hand.
+         */
+        post: operations["sync_hosts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/import": {
         parameters: {
             query?: never;
@@ -1176,6 +1222,15 @@ export interface components {
              */
             header_read_timeout_ms: number;
             /**
+             * @description Keep the names of enabled routes that this machine does not resolve by itself (such as
+             *     `app.test`) in Portico's block of the system hosts file, adding and removing them as
+             *     routes change. When the engine may not write the file, its status gives the command
+             *     that does. While off, Portico never touches the file (`portico hosts remove` takes the
+             *     block out). Applies at once. Default: true.
+             * @default true
+             */
+            hosts_sync: boolean;
+            /**
              * @description Where plain HTTP listens when `serve` is given no `--http`, as `IP:PORT`. Applies at
              *     the next start. Default: none (port 80 on loopback, else 8080).
              * @default null
@@ -1330,6 +1385,70 @@ export interface components {
          * @example *.preview.localhost
          */
         HostPattern: string;
+        /** @description What the admin API's sync and remove answer. */
+        HostsChange: {
+            /** @description Where the file as it was before the change was saved. */
+            backup?: string | null;
+            /** @description The file changed (false: it already was as asked). */
+            changed: boolean;
+            /** @description The state after the change. */
+            status: components["schemas"]["HostsStatus"];
+        };
+        /** @description Portico's hosts-file sync as the API reports it. */
+        HostsStatus: {
+            /**
+             * @description The command that writes the block with administrator rights (in a terminal; on
+             *     Windows, an administrator one).
+             * @example sudo portico hosts sync --data-dir /home/me/.local/share/portico
+             */
+            command: string;
+            /** @description The `hosts_sync` setting: while off, the engine never touches the file. */
+            enabled: boolean;
+            /**
+             * @description Why the engine's last attempt to write the file failed; null when it succeeded or
+             *     did not need to write.
+             */
+            error?: string | null;
+            /**
+             * @description The hosts file.
+             * @example /etc/hosts
+             */
+            file: string;
+            /** @description The block maps exactly the names it should (always true while sync is off). */
+            in_sync: boolean;
+            /**
+             * @description This machine resolves every `*.localhost` name to loopback by itself, so those names
+             *     stay out of the block.
+             */
+            localhost_resolves: boolean;
+            /**
+             * @description Names of enabled routes that need the block and are not in it yet: they do not
+             *     resolve on this machine. Empty while sync is off.
+             * @example [
+             *       "app.test"
+             *     ]
+             */
+            missing: string[];
+            /** @description The names in Portico's block now. */
+            names: string[];
+            /**
+             * @description The engine may not write the file (it runs without administrator rights): `command`
+             *     does it.
+             */
+            needs_elevation: boolean;
+            /**
+             * @description The command that removes the block with administrator rights.
+             * @example sudo portico hosts remove --data-dir /home/me/.local/share/portico
+             */
+            remove_command: string;
+            /** @description Names in the block that no enabled route needs any more. Empty while sync is off. */
+            stale: string[];
+            /**
+             * @description Wildcard routes (`*.app.test`): a hosts file cannot hold them, so they resolve only
+             *     through a DNS responder.
+             */
+            wildcards: string[];
+        };
         /** @description One thing wrong in an import, with where it is. */
         ImportProblem: {
             /** @description Where, e.g. `routes[2].host`. */
@@ -2244,6 +2363,15 @@ export interface components {
              */
             header_read_timeout_ms: number;
             /**
+             * @description Keep the names of enabled routes that this machine does not resolve by itself (such as
+             *     `app.test`) in Portico's block of the system hosts file, adding and removing them as
+             *     routes change. When the engine may not write the file, its status gives the command
+             *     that does. While off, Portico never touches the file (`portico hosts remove` takes the
+             *     block out). Applies at once. Default: true.
+             * @default true
+             */
+            hosts_sync: boolean;
+            /**
              * @description Where plain HTTP listens when `serve` is given no `--http`, as `IP:PORT`. Applies at
              *     the next start. Default: none (port 80 on loopback, else 8080).
              * @default null
@@ -2380,6 +2508,8 @@ export interface components {
              * @description New `header_read_timeout_ms` (see `Settings`).
              */
             header_read_timeout_ms?: number | null;
+            /** @description See [`Settings::hosts_sync`]. */
+            hosts_sync?: boolean | null;
             /** @description New `http_listen` (see `Settings`); `null` clears it. */
             http_listen?: string | null;
             /** @description New `https_listen` (see `Settings`); `null` clears it. */
@@ -2473,6 +2603,7 @@ export interface components {
             data_dir: string;
             /** @description The DNS responder for the `dns_suffixes` (see `GET /api/v1/dns` for the setup). */
             dns: components["schemas"]["DnsStatus"];
+            hosts?: null | components["schemas"]["HostsStatus"];
             /** @description Bound listeners. */
             listeners: components["schemas"]["ListenerStatus"];
             /** @description What the proxy has open now. */
@@ -2698,7 +2829,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A route for this host and path already exists, or belongs to another project. */
+        /** @description A route for this host and path already exists, or belongs to another project; or the hosts file cannot be changed now (sync is off, the engine may not write it, or Portico's block in it was broken by hand): `detail` says which and what to do. */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -2709,6 +2840,15 @@ export interface components {
         };
         /** @description `Host` does not name the admin listener (DNS rebinding), or the request comes from another site (`Origin`, `Sec-Fetch-Site`: CSRF). */
         Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description This engine was started without a hosts file to manage (use `portico hosts`), or the file is being changed by another Portico process right now; try again. */
+        HostsUnavailable: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3084,6 +3224,77 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    get_hosts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Hosts-file sync */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostsStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["HostsUnavailable"];
+        };
+    };
+    remove_hosts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sync is off and the block is gone */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostsChange"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["HostsUnavailable"];
+        };
+    };
+    sync_hosts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The block is as the routes want */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostsChange"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["HostsUnavailable"];
         };
     };
     import: {

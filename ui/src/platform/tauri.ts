@@ -13,7 +13,7 @@ export interface DesktopInfo {
   low_ports: { allowed: boolean; explanation: string; command: string };
 }
 
-/** How asking for ports 80 and 443 went; `command` is what to run by hand when not done. */
+/** How a privileged action (ports 80 and 443, the hosts file) went; `command` is what to run by hand when not done. */
 export interface PrivilegedOutcome {
   result: "done" | "refused" | "unavailable" | "failed";
   command: string;
@@ -57,6 +57,14 @@ export async function revealDataDir(): Promise<void> {
 /** Ask the platform's password prompt to let Portico use ports 80 and 443. */
 export async function allowLowPorts(): Promise<PrivilegedOutcome> {
   return invoke<PrivilegedOutcome>("allow_low_ports");
+}
+
+/**
+ * Sync Portico's block in the hosts file (or remove it) with administrator rights, through the
+ * platform's password prompt; `command` is what to run by hand when it was not done.
+ */
+export async function hostsElevated(action: "sync" | "remove"): Promise<PrivilegedOutcome> {
+  return invoke<PrivilegedOutcome>("hosts_elevated", { action });
 }
 
 /** An error from the shell as a sentence (the shell rejects with a string). */

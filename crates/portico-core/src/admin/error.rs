@@ -162,6 +162,28 @@ impl From<Error> for Problem {
                 field: Some("shared"),
                 ..Problem::new(StatusCode::CONFLICT, "Cannot share", err.to_string())
             },
+            Error::Hosts(
+                crate::hosts::Error::Unavailable
+                | crate::hosts::Error::Busy { .. }
+                | crate::hosts::Error::Locked { .. },
+            ) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Hosts file unavailable",
+                err.to_string(),
+            ),
+            Error::Hosts(e) if e.needs_elevation() => Problem::new(
+                StatusCode::CONFLICT,
+                "Needs administrator rights",
+                format!(
+                    "{err}; the engine runs without the rights to change it: run the `command` \
+                     that GET /api/v1/hosts gives"
+                ),
+            ),
+            Error::Hosts(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "Cannot change the hosts file",
+                err.to_string(),
+            ),
             Error::TrustUnavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Trust stores unavailable",

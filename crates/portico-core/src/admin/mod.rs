@@ -17,6 +17,7 @@ mod doctor;
 mod error;
 mod events;
 mod health;
+mod hosts;
 mod metrics;
 mod openapi;
 mod requests;
@@ -57,6 +58,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
+use crate::hosts::{HostsChange, HostsStatus};
 use crate::share::ShareInfo;
 use crate::store::{ImportSummary, RouteRows};
 
@@ -130,6 +132,12 @@ pub trait Control: Send + Sync + 'static {
     fn share_listeners(&self) -> BoxFuture<'_, Vec<SocketAddr>>;
     /// The DNS responder and this platform's resolver setup.
     fn dns(&self) -> BoxFuture<'_, Result<DnsSetup, crate::Error>>;
+    /// The hosts file against the routes.
+    fn hosts_status(&self) -> BoxFuture<'_, Result<HostsStatus, crate::Error>>;
+    /// Write the hosts file's block now.
+    fn hosts_sync(&self) -> BoxFuture<'_, Result<HostsChange, crate::Error>>;
+    /// Switch hosts-file sync off and remove the block.
+    fn hosts_remove(&self) -> BoxFuture<'_, Result<HostsChange, crate::Error>>;
 }
 
 /// Shared state of the admin handlers.
@@ -265,6 +273,8 @@ pub fn router(state: AdminState) -> Router {
             get(share::get).post(share::start).delete(share::stop),
         )
         .route("/shares", get(share::list))
+        .route("/hosts", get(hosts::get).delete(hosts::remove))
+        .route("/hosts/sync", post(hosts::sync))
         .route("/requests", get(requests::list).delete(requests::clear))
         .route("/requests/stream", get(requests::stream))
         .route(

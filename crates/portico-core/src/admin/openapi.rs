@@ -21,8 +21,8 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::{
-    auth, ca, cache, dns, doctor, events, health, metrics, requests, routes, services, settings,
-    share, status, transfer,
+    auth, ca, cache, dns, doctor, events, health, hosts, metrics, requests, routes, services,
+    settings, share, status, transfer,
 };
 
 #[derive(OpenApi)]
@@ -58,6 +58,9 @@ use super::{
         share::get,
         share::start,
         share::stop,
+        hosts::get,
+        hosts::sync,
+        hosts::remove,
         transfer::export,
         transfer::import,
         doctor::run,
@@ -91,6 +94,7 @@ use super::{
             UnsupportedMediaType,
             Unprocessable,
             TrustUnavailable,
+            HostsUnavailable,
         )
     ),
     modifiers(&Credentials),
@@ -102,6 +106,7 @@ use super::{
         (name = "dns", description = "The DNS responder for wildcard suffixes and the system resolver setup"),
         (name = "ca", description = "The local certificate authority and trust stores"),
         (name = "sharing", description = "Routes shared on the local network (phones, other devices)"),
+        (name = "hosts", description = "Route names in the system hosts file"),
         (name = "events", description = "Live change notifications"),
         (name = "transfer", description = "Export, import, and project routes (`portico up`)"),
         (name = "traffic", description = "Captured requests: the traffic inspector"),
@@ -213,9 +218,11 @@ problem_response!(
     "No route with this id."
 );
 problem_response!(
-    /// 409: the change collides with an existing route.
+    /// 409: the change collides with an existing route, or the hosts file cannot be changed.
     Conflict,
-    "A route for this host and path already exists, or belongs to another project."
+    "A route for this host and path already exists, or belongs to another project; or the \
+     hosts file cannot be changed now (sync is off, the engine may not write it, or \
+     Portico's block in it was broken by hand): `detail` says which and what to do."
 );
 problem_response!(
     /// 413: the body is over [`super::BODY_LIMIT`].
@@ -239,6 +246,13 @@ problem_response!(
     TrustUnavailable,
     "This engine was started without access to trust stores; run `portico ca trust` (or \
      `untrust`, `rotate`) instead."
+);
+
+problem_response!(
+    /// 503: this engine manages no hosts file, or another Portico is editing it.
+    HostsUnavailable,
+    "This engine was started without a hosts file to manage (use `portico hosts`), or the \
+     file is being changed by another Portico process right now; try again."
 );
 
 /// 401: no or wrong credentials; says how to authenticate in `WWW-Authenticate`.

@@ -31,6 +31,8 @@ pub struct Status {
     pub capture: CaptureStatus,
     /// What the proxy has open now.
     pub load: crate::proxy::LoadStatus,
+    /// Hosts-file sync (see `GET /api/v1/hosts`); null when this engine manages no hosts file.
+    pub hosts: Option<crate::hosts::HostsStatus>,
     /// This machine's addresses on its networks (not loopback or link-local), IPv4 first:
     /// where a phone or another computer reaches a listener bound beyond loopback.
     #[schema(value_type = Vec<String>, example = json!(["192.168.1.20"]))]

@@ -550,6 +550,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
             text(),
         ),
         option::of(any::<u16>()),
+        any::<bool>(),
     );
     let dns = (
         prop_oneof![
@@ -589,6 +590,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
             ) = traffic;
             let (lan_address, share_ca_port) = share;
             let (dns_suffixes, dns_listen) = dns;
+            let (lan_address, share_ca_port, hosts_sync) = share;
             Settings {
                 http_listen,
                 https_listen,
@@ -615,6 +617,7 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
                 share_ca_port,
                 dns_suffixes,
                 dns_listen,
+                hosts_sync,
             }
         })
         .boxed()

@@ -1065,6 +1065,12 @@ pub struct Settings {
     /// once. Default: 127.0.0.1:5354.
     #[schema(example = "127.0.0.1:5354")]
     pub dns_listen: String,
+    /// Keep the names of enabled routes that this machine does not resolve by itself (such as
+    /// `app.test`) in Portico's block of the system hosts file, adding and removing them as
+    /// routes change. When the engine may not write the file, its status gives the command
+    /// that does. While off, Portico never touches the file (`portico hosts remove` takes the
+    /// block out). Applies at once. Default: true.
+    pub hosts_sync: bool,
 }
 
 impl Default for Settings {
@@ -1095,6 +1101,7 @@ impl Default for Settings {
             share_ca_port: None,
             dns_suffixes: Vec::new(),
             dns_listen: DEFAULT_DNS_LISTEN.to_owned(),
+            hosts_sync: true,
         }
     }
 }
@@ -1182,6 +1189,8 @@ pub struct SettingsPatch {
     /// New `dns_listen` (see `Settings`).
     #[schema(example = "127.0.0.1:5354")]
     pub dns_listen: Option<String>,
+    /// See [`Settings::hosts_sync`].
+    pub hosts_sync: Option<bool>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -1298,6 +1307,9 @@ impl SettingsPatch {
         }
         if let Some(v) = &self.dns_listen {
             next.dns_listen = v.clone();
+        }
+        if let Some(v) = self.hosts_sync {
+            next.hosts_sync = v;
         }
         next.validate()?;
         Ok(next)

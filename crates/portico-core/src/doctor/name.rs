@@ -15,12 +15,8 @@ use crate::config::{HostPattern, RouteId};
 /// The system's hosts file.
 pub const HOSTS_FILE: &str = "/etc/hosts";
 
-/// The line that opens the block of the hosts file Portico manages.
-pub const HOSTS_BLOCK_BEGIN: &str =
-    "# BEGIN Portico (managed by Portico; edits inside this block are replaced)";
-
-/// The line that closes it.
-pub const HOSTS_BLOCK_END: &str = "# END Portico";
+/// The lines that open and close the block of the hosts file Portico manages.
+pub use crate::hosts::{BEGIN as HOSTS_BLOCK_BEGIN, END as HOSTS_BLOCK_END};
 
 /// How long one name may take to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);

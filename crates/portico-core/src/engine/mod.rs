@@ -21,6 +21,7 @@ use crate::admin::{
 };
 use crate::cache::Cache;
 use crate::config::{Export, NewRoute, Route, RouteId, RoutePatch, Settings, SettingsPatch};
+use crate::hosts::{self, HostsChange, HostsConfig, HostsStatus};
 use crate::inspect::capture::Inspector;
 use crate::inspect::recorder::{Live, Retention};
 use crate::proxy::{
@@ -65,13 +66,14 @@ pub struct EngineConfig {
     /// Where the admin API listens; `None` serves no admin API.
     /// Default: port 7080 on loopback, else a free port.
     pub admin: Option<AdminListen>,
-    /// The hosts file the doctor (`GET /api/v1/doctor`) looks names up in.
-    /// Default: `/etc/hosts`.
-    pub hosts_file: PathBuf,
     /// Where the system resolver's files are, to report whether they send the DNS suffixes
     /// to the responder and to plan their setup (the engine never writes them). Default:
     /// [`crate::dns::ResolverEnv::system`].
     pub resolver: crate::dns::ResolverEnv,
+    /// The hosts file to keep route names in (see [`crate::hosts`]), while the `hosts_sync`
+    /// setting is on. Default: none (the engine touches no hosts file; the `portico` command
+    /// and the desktop app pass the platform's).
+    pub hosts: Option<HostsConfig>,
 }
 
 /// Where the admin API listens.
@@ -111,8 +113,8 @@ impl EngineConfig {
                 allow_remote: false,
                 ui_dir: None,
             }),
-            hosts_file: PathBuf::from(crate::doctor::HOSTS_FILE),
             resolver: crate::dns::ResolverEnv::system(),
+            hosts: None,
         }
     }
 }
@@ -176,6 +178,10 @@ struct Core {
     dns: crate::dns::Dns,
     /// The system resolver's files, for the DNS status and setup plan.
     resolver: crate::dns::ResolverEnv,
+    /// The hosts file kept in sync, when there is one.
+    hosts: Option<hosts::Manager>,
+    /// Wakes the hosts-file sync task (after every table swap and settings change).
+    hosts_wake: tokio::sync::Notify,
 }
 
 /// Where the CA comes from, to reload it when its files or the local suffixes change.
@@ -301,6 +307,11 @@ impl Engine {
             load: Arc::default(),
             dns: crate::dns::Dns::new(stop.clone()),
             resolver: config.resolver.clone(),
+            hosts: config
+                .hosts
+                .clone()
+                .map(|h| hosts::Manager::new(h, &config.data_dir)),
+            hosts_wake: tokio::sync::Notify::new(),
         });
         // The baseline is taken before the first build, so a write landing in between is
         // seen as a change rather than lost.
@@ -426,7 +437,14 @@ impl Engine {
                 .with_health(health.clone())
                 .with_ui_dir(admin_config.ui_dir.as_deref())
                 .with_metrics(metrics.clone())
-                .with_hosts_file(&config.hosts_file)
+                .with_hosts_file(
+                    config
+                        .hosts
+                        .as_ref()
+                        .map_or(std::path::Path::new(crate::doctor::HOSTS_FILE), |hosts| {
+                            hosts.file.as_path()
+                        }),
+                )
                 .with_stop(stop.clone());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();
@@ -440,6 +458,7 @@ impl Engine {
             admin_state = Some(state);
         }
         tasks.spawn(watch_store(core.clone(), baseline, stop.clone()));
+        tasks.spawn(sync_hosts(core.clone(), stop.clone()));
         let events = core.events.clone();
         tasks.spawn(
             health
@@ -577,6 +596,7 @@ impl Core {
             .with_state_from(&self.table.load())
             .with_admin(self.admin_addrs.first().copied());
         self.table.store(Arc::new(table));
+        self.hosts_wake.notify_one();
         let _ = self.events.send(Event::RoutesChanged);
         self.sync_sharing().await;
         Ok(())
@@ -879,6 +899,7 @@ impl Core {
                 store_reset: self.traffic.replaced().map(|r| r.to_string()),
             },
             load: self.load.status(),
+            hosts: self.hosts_status().await.ok(),
             network_addresses: tokio::task::spawn_blocking(admin::network_addresses)
                 .await
                 .unwrap_or_default(),
@@ -971,6 +992,15 @@ impl Control for Core {
     fn dns(&self) -> BoxFuture<'_, Result<admin::DnsSetup, Error>> {
         Core::dns(self).boxed()
     }
+    fn hosts_status(&self) -> BoxFuture<'_, Result<HostsStatus, Error>> {
+        Core::hosts_status(self).boxed()
+    }
+    fn hosts_sync(&self) -> BoxFuture<'_, Result<HostsChange, Error>> {
+        Core::hosts_sync(self).boxed()
+    }
+    fn hosts_remove(&self) -> BoxFuture<'_, Result<HostsChange, Error>> {
+        Core::hosts_remove(self).boxed()
+    }
 }
 
 impl Core {
@@ -983,6 +1013,7 @@ impl Core {
         })
         .await??;
         self.apply_live_settings(&settings);
+        self.hosts_wake.notify_one();
         self.refresh_ca(true).await;
         self.sync_sharing().await;
         self.dns
@@ -990,6 +1021,51 @@ impl Core {
             .await;
         let _ = self.events.send(Event::SettingsChanged);
         Ok(settings)
+    }
+
+    fn hosts(&self) -> Result<&hosts::Manager, Error> {
+        self.hosts
+            .as_ref()
+            .ok_or(Error::Hosts(hosts::Error::Unavailable))
+    }
+
+    async fn hosts_status(&self) -> Result<HostsStatus, Error> {
+        let manager = self.hosts()?;
+        let settings = blocking(&self.store, Store::settings).await?;
+        let table = self.table.load_full();
+        Ok(manager.status(table.routes(), settings.hosts_sync).await)
+    }
+
+    async fn hosts_sync(&self) -> Result<HostsChange, Error> {
+        let manager = self.hosts()?;
+        if !blocking(&self.store, Store::settings).await?.hosts_sync {
+            return Err(hosts::Error::Off.into());
+        }
+        let table = self.table.load_full();
+        let edited = manager.sync(table.routes()).await?;
+        Ok(HostsChange {
+            changed: edited.changed,
+            backup: edited.backup,
+            status: self.hosts_status().await?,
+        })
+    }
+
+    /// Switch sync off (so the block stays out), then take the block out.
+    async fn hosts_remove(&self) -> Result<HostsChange, Error> {
+        let manager = self.hosts()?;
+        if blocking(&self.store, Store::settings).await?.hosts_sync {
+            self.update_settings(SettingsPatch {
+                hosts_sync: Some(false),
+                ..SettingsPatch::default()
+            })
+            .await?;
+        }
+        let edited = manager.remove().await?;
+        Ok(HostsChange {
+            changed: edited.changed,
+            backup: edited.backup,
+            status: self.hosts_status().await?,
+        })
     }
 
     /// Capture, cache and compression settings take effect at once.
@@ -1216,6 +1292,31 @@ async fn watch_store(core: Arc<Core>, baseline: i64, stop: CancellationToken) {
     }
 }
 
+/// Keep the hosts file's block in step with the routes: once at start, then whenever the
+/// table or the settings change (woken by `hosts_wake`; wakes while a sync runs coalesce into
+/// one more). Off the request path; a failure is logged and shown in the status, never fatal.
+/// The block stays when the engine stops (its names still point at this machine).
+async fn sync_hosts(core: Arc<Core>, stop: CancellationToken) {
+    let Some(manager) = core.hosts.as_ref() else {
+        return;
+    };
+    loop {
+        match blocking(&core.store, Store::settings).await {
+            Ok(settings) if settings.hosts_sync => {
+                let table = core.table.load_full();
+                // Failures are remembered by the manager (status, one log line).
+                let _ = manager.sync(table.routes()).await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("cannot read settings for hosts-file sync: {err}"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = core.hosts_wake.notified() => {}
+        }
+    }
+}
+
 /// Now, in Unix milliseconds (share expiry times).
 fn now_millis() -> u64 {
     u64::try_from(crate::unix_millis()).unwrap_or(0)
@@ -1339,6 +1440,22 @@ impl EngineHandle {
     /// Stop sharing route `id`.
     pub async fn unshare(&self, id: RouteId) -> Result<ShareInfo, Error> {
         self.core.unshare(id).await
+    }
+
+    /// The hosts file against the routes: what is in Portico's block, what is missing, and
+    /// the command that fixes it when the engine may not write the file.
+    pub async fn hosts_status(&self) -> Result<HostsStatus, Error> {
+        self.core.hosts_status().await
+    }
+
+    /// Sync the hosts file's block now (it also happens by itself after every change).
+    pub async fn hosts_sync(&self) -> Result<HostsChange, Error> {
+        self.core.hosts_sync().await
+    }
+
+    /// Switch hosts-file sync off and remove Portico's block.
+    pub async fn hosts_remove(&self) -> Result<HostsChange, Error> {
+        self.core.hosts_remove().await
     }
 
     /// Route `id`'s sharing: its LAN URL, the CA page, expiry, QR codes.

@@ -53,11 +53,13 @@ pub(crate) const SERVE_ON_FREE_PORTS: [&str; 6] = [
 ];
 
 /// The binary under test, with nothing inherited that could point it at a real data dir or
-/// change its logging.
+/// change its logging, and with `DATA_DIR/hosts` as its hosts file: the tests run as root, and
+/// must never edit this machine's `/etc/hosts`.
 pub(crate) fn portico_command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portico"));
     cmd.env_remove("PORTICO_DATA_DIR")
         .env_remove("PORTICO_LOG")
+        .env("PORTICO_HOSTS_FILE", data_dir.join("hosts"))
         .arg("--data-dir")
         .arg(data_dir)
         .stdin(Stdio::null())

@@ -21,6 +21,7 @@ import {
 import { AddressField, TextField, NumberInput, SuffixEditor, SwitchField } from "./fields";
 import { LowPorts, SYSCTL_COMMAND } from "./LowPorts";
 import { DnsPanel } from "./DnsPanel";
+import { HostsSync } from "./HostsSync";
 import { revealDataDir, shellError, useDesktop } from "../../platform/tauri";
 import "./settings.css";
 
@@ -51,6 +52,7 @@ const LABELS: Record<FieldKey, string> = {
   compress_min_bytes: "Compress from",
   default_cache: "Cache new routes",
   default_compress: "Compress new routes",
+  hosts_sync: "Keep names in the hosts file",
   header_read_timeout_ms: "Header read timeout",
   shutdown_grace_ms: "Shutdown grace",
 };
@@ -396,6 +398,23 @@ export function SettingsPage() {
                 edit("local_suffixes", list);
               }}
             />
+          </fieldset>
+
+          <fieldset className="panel">
+            <legend>
+              <h2>Names that resolve</h2>
+            </legend>
+            <p className="hint section-hint">
+              A name such as <code>app.test</code> resolves on this machine only when something says where it is. Portico
+              keeps the exact names of enabled routes in a marked block of the system hosts file, and never changes a line
+              outside it. Applies at once.
+            </p>
+            {toggle(
+              "hosts_sync",
+              "Keep names in the hosts file",
+              "Adds and removes route names in Portico's block of the hosts file as routes change. Off: Portico leaves the file alone.",
+            )}
+            <HostsSync status={status?.hosts} />
           </fieldset>
 
           <fieldset className="panel">

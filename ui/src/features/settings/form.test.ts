@@ -30,6 +30,7 @@ const base: Settings = {
   max_conns_per_ip: null,
   lan_address: null,
   share_ca_port: null,
+  hosts_sync: true,
   capture_paused: false,
   capture_body_limit: 1_048_576,
   capture_retention_count: 100_000,

@@ -15,7 +15,7 @@ export type NumberKey =
   | "compress_min_bytes"
   | "header_read_timeout_ms"
   | "shutdown_grace_ms";
-export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "default_compress";
+export type SwitchKey = "proxy_paused" | "capture_paused" | "default_cache" | "default_compress" | "hosts_sync";
 /** Address lists, edited as text: entries separated by commas, spaces or lines. */
 export type ListKey = "allow_ips" | "deny_ips";
 /** Optional numbers, edited as text (empty: none). */
@@ -131,6 +131,7 @@ export function toDraft(settings: Settings): Draft {
     dns_suffixes: settings.dns_suffixes.join(", "),
     dns_listen: settings.dns_listen,
     proxy_paused: settings.proxy_paused,
+    hosts_sync: settings.hosts_sync,
     capture_paused: settings.capture_paused,
     default_cache: settings.default_cache,
     default_compress: settings.default_compress,
@@ -228,7 +229,7 @@ const OPTIONAL_NUMBER_ERRORS: Record<OptionalNumberKey, string> = {
   share_ca_port: "A port, 1 to 65535; empty for a free one.",
 };
 
-const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress"];
+const SWITCH_KEYS: SwitchKey[] = ["proxy_paused", "capture_paused", "default_cache", "default_compress", "hosts_sync"];
 export const NUMBER_KEYS = Object.keys(NUMBER_FIELDS) as NumberKey[];
 
 /** What saving `draft` over `base` sends: one patch of only the changed fields, or the errors. */

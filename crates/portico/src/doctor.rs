@@ -71,12 +71,18 @@ fn offline(data_dir: &Path, args: &Args) -> anyhow::Result<Report> {
     } else {
         None
     };
+    let hosts = portico_host::hosts_file(args.hosts_file.clone());
     let inputs = Inputs {
         routes,
         host: args.host.clone(),
         stores,
         listening: Listening::Planned(portico_host::planned_listeners(&settings)),
-        hosts_file: portico_host::hosts_file(args.hosts_file.clone()).file,
+        hosts_file: hosts.file.clone(),
+        hosts_command: portico_core::hosts::command(
+            "sync",
+            data_dir,
+            (!hosts.is_default).then_some(hosts.file.as_path()),
+        ),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

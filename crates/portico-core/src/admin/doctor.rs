@@ -76,12 +76,18 @@ pub(super) async fn run(
             })
             .collect(),
     };
+    // The engine's own command when it manages a hosts file (it names the data dir).
+    let hosts_command = match state.control.hosts_status().await {
+        Ok(status) => status.command,
+        Err(_) => "sudo portico hosts sync".to_owned(),
+    };
     let report = crate::doctor::run(Inputs {
         routes,
         host: query.host.filter(|h| !h.trim().is_empty()),
         stores: Some(ca.stores),
         listening: Listening::Running(bound),
         hosts_file: state.hosts_file.to_path_buf(),
+        hosts_command,
     })
     .await;
     Ok(Json(report))

@@ -588,9 +588,8 @@ pub(crate) fn settings() -> BoxedStrategy<Settings> {
                 cache_max_mb,
                 compress_min_bytes,
             ) = traffic;
-            let (lan_address, share_ca_port) = share;
-            let (dns_suffixes, dns_listen) = dns;
             let (lan_address, share_ca_port, hosts_sync) = share;
+            let (dns_suffixes, dns_listen) = dns;
             Settings {
                 http_listen,
                 https_listen,

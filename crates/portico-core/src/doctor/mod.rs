@@ -212,6 +212,9 @@ pub struct Inputs {
     pub listening: Listening,
     /// The hosts file to look names up in. Default: [`HOSTS_FILE`].
     pub hosts_file: PathBuf,
+    /// The command that puts route names into Portico's block of that file (see
+    /// [`crate::hosts::command`]).
+    pub hosts_command: String,
 }
 
 /// Run every check. Never fails: what cannot be checked is a finding too.
@@ -222,6 +225,7 @@ pub async fn run(inputs: Inputs) -> Report {
         stores,
         listening,
         hosts_file,
+        hosts_command,
     } = inputs;
     let https_on = listening.https_on();
     let engine_running = matches!(listening, Listening::Running(_));
@@ -233,7 +237,7 @@ pub async fn run(inputs: Inputs) -> Report {
         join_all(
             names
                 .iter()
-                .map(|(pattern, id)| name::check(pattern, *id, &hosts_file)),
+                .map(|(pattern, id)| name::check(pattern, *id, &hosts_file, &hosts_command)),
         )
         .await,
     );

@@ -44,6 +44,7 @@ pub(super) async fn check(
     pattern: &HostPattern,
     route: Option<RouteId>,
     hosts_file: &Path,
+    hosts_command: &str,
 ) -> Finding {
     let name = sample_name(pattern);
     let resolved =
@@ -61,7 +62,14 @@ pub(super) async fn check(
     let hosts = read_hosts(hosts_file)
         .await
         .and_then(|text| find_in_hosts(&text, &name));
-    let finding = judge(pattern, &name, &resolved, hosts.as_ref(), hosts_file);
+    let finding = judge(
+        pattern,
+        &name,
+        &resolved,
+        hosts.as_ref(),
+        hosts_file,
+        hosts_command,
+    );
     match route {
         Some(id) => finding.route(id),
         None => finding,
@@ -113,13 +121,14 @@ pub(super) fn find_in_hosts(text: &str, name: &str) -> Option<HostsLine> {
 }
 
 /// The finding for `pattern` whose sample `name` resolved to `resolved`, given where the
-/// hosts file at `hosts_file` names it.
+/// hosts file at `hosts_file` names it; `hosts_command` puts route names into Portico's block.
 pub(super) fn judge(
     pattern: &HostPattern,
     name: &str,
     resolved: &Result<Vec<IpAddr>, String>,
     hosts: Option<&HostsLine>,
     hosts_file: &Path,
+    hosts_command: &str,
 ) -> Finding {
     let subject = pattern.to_string();
     let file = hosts_file.display();
@@ -159,7 +168,7 @@ pub(super) fn judge(
         );
     }
 
-    let fix = fix_for(pattern);
+    let fix = fix_for(pattern, hosts_file, hosts_command);
     if !ips.is_empty() {
         let why = match hosts {
             Some(h) if !addr_is_loopback(&h.addr) => format!(
@@ -234,17 +243,20 @@ pub(super) fn judge(
 
 /// How to make `pattern` resolve to loopback: the hosts file for a name, a DNS responder for
 /// a wildcard (a hosts file cannot hold one).
-fn fix_for(pattern: &HostPattern) -> String {
+fn fix_for(pattern: &HostPattern, hosts_file: &Path, hosts_command: &str) -> String {
     match pattern {
         HostPattern::Exact(name) => format!(
-            "Add it to the hosts file: sudo portico hosts sync (writes 127.0.0.1 {name} into \
-             Portico's block in {HOSTS_FILE})"
+            "Add it to the hosts file: {hosts_command} (writes 127.0.0.1 {name} into \
+             Portico's block in {}; with the hosts_sync setting on, a running Portico that may \
+             write the file keeps it there by itself)",
+            hosts_file.display()
         ),
         HostPattern::Wildcard(suffix) => {
             let tld = suffix.rsplit('.').next().unwrap_or(suffix);
             format!(
                 "A hosts file cannot hold wildcards: let Portico answer DNS for the suffix: \
-                 portico settings set dns_suffixes {tld}"
+                 portico settings set dns_suffixes {tld}, then once: portico dns setup (it \
+                 prints the sudo commands that send .{tld} to Portico)"
             )
         }
     }
@@ -298,6 +310,7 @@ mod tests {
             &loopback(),
             block.as_ref(),
             file,
+            "sudo portico hosts sync",
         );
         assert_eq!(f.status, Level::Ok);
         assert!(
@@ -312,10 +325,18 @@ mod tests {
             &loopback(),
             line.as_ref(),
             file,
+            "sudo portico hosts sync",
         );
         assert!(f.message.contains("through /etc/hosts (line 6)"), "{f:?}");
 
-        let f = judge(&exact("dns.test"), "dns.test", &loopback(), None, file);
+        let f = judge(
+            &exact("dns.test"),
+            "dns.test",
+            &loopback(),
+            None,
+            file,
+            "sudo portico hosts sync",
+        );
         assert!(f.message.contains("through DNS"), "{f:?}");
 
         let f = judge(
@@ -324,6 +345,7 @@ mod tests {
             &loopback(),
             None,
             file,
+            "sudo portico hosts sync",
         );
         assert!(
             f.message.contains("browsers resolve them themselves"),
@@ -339,6 +361,7 @@ mod tests {
             &Err("failed to lookup address information".into()),
             None,
             Path::new("/tmp/hosts"),
+            "sudo portico hosts sync",
         );
         assert_eq!(f.status, Level::Error);
         assert!(f.message.contains("nothing.test does not resolve"), "{f:?}");
@@ -361,6 +384,7 @@ mod tests {
             &Ok(Vec::new()),
             None,
             Path::new("/etc/hosts"),
+            "sudo portico hosts sync",
         );
         assert_eq!(f.status, Level::Error);
         assert!(
@@ -384,6 +408,7 @@ mod tests {
             &Ok(vec!["10.1.2.3".parse().expect("ip")]),
             line.as_ref(),
             Path::new("/etc/hosts"),
+            "sudo portico hosts sync",
         );
         assert_eq!(f.status, Level::Error);
         assert!(
@@ -407,6 +432,7 @@ mod tests {
             &Err("not found".into()),
             None,
             Path::new("/etc/hosts"),
+            "sudo portico hosts sync",
         );
         assert_eq!(f.status, Level::Warn);
         assert!(

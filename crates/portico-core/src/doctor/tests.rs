@@ -76,6 +76,7 @@ async fn a_closed_port_is_an_unreachable_upstream() {
         stores: None,
         listening: Listening::Running(Bound::default()),
         hosts_file: std::path::PathBuf::from("/nonexistent/hosts"),
+        hosts_command: "sudo portico hosts sync".to_owned(),
     })
     .await;
     let f = report

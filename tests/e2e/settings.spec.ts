@@ -1,6 +1,8 @@
 // The Settings page end to end, against a real `portico serve`: a change is saved as a PATCH
 // of only that field and survives a reload; a value the engine refuses shows its message next
 // to the field, and the other edits stay in the form until they are saved.
+import fs from "node:fs";
+import path from "node:path";
 import { expect, test, type Page, type Request } from "@playwright/test";
 import { getThroughProxy, screenshot, startPortico, type Stack } from "./harness.ts";
 
@@ -181,4 +183,31 @@ test("DNS suffixes start the responder, whose state and resolver setup commands 
   await page.getByLabel("DNS suffixes").fill("");
   await page.getByRole("button", { name: "Save", exact: true }).click();
   await expect(panel).toContainText("Off: add a suffix");
+});
+
+test("a .test route's name goes into the hosts file's block, which the page shows and removes on request", async ({ page }) => {
+  test.info().annotations.push({ type: "portico stderr", description: stack.log() });
+  // The engine keeps a hosts file of its own here (the harness's), with a line of the user's.
+  const hostsFile = path.join(stack.tmp, "hosts");
+  const foreign = "127.0.0.1\tlocalhost\n192.168.1.20 nas.home # mine\n";
+  fs.writeFileSync(hostsFile, foreign);
+  const route = await stack.api<{ id: number }>("POST", "/api/v1/routes", { host: "shop.test", upstreams: ["http://127.0.0.1:9"] });
+
+  await page.goto((await stack.api<{ url: string }>("POST", "/api/v1/login-codes")).url);
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Settings" }).click();
+  const panel = page.getByTestId("hosts-sync");
+  await expect(panel.getByRole("status")).toContainText("In sync: shop.test resolves to this machine", { timeout: 10_000 });
+  const synced = fs.readFileSync(hostsFile, "utf8");
+  expect(synced.startsWith(foreign), "the user's lines stay first, untouched").toBe(true);
+  expect(synced).toContain("# BEGIN Portico");
+  expect(synced).toContain("127.0.0.1 shop.test");
+
+  await panel.getByRole("button", { name: "Remove Portico's block" }).click();
+  await page.getByRole("button", { name: "Remove it" }).click();
+  await expect(panel.getByRole("status")).toContainText("Off: Portico does not change");
+  expect(fs.readFileSync(hostsFile, "utf8"), "the file as the user left it, byte for byte").toBe(foreign);
+  const settings = await stack.api<{ hosts_sync: boolean }>("GET", "/api/v1/settings");
+  expect(settings.hosts_sync).toBe(false);
+  await stack.api("DELETE", `/api/v1/routes/${route.id}`);
+  await stack.api("PATCH", "/api/v1/settings", { hosts_sync: true });
 });

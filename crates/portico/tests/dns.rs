@@ -216,6 +216,7 @@ fn a_name_under_a_suffix_resolves_through_the_system_resolver_and_reaches_its_ro
     if !(have("unshare") && have("nsenter") && have("ip") && have("getent") && have("curl")) {
         return;
     }
+    let machine_hosts = std::fs::read("/etc/hosts").ok();
     let temp = tempfile::tempdir().expect("tempdir");
     let data = temp.path().join("data");
     let site = temp.path().join("site");
@@ -253,6 +254,9 @@ fn a_name_under_a_suffix_resolves_through_the_system_resolver_and_reaches_its_ro
         Command::new("unshare")
             .args(["--mount", "--net", "sh", "-c", &script])
             .env_remove("PORTICO_DATA_DIR")
+            // Route names go into a hosts file of the test's own: the machine's /etc/hosts
+            // is shared with this namespace, and must neither change nor answer for app.test.
+            .env("PORTICO_HOSTS_FILE", temp.path().join("hosts"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -342,5 +346,10 @@ fn a_name_under_a_suffix_resolves_through_the_system_resolver_and_reaches_its_ro
         String::from_utf8_lossy(&page.stdout),
         "hello from app.test\n",
         "curl: {page:?}"
+    );
+    assert_eq!(
+        std::fs::read("/etc/hosts").ok(),
+        machine_hosts,
+        "the machine's hosts file is not the test's to change"
     );
 }

@@ -29,9 +29,13 @@ function Confirm({ title, confirmLabel, danger = false, typeToConfirm, onConfirm
 
   return (
     <Modal labelledBy={titleId} className="confirm" onClose={onCancel}>
+      {/* The dialog may sit inside another form (the Settings page's), where a submit button
+          would submit that one natively: confirming is a click, and Enter in the field submits
+          this form only. */}
       <form
         onSubmit={(event) => {
           event.preventDefault();
+          event.stopPropagation();
           if (ready) onConfirm();
         }}
       >
@@ -58,7 +62,14 @@ function Confirm({ title, confirmLabel, danger = false, typeToConfirm, onConfirm
           <button type="button" className="secondary" onClick={onCancel}>
             Cancel
           </button>
-          <button type="submit" className={danger ? "danger" : undefined} disabled={!ready}>
+          <button
+            type="button"
+            className={danger ? "danger" : undefined}
+            disabled={!ready}
+            onClick={() => {
+              onConfirm();
+            }}
+          >
             {confirmLabel}
           </button>
         </div>

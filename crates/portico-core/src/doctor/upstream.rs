@@ -6,11 +6,15 @@
 //! - Vite (5.0.12 and later) answers 403 `Blocked request. This host ("app.test") is not
 //!   allowed.` for any `Host` that is not `localhost`, `*.localhost`, an IP address or in
 //!   `server.allowedHosts`.
-//! - Next.js (15.2 and later; blocking by default since 16) answers 403 `Unauthorized` to a
-//!   request for a dev resource (`/_next/…`, `/__nextjs…`) whose `Origin` is not
-//!   `localhost`, `*.localhost` or in `allowedDevOrigins`; the page itself loads, but its
-//!   scripts and the HMR socket do not, so nothing on it works. It is found by asking for a
-//!   dev resource with the route's `Origin`, then without: a 403 only with it is that check.
+//! - Next.js (blocking by default since 16; seen in 16.4.6) refuses a dev resource (`/_next/…`,
+//!   `/__nextjs…`) to a request whose `Origin` names a host other than `localhost`,
+//!   `*.localhost`, its own `--hostname` or one in `allowedDevOrigins`: a plain request gets
+//!   403 `Unauthorized`, the HMR websocket (`/_next/hmr`) gets the bare word `Unauthorized`
+//!   and a closed connection instead of an HTTP answer. Its check never compares `Origin` with
+//!   `Host`. Behind Portico a browser's page, and the scripts it loads from its own origin,
+//!   carry no `Origin` and work; the HMR websocket always carries one, so hot reload fails.
+//!   It is found by asking for a dev resource with the route's `Origin`, then without: a 403
+//!   only with it is that check.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -240,41 +244,53 @@ async fn next_rejection(
     if with_origin.status != StatusCode::FORBIDDEN {
         return None;
     }
-    let without = request(up, host_header, &path, None, limit).await.ok()?;
-    if !next_blocks(&with_origin, &without) {
+    let without = match request(up, host_header, &path, None, limit).await {
+        Ok(answer) => Some(answer),
+        // Past the origin check a cold Next.js compiles its 404 page first, which can take
+        // longer than the limit; the check itself answers at once.
+        Err(Failure::Answer { .. }) => None,
+        Err(Failure::Connect(_)) => return None,
+    };
+    if !next_blocks(&with_origin, without.as_ref()) {
         return None;
     }
     let allowed = match &route.host {
         HostPattern::Exact(name) => format!("'{name}'"),
-        HostPattern::Wildcard(suffix) => format!("'*.{suffix}'"),
+        // Next.js's `*` stands for one label and `**` for any number, as Portico's wildcard.
+        HostPattern::Wildcard(suffix) => format!("'**.{suffix}'"),
     };
-    Some(
-        Finding::new(
-            Check::UpstreamHostRejected,
-            Level::Error,
-            format!("{} → {}", route.host, up.authority()),
-            format!(
-                "Next.js at {} refuses its dev resources (/_next/…, the HMR socket) to pages \
-                 from {origin}: it answers 403 to a request with that Origin. The page loads \
-                 but its scripts do not, so nothing on it works, and the dev server logs \
-                 \"Blocked cross-origin request\".",
-                up.authority()
-            ),
-        )
-        .route(route.id)
-        .fix(format!(
-            "Add the host to allowedDevOrigins in next.config.js (or .ts/.mjs) and restart the \
-             dev server:\n  module.exports = {{ allowedDevOrigins: [{allowed}] }}"
-        )),
+    let mut f = Finding::new(
+        Check::UpstreamHostRejected,
+        Level::Warn,
+        format!("{} → {}", route.host, up.authority()),
+        format!(
+            "Next.js at {} refuses its dev resources to the origin {origin}: it answers 403 to \
+             a /_next/ request with that Origin. The page and its scripts load (a browser \
+             sends them no Origin), but the hot-reload websocket (/_next/hmr) always carries \
+             one and is refused (Next.js writes a bare \"Unauthorized\" where an HTTP answer \
+             belongs, so Portico answers the handshake with 502): edits do not show until \
+             a manual reload, the browser's console reports \"WebSocket connection to \
+             '…/_next/hmr' failed\" again and again, and the dev server logs \"Blocked \
+             cross-origin request to Next.js dev resource\".",
+            up.authority()
+        ),
     )
+    .route(route.id)
+    .fix(format!(
+        "Add the host to allowedDevOrigins in next.config.js (or .mjs/.ts) and restart the \
+         dev server:\n  module.exports = {{ allowedDevOrigins: [{allowed}] }}"
+    ));
+    f.connect_ms = Some(millis(with_origin.connect));
+    f.total_ms = Some(millis(with_origin.total));
+    Some(f)
 }
 
 /// Whether two answers to the same dev resource, with and without `Origin`, are Next.js's
-/// origin check: 403 with (Next.js's body is `Unauthorized`), anything else without.
-fn next_blocks(with_origin: &Answer, without: &Answer) -> bool {
+/// origin check: 403 `Unauthorized` with, anything else (or no answer in time) without.
+fn next_blocks(with_origin: &Answer, without: Option<&Answer>) -> bool {
     with_origin.status == StatusCode::FORBIDDEN
-        && without.status != StatusCode::FORBIDDEN
-        && (with_origin.body.trim().is_empty() || with_origin.body.trim() == "Unauthorized")
+        && with_origin.body.trim() == "Unauthorized"
+        && without.is_none_or(|a| a.status != StatusCode::FORBIDDEN)
 }
 
 /// `GET path` on `up` with `Host: host` (and `Origin`), on a connection of its own.
@@ -441,15 +457,18 @@ mod tests {
 
     #[test]
     fn next_origin_check_is_a_403_only_with_the_origin() {
-        assert!(next_blocks(&answer(403, "Unauthorized"), &answer(404, "")));
-        assert!(!next_blocks(
-            &answer(403, "Unauthorized"),
-            &answer(403, "Unauthorized")
-        ));
-        assert!(!next_blocks(&answer(404, ""), &answer(404, "")));
+        let unauthorized = answer(403, "Unauthorized");
+        assert!(next_blocks(&unauthorized, Some(&answer(404, "Not Found"))));
+        assert!(
+            next_blocks(&unauthorized, None),
+            "a cold Next.js may still be compiling its 404 page"
+        );
+        assert!(!next_blocks(&unauthorized, Some(&unauthorized)));
+        assert!(!next_blocks(&answer(404, ""), Some(&answer(404, ""))));
+        assert!(!next_blocks(&answer(403, ""), Some(&answer(404, ""))));
         assert!(!next_blocks(
             &answer(403, "<html>forbidden by policy</html>"),
-            &answer(404, "")
+            Some(&answer(404, ""))
         ));
     }
 

@@ -640,7 +640,9 @@ async fn an_http2_rapid_reset_flood_is_cut_off_and_others_are_still_served() {
     assert!(sent < SENT_AT_MOST, "{sent}");
     assert_served(&engine).await;
     assert_all_closed(&engine).await;
-    let drained = eventually(Duration::from_secs(5), || async { open_fds() <= fds }).await;
+    // A few of slack: the pool may keep one more idle upstream connection (its two ends are
+    // both in this process) than when counted; a leak per reset stream would be thousands.
+    let drained = eventually(Duration::from_secs(5), || async { open_fds() <= fds + 4 }).await;
     assert!(drained, "fds {} (before {fds})", open_fds());
 }
 

@@ -1,5 +1,6 @@
 // The traffic endpoints (`/api/v1/requests…`): list pages, the live stream, clear, and HAR
 // export and import. Built on the typed client; the only network code the Traffic page uses.
+import { saveBlob } from "../lib/download";
 import { client, unwrap } from "./client";
 import type { components, operations } from "./schema";
 
@@ -67,19 +68,7 @@ export async function downloadHar(query: TrafficQuery): Promise<string> {
     await client.GET("/api/v1/requests/har", { params: { query: filtersOnly(query) }, parseAs: "blob" }),
   );
   const name = harFileName();
-  const url = URL.createObjectURL(new Blob([blob], { type: "application/json" }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  link.rel = "noopener";
-  link.style.display = "none";
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  // The download has taken its copy once the click's task ran.
-  setTimeout(() => {
-    URL.revokeObjectURL(url);
-  }, 10_000);
+  saveBlob(name, new Blob([blob], { type: "application/json" }));
   return name;
 }
 

@@ -1,8 +1,13 @@
-// Saving text the UI already has (an export) as a file through the browser's download.
+// Saving what the UI already has (an export, a HAR file) as a file through the browser's download.
 
 /** Offer `text` as a download named `name`. */
 export function saveText(name: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+  saveBlob(name, new Blob([text], { type }));
+}
+
+/** Offer `blob` as a download named `name`. */
+export function saveBlob(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;
   link.download = name;
@@ -11,8 +16,8 @@ export function saveText(name: string, text: string, type: string): void {
   document.body.appendChild(link);
   link.click();
   link.remove();
-  // The download has taken its copy once the click's task ran.
+  // A large file may still be read after the click: the URL lives a while.
   setTimeout(() => {
     URL.revokeObjectURL(url);
-  }, 0);
+  }, 10_000);
 }

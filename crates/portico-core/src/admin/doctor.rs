@@ -76,17 +76,21 @@ pub(super) async fn run(
             })
             .collect(),
     };
-    // The engine's own command when it manages a hosts file (it names the data dir).
-    let hosts_command = match state.control.hosts_status().await {
-        Ok(status) => status.command,
-        Err(_) => "sudo portico hosts sync".to_owned(),
+    // The hosts file the engine keeps and its own command for it (naming the data dir);
+    // the system's file when it keeps none.
+    let (hosts_file, hosts_command) = match state.control.hosts_status().await {
+        Ok(status) => (status.file, status.command),
+        Err(_) => (
+            std::path::PathBuf::from(crate::doctor::HOSTS_FILE),
+            "sudo portico hosts sync".to_owned(),
+        ),
     };
     let report = crate::doctor::run(Inputs {
         routes,
         host: query.host.filter(|h| !h.trim().is_empty()),
         stores: Some(ca.stores),
         listening: Listening::Running(bound),
-        hosts_file: state.hosts_file.to_path_buf(),
+        hosts_file,
         hosts_command,
     })
     .await;

@@ -156,8 +156,6 @@ pub struct AdminState {
     /// Cancelled when the engine stops: the live streams end then, so the graceful shutdown
     /// does not wait on them.
     stop: CancellationToken,
-    /// The hosts file the doctor looks names up in.
-    hosts_file: Arc<std::path::Path>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -187,14 +185,7 @@ impl AdminState {
             ui_dir: None,
             metrics: None,
             stop: CancellationToken::new(),
-            hosts_file: Arc::from(std::path::Path::new(crate::doctor::HOSTS_FILE)),
         }
-    }
-
-    /// Have the doctor look names up in this hosts file. Default: `/etc/hosts`.
-    pub fn with_hosts_file(mut self, path: &std::path::Path) -> Self {
-        self.hosts_file = Arc::from(path);
-        self
     }
 
     /// End the live streams (events, traffic) when `stop` is cancelled.

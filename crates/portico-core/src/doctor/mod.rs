@@ -15,7 +15,7 @@ mod trust;
 mod upstream;
 
 pub use listen::{Bound, Fallen, Planned, Role};
-pub use name::{HOSTS_BLOCK_BEGIN, HOSTS_BLOCK_END, HOSTS_FILE};
+pub use name::HOSTS_FILE;
 
 use std::path::PathBuf;
 

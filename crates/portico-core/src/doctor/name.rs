@@ -15,9 +15,6 @@ use crate::config::{HostPattern, RouteId};
 /// The system's hosts file.
 pub const HOSTS_FILE: &str = "/etc/hosts";
 
-/// The lines that open and close the block of the hosts file Portico manages.
-pub use crate::hosts::{BEGIN as HOSTS_BLOCK_BEGIN, END as HOSTS_BLOCK_END};
-
 /// How long one name may take to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -95,29 +92,15 @@ async fn read_hosts(path: &Path) -> Option<String> {
 
 /// The first line of a hosts file that names `name`, and whether it is in Portico's block.
 pub(super) fn find_in_hosts(text: &str, name: &str) -> Option<HostsLine> {
-    let mut in_block = false;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed == HOSTS_BLOCK_BEGIN {
-            in_block = true;
-            continue;
-        }
-        if trimmed == HOSTS_BLOCK_END {
-            in_block = false;
-            continue;
-        }
-        let content = trimmed.split('#').next().unwrap_or_default();
-        let mut fields = content.split_whitespace();
-        let Some(addr) = fields.next() else { continue };
-        if fields.any(|alias| alias.trim_end_matches('.').eq_ignore_ascii_case(name)) {
-            return Some(HostsLine {
-                line: i + 1,
-                addr: addr.to_owned(),
-                in_block,
-            });
-        }
-    }
-    None
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    crate::hosts::entries(text)
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| HostsLine {
+            line: e.line,
+            addr: e.address.to_string(),
+            in_block: e.in_block,
+        })
 }
 
 /// The finding for `pattern` whose sample `name` resolved to `resolved`, given where the

@@ -437,14 +437,6 @@ impl Engine {
                 .with_health(health.clone())
                 .with_ui_dir(admin_config.ui_dir.as_deref())
                 .with_metrics(metrics.clone())
-                .with_hosts_file(
-                    config
-                        .hosts
-                        .as_ref()
-                        .map_or(std::path::Path::new(crate::doctor::HOSTS_FILE), |hosts| {
-                            hosts.file.as_path()
-                        }),
-                )
                 .with_stop(stop.clone());
             let router = admin::router(state.clone());
             admin_fallback = listeners.fallback.clone();

@@ -106,22 +106,50 @@ fn blocks(text: &str) -> Result<Vec<Block>, Error> {
     Ok(found)
 }
 
-/// The names Portico's block maps, sorted and without repeats; empty when there is no block.
-/// Tolerant: an unterminated block counts up to the end of the text, and lines that are not
-/// `ADDRESS NAME…` are skipped (`portico doctor` reads hand-edited files with it too).
-pub fn managed_names(text: &str) -> Vec<String> {
-    let mut names = BTreeSet::new();
+/// One name a hosts-file line maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line number.
+    pub line: usize,
+    /// Whether the line is inside Portico's block.
+    pub in_block: bool,
+    /// The address it maps the name to.
+    pub address: std::net::IpAddr,
+    /// The name, lowercased, without a trailing dot.
+    pub name: String,
+}
+
+/// Every name the text maps, in file order. Tolerant: an unterminated block counts up to the
+/// end of the text, and lines that are not `ADDRESS NAME…` are skipped (`portico doctor`
+/// reads hand-edited files with it too).
+pub fn entries(text: &str) -> Vec<Entry> {
+    let mut found = Vec::new();
     let mut inside = false;
-    for line in lines(text) {
+    for (i, line) in lines(text).enumerate() {
         let content = &text[line.start..line.content_end];
         if is_marker(content, BEGIN) {
             inside = true;
         } else if is_marker(content, END) {
             inside = false;
-        } else if inside {
-            names.extend(entry_names(content).map(|(_, name)| name));
+        } else {
+            found.extend(entry_names(content).map(|(address, name)| Entry {
+                line: i + 1,
+                in_block: inside,
+                address,
+                name,
+            }));
         }
     }
+    found
+}
+
+/// The names Portico's block maps, sorted and without repeats; empty when there is no block.
+pub fn managed_names(text: &str) -> Vec<String> {
+    let names: BTreeSet<String> = entries(text)
+        .into_iter()
+        .filter(|e| e.in_block)
+        .map(|e| e.name)
+        .collect();
     names.into_iter().collect()
 }
 
@@ -138,23 +166,11 @@ fn entry_names(content: &str) -> impl Iterator<Item = (std::net::IpAddr, String)
 /// Names that lines outside Portico's block already map to a loopback address: those resolve
 /// without the block, so it leaves them out.
 pub(super) fn foreign_loopback_names(text: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut inside = false;
-    for line in lines(text) {
-        let content = &text[line.start..line.content_end];
-        if is_marker(content, BEGIN) {
-            inside = true;
-        } else if is_marker(content, END) {
-            inside = false;
-        } else if !inside {
-            names.extend(
-                entry_names(content)
-                    .filter(|(ip, _)| ip.is_loopback())
-                    .map(|(_, name)| name),
-            );
-        }
-    }
-    names
+    entries(text)
+        .into_iter()
+        .filter(|e| !e.in_block && e.address.is_loopback())
+        .map(|e| e.name)
+        .collect()
 }
 
 /// The line ending of the text (its first line's), else the platform's.

@@ -15,7 +15,7 @@ mod file;
 #[cfg(test)]
 mod tests;
 
-pub use block::{managed_names, remove, rewrite};
+pub use block::{Entry, entries, managed_names, remove, rewrite};
 pub use file::{BACKUP_SUFFIX, Edited, edit, read};
 
 use std::collections::BTreeSet;

@@ -35,7 +35,7 @@ const MIN_SEGMENT: u64 = 64 << 10;
 const MAX_SLICES: usize = 1024;
 /// Preview pairs smaller than this are written even when a copy exists: hashing and the
 /// lookup would cost about what the write does.
-pub(super) const DEDUPE_MIN: usize = 4 << 10;
+const DEDUPE_MIN: usize = 4 << 10;
 /// At most this many distinct previews are remembered per segment (about 64 KiB of memory);
 /// the memory starts over when it is full.
 const DEDUPE_MAX: usize = 1024;

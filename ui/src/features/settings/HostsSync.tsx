@@ -5,8 +5,8 @@
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { removeHosts, syncHosts, type HostsStatus } from "../../api/hosts";
-import { copyText } from "../../lib/clipboard";
 import { ConfirmDialog } from "../../lib/ConfirmDialog";
+import { CommandBlock } from "../certificates/CopyButton";
 import { hostsElevated, shellError, useDesktop } from "../../platform/tauri";
 import { describeHosts } from "./hosts";
 
@@ -19,7 +19,6 @@ export function HostsSync({ status }: { status: HostsStatus | null | undefined }
   const [busy, setBusy] = useState<Busy>("idle");
   const [confirmRemove, setConfirmRemove] = useState(false);
   const [problem, setProblem] = useState<{ message: string; command: string | null } | null>(null);
-  const [copied, setCopied] = useState(false);
 
   const setFresh = (fresh: HostsStatus | null) => {
     setAnswer(fresh === null ? null : { after: status, status: fresh });
@@ -54,22 +53,6 @@ export function HostsSync({ status }: { status: HostsStatus | null | undefined }
     }
   };
 
-  const commandBlock = (command: string) => (
-    <>
-      <pre>
-        <code>{command}</code>
-      </pre>
-      <button
-        type="button"
-        className="linklike"
-        onClick={() => {
-          void copyText(command).then(setCopied);
-        }}
-      >
-        {copied ? "Copied" : "Copy the command"}
-      </button>
-    </>
-  );
 
   return (
     <div className="hosts-sync" data-testid="hosts-sync">
@@ -94,7 +77,7 @@ export function HostsSync({ status }: { status: HostsStatus | null | undefined }
       {view.offer === "elevate" && !desktop && (
         <>
           <p>Portico runs without the rights to change this file. Run this once in a terminal (again after adding names):</p>
-          {commandBlock(shown.command)}
+          <CommandBlock command={shown.command} label="Copy the command" />
         </>
       )}
       {shown.wildcards.length > 0 && (
@@ -109,7 +92,7 @@ export function HostsSync({ status }: { status: HostsStatus | null | undefined }
           {problem.command !== null && (
             <>
               <p>To do it yourself, run this in a terminal:</p>
-              {commandBlock(problem.command)}
+              <CommandBlock command={problem.command} label="Copy the command" />
             </>
           )}
         </div>

@@ -72,6 +72,7 @@ async fn scene(faulty: std::net::SocketAddr) -> Scene {
 fn idle() -> LoadStatus {
     LoadStatus {
         connections: 0,
+        parked: 0,
         requests: 0,
         tunnels: 0,
     }

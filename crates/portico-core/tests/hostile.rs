@@ -36,6 +36,7 @@ fn quick_timeout() -> SettingsPatch {
 fn idle() -> LoadStatus {
     LoadStatus {
         connections: 0,
+        parked: 0,
         requests: 0,
         tunnels: 0,
     }

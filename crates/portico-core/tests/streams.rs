@@ -15,6 +15,7 @@ use common::{TestEngine, send, spawn_echo, spawn_upstream};
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, StatusCode};
 use portico_core::config::RoutePatch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -250,4 +251,203 @@ async fn graceful_shutdown_lets_requests_in_flight_finish() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still accepting after shutdown"
     );
+}
+
+/// One HTTP/1.1 connection that a test sends its requests on, one after another.
+async fn one_connection<I>(
+    io: I,
+) -> hyper::client::conn::http1::SendRequest<http_body_util::Full<Bytes>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+/// Send `method path` with `body` on `sender`'s connection: the status and the whole body.
+async fn send_on(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Full<Bytes>>,
+    method: &str,
+    path: &str,
+    body: &'static [u8],
+) -> (StatusCode, Bytes) {
+    sender.ready().await.expect("the connection is still open");
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "app.localhost")
+        .body(http_body_util::Full::new(Bytes::from_static(body)))
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("response");
+    let status = resp.status();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, body)
+}
+
+/// Wait (at most 10 s) until the engine has exactly `parked` connections parked.
+async fn parked_becomes(engine: &TestEngine, parked: u64) {
+    let reached = common::eventually(Duration::from_secs(10), || async {
+        engine.engine().load().parked == parked
+    })
+    .await;
+    assert!(reached, "parked: {:?}", engine.engine().load());
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_parked_and_serve_their_next_request() {
+    let engine = TestEngine::start_tls().await;
+    let echo = spawn_echo("echo").await;
+    engine
+        .add(portico_core::config::NewRoute {
+            host: "app.localhost".into(),
+            upstreams: vec![format!("http://{}", echo.addr)],
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    let root = engine.engine().tls().authority().ca().root_pem().to_owned();
+    for name in ["plain", "TLS"] {
+        let mut sender = if name == "plain" {
+            one_connection(
+                tokio::net::TcpStream::connect(engine.addr())
+                    .await
+                    .expect("connect"),
+            )
+            .await
+        } else {
+            let tls = common::tls_connect(
+                engine.https_addr(),
+                "app.localhost",
+                common::client_config(&root, &[b"http/1.1"]),
+            )
+            .await
+            .expect("TLS");
+            one_connection(tls).await
+        };
+        let (status, body) = send_on(&mut sender, "GET", "/first", b"").await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(String::from_utf8_lossy(&body).contains("/first"), "{name}");
+        // Quiet for a moment: the connection is parked, and still open.
+        parked_becomes(&engine, 1).await;
+        assert_eq!(engine.engine().load().connections, 1, "{name}");
+        // The next request on it wakes it: a body goes up, the answer comes back.
+        let (status, body) = send_on(&mut sender, "POST", "/second", b"after the pause").await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("/second") && body.contains("after the pause"),
+            "{name}: {body}"
+        );
+        parked_becomes(&engine, 1).await;
+        // Parked and woken again, as often as it pauses.
+        let (status, _) = send_on(&mut sender, "GET", "/third", b"").await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        drop(sender);
+        let gone = common::eventually(Duration::from_secs(10), || async {
+            engine.engine().load().connections == 0
+        })
+        .await;
+        assert!(gone, "{name}: {:?}", engine.engine().load());
+        assert_eq!(engine.engine().load().parked, 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_head_begun_before_a_pause_is_not_cut_off_by_parking() {
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine.route("app.localhost", "/", echo.addr).await;
+    let mut stream = tokio::net::TcpStream::connect(engine.addr())
+        .await
+        .expect("connect");
+    let head = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: app.localhost\r\n\r\n");
+    stream
+        .write_all(head("/first").as_bytes())
+        .await
+        .expect("write");
+    let first = read_one_response(&mut stream).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // Half of the next head, then a pause longer than the one that parks a connection.
+    let second = head("/second");
+    let (start, rest) = second.split_at(20);
+    stream.write_all(start.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(engine.engine().load().parked, 0, "parked mid-request");
+    stream.write_all(rest.as_bytes()).await.expect("write");
+    let answer = read_one_response(&mut stream).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("/second"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_gets_its_whole_response_across_a_pause() {
+    const SIZE: usize = 16 << 20;
+    let engine = TestEngine::start().await;
+    let big = spawn_upstream(Router::new().route("/big", get(|| async { vec![b'x'; SIZE] }))).await;
+    engine.route("app.localhost", "/", big.addr).await;
+    let mut sender = one_connection(
+        tokio::net::TcpStream::connect(engine.addr())
+            .await
+            .expect("connect"),
+    )
+    .await;
+    sender.ready().await.expect("ready");
+    let req = Request::get("/big")
+        .header("host", "app.localhost")
+        .body(http_body_util::Full::new(Bytes::new()))
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("response head");
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Nothing read for longer than the pause that parks a connection.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("the whole body")
+        .to_bytes();
+    assert_eq!(body.len(), SIZE);
+    assert!(body.iter().all(|b| *b == b'x'));
+    let (status, body) = send_on(&mut sender, "GET", "/big", b"").await;
+    assert_eq!((status, body.len()), (StatusCode::OK, SIZE));
+}
+
+/// Read one response with a `Content-Length` from `stream`: its head and body as text.
+async fn read_one_response(stream: &mut tokio::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&out));
+            out.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&out);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().expect("length"))
+                    })
+                    .expect("content-length");
+                if out.len() >= end + 4 + length {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "no whole response: {}",
+        String::from_utf8_lossy(&out)
+    );
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -1512,6 +1512,12 @@ export interface components {
             connections: number;
             /**
              * Format: int64
+             * @description Of those, idle HTTP/1 connections parked: waiting for their client's next request
+             *     with their buffers given back.
+             */
+            parked: number;
+            /**
+             * Format: int64
              * @description Requests being answered: from arrival until their response body has been sent or
              *     abandoned.
              */

@@ -1,19 +1,23 @@
 //! Binding the HTTP listeners (port 80 when allowed, else 8080) and serving connections with
-//! hyper-util's HTTP/1.1 + HTTP/2 server, with graceful shutdown.
+//! hyper's HTTP/1.1 and HTTP/2 servers, with graceful shutdown; idle HTTP/1 connections are
+//! parked without hyper's buffers (see [`PARK_AFTER`]).
 
 use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +25,7 @@ use tokio_util::task::TaskTracker;
 
 use super::Error;
 use super::forward::{ConnInfo, Proxy};
+use super::load::Load;
 
 /// Where to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,32 +196,60 @@ const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// the same 64 KiB (`proxy::MAX_HEAD_BYTES`).
 const H2_MAX_HEADER_LIST_SIZE: u32 = super::MAX_HEAD_BYTES as u32;
 
-/// The connection builder every proxy listener serves with: HTTP/1.1 and HTTP/2, upgrades,
-/// the header read timeout, and the head and HTTP/2 limits above.
-fn connection_builder(opts: &ServeOptions) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+/// How long an HTTP/1 connection may stay quiet before it is parked: hyper's read and write
+/// buffers (8 KiB each, 24 KiB once the read buffer has grown) are given back, and the
+/// connection waits on its socket with nothing allocated but the socket until the client
+/// sends again. Busy keep-alive connections (a benchmark, a page loading) never pause this
+/// long, so they keep their buffers; a browser's idle connections cost a few KiB each
+/// instead of about 30.
+const PARK_AFTER: Duration = Duration::from_secs(1);
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4): a plain connection that starts with it
+/// speaks HTTP/2 with prior knowledge; anything else is HTTP/1.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The connection builders every proxy listener serves with: HTTP/1.1 with upgrades and the
+/// header read timeout, HTTP/2 with the limits above.
+struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+fn builders(opts: &ServeOptions) -> Builders {
+    let mut http1 = http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(opts.header_read_timeout);
-    builder
-        .http2()
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
         .max_pending_accept_reset_streams(H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
         .max_local_error_reset_streams(H2_MAX_LOCAL_ERROR_RESET_STREAMS)
         .max_header_list_size(H2_MAX_HEADER_LIST_SIZE);
-    builder
+    Builders { http1, http2 }
+}
+
+/// What one connection is served with.
+struct Conn<'a, S> {
+    builders: &'a Builders,
+    load: &'a Arc<Load>,
+    service: S,
+    busy: &'a Arc<Busy>,
+    opts: ServeOptions,
+    stop: &'a CancellationToken,
+    client: SocketAddr,
 }
 
 /// Accept connections on `listener` and serve them with `proxy` until `stop` is cancelled;
 /// then stop accepting, let in-flight requests finish for at most `grace`, and return.
-/// With `tls`, every connection is a TLS connection (HTTP/2 or HTTP/1.1 by ALPN).
+/// With `tls`, every connection is a TLS connection (HTTP/2 or HTTP/1.1 by ALPN); without,
+/// a connection whose first bytes are the HTTP/2 preface is HTTP/2, any other HTTP/1.1.
 ///
 /// A connection with no request in flight for the header read timeout is closed, whatever
 /// its protocol: hyper's own timeout covers an HTTP/1 head once it has begun, but not a
-/// client that connects and sends nothing (hyper-util waits for the first bytes to tell
-/// HTTP/1 from HTTP/2 without a limit) nor an idle HTTP/2 connection.
+/// client that connects and sends nothing nor an idle HTTP/2 connection. An HTTP/1
+/// connection quiet for [`PARK_AFTER`] is parked (see there) until then.
 pub async fn serve(
     listener: TcpListener,
     proxy: Proxy,
@@ -227,7 +260,7 @@ pub async fn serve(
     let Ok(local) = listener.local_addr() else {
         return;
     };
-    let builder = Arc::new(connection_builder(&opts));
+    let builders = Arc::new(builders(&opts));
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -248,7 +281,8 @@ pub async fn serve(
         }
         // Both guards travel with the connection's task and are given back when the task
         // ends, however the connection ends.
-        let open = proxy.load().connection();
+        let load = proxy.load().clone();
+        let open = load.connection();
         let (slot, over_limit) = proxy.admit_connection(client.ip());
         let info = ConnInfo {
             client,
@@ -277,51 +311,30 @@ pub async fn serve(
                 handled
             })
         };
-        let builder = builder.clone();
+        let builders = builders.clone();
         let stop = stop.clone();
         let tls = tls.clone();
         connections.spawn(async move {
             let _open = open;
             let _slot = slot;
-            let Some(acceptor) = tls else {
-                drive(
-                    TokioIo::new(stream),
-                    &builder,
-                    service,
-                    &busy,
-                    opts,
-                    &stop,
-                    client,
-                )
-                .await;
-                return;
+            let conn = Conn {
+                builders: &builders,
+                load: &load,
+                service,
+                busy: &busy,
+                opts,
+                stop: &stop,
+                client,
             };
-            let limit = opts.header_read_timeout.min(TLS_HANDSHAKE_TIMEOUT);
-            let handshake = tokio::select! {
-                () = stop.cancelled() => return,
-                handshake = tokio::time::timeout(limit, acceptor.accept(stream)) => handshake,
-            };
-            match handshake {
-                Ok(Ok(stream)) => {
-                    drive(
-                        TokioIo::new(stream),
-                        &builder,
-                        service,
-                        &busy,
-                        opts,
-                        &stop,
-                        client,
-                    )
-                    .await;
-                }
-                Ok(Err(err)) => tracing::debug!(%client, "TLS handshake failed: {err}"),
-                Err(_) => tracing::debug!(%client, "TLS handshake timed out after {limit:?}"),
+            match tls {
+                None => serve_plain(stream, conn).await,
+                Some(acceptor) => serve_tls(stream, &acceptor, conn).await,
             }
         });
     }
     drop(listener);
     connections.close();
-    // Each connection ends within `grace` of the stop (see `drive`); this bound is a second
+    // Each connection ends within `grace` of the stop (see `drive_http1`); this bound is a second
     // line for one that does not.
     if tokio::time::timeout(opts.grace + Duration::from_secs(1), connections.wait())
         .await
@@ -331,54 +344,341 @@ pub async fn serve(
     }
 }
 
-/// Serve one connection until it ends; when the engine stops or no request has been in
-/// flight for the header read timeout, shut it down gracefully (HTTP/2: `GOAWAY`) and drop
-/// it if it has not ended within the grace period.
-async fn drive<I, S>(
-    io: I,
-    builder: &auto::Builder<TokioExecutor>,
-    service: S,
-    busy: &Busy,
-    opts: ServeOptions,
-    stop: &CancellationToken,
-    client: SocketAddr,
-) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+/// The service every connection is served with.
+trait ConnService:
+    hyper::service::Service<
+        http::Request<hyper::body::Incoming>,
+        Response = http::Response<super::ProxyBody>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Unpin
+    + Send
+    + 'static
+{
+}
+
+impl<S> ConnService for S where
     S: hyper::service::Service<
             http::Request<hyper::body::Incoming>,
             Response = http::Response<super::ProxyBody>,
             Error = Infallible,
+            Future: Send + 'static,
         > + Clone
+        + Unpin
         + Send
-        + 'static,
-    S::Future: Send + 'static,
+        + 'static
 {
-    let conn = builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(conn);
+}
+
+/// A plain connection: nothing is allocated for it until its first bytes come (within the
+/// header read timeout), which also tell HTTP/2 with prior knowledge from HTTP/1.
+async fn serve_plain<S: ConnService>(stream: TcpStream, conn: Conn<'_, S>) {
+    let first = tokio::select! {
+        () = conn.stop.cancelled() => return,
+        first = tokio::time::timeout(conn.opts.header_read_timeout, starts_http2(&stream)) => first,
+    };
+    match first {
+        Ok(Ok(true)) => drive_http2(TokioIo::new(stream), conn).await,
+        Ok(Ok(false)) => drive_http1(stream, conn).await,
+        Ok(Err(err)) => tracing::debug!(client = %conn.client, "connection failed: {err}"),
+        Err(_) => tracing::debug!(client = %conn.client, "closing the connection: nothing sent"),
+    }
+}
+
+/// Whether a plain connection's first bytes are the HTTP/2 preface; they are looked at, not
+/// taken, so the protocol's server reads them again.
+async fn starts_http2(stream: &TcpStream) -> io::Result<bool> {
+    let mut first = [0; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut first).await?;
+        if n == 0 || first[..n] != H2_PREFACE[..n] {
+            // Ended, or not the preface: HTTP/1 (which answers what it was sent).
+            return Ok(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        // The start of the preface so far: the socket stays readable, so look again after
+        // a moment instead of at once.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A TLS connection: the handshake (within its limit), then HTTP/2 or HTTP/1.1 by ALPN.
+async fn serve_tls<S: ConnService>(stream: TcpStream, acceptor: &TlsAcceptor, conn: Conn<'_, S>) {
+    let limit = conn.opts.header_read_timeout.min(TLS_HANDSHAKE_TIMEOUT);
+    // Boxed: the handshake's state is large and would otherwise stay in every connection's
+    // task for its whole life.
+    let handshake = Box::pin(tokio::time::timeout(limit, acceptor.accept(stream)));
+    let handshake = tokio::select! {
+        () = conn.stop.cancelled() => return,
+        handshake = handshake => handshake,
+    };
+    match handshake {
+        Ok(Ok(stream)) => {
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                drive_http2(TokioIo::new(stream), conn).await;
+            } else {
+                drive_http1(stream, conn).await;
+            }
+        }
+        Ok(Err(err)) => tracing::debug!(client = %conn.client, "TLS handshake failed: {err}"),
+        Err(_) => tracing::debug!(client = %conn.client, "TLS handshake timed out after {limit:?}"),
+    }
+}
+
+/// Serve an HTTP/2 connection until it ends; when the engine stops or no request has been
+/// in flight for the header read timeout, shut it down gracefully (`GOAWAY`) and drop it if
+/// it has not ended within the grace period.
+async fn drive_http2<I, S>(io: I, conn: Conn<'_, S>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: ConnService,
+{
+    let Conn {
+        builders,
+        service,
+        busy,
+        opts,
+        stop,
+        client,
+        ..
+    } = conn;
+    let mut served = Box::pin(builders.http2.serve_connection(io, service));
     let why = tokio::select! {
-        result = conn.as_mut() => {
+        result = served.as_mut() => {
             if let Err(err) = result {
                 tracing::debug!(%client, "connection ended: {err}");
             }
             return;
         }
         () = stop.cancelled() => "Portico is stopping",
-        () = busy.idle_for(opts.header_read_timeout) => "idle",
+        _ = busy.rest(opts.header_read_timeout, None) => "idle",
     };
     tracing::debug!(%client, "closing the connection: {why}");
-    conn.as_mut().graceful_shutdown();
-    match tokio::time::timeout(opts.grace, conn).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::debug!(%client, "connection ended: {err}"),
-        Err(_) => tracing::debug!(%client, "connection dropped after {:?}", opts.grace),
+    served.as_mut().graceful_shutdown();
+    finish(served, opts.grace, client).await;
+}
+
+/// Serve an HTTP/1 connection until it ends. Like [`drive_http2`] it is closed when the
+/// engine stops or after the header read timeout without a request; in between, once it
+/// has been quiet for [`PARK_AFTER`], hyper's connection is ended without closing the
+/// socket (it reads end-of-file at its next read, see [`Parkable`]), and a new one is
+/// started when the client sends again.
+async fn drive_http1<T: Socket, S: ConnService>(socket: T, conn: Conn<'_, S>) {
+    let Conn {
+        builders,
+        load,
+        service,
+        busy,
+        opts,
+        stop,
+        client,
+    } = conn;
+    let mut io = Parkable {
+        socket,
+        busy: busy.clone(),
+        leftover: Bytes::new(),
+    };
+    let mut parked = false;
+    loop {
+        if parked && io.leftover.is_empty() {
+            // Parked: the idle time so far is PARK_AFTER; the rest of the header read
+            // timeout is waited here.
+            let _parked = load.parked();
+            let woken = tokio::select! {
+                woken = io.socket.tcp().readable() => woken,
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(opts.header_read_timeout.saturating_sub(PARK_AFTER)) => {
+                    tracing::debug!(%client, "closing the parked connection: idle");
+                    return;
+                }
+            };
+            if let Err(err) = woken {
+                tracing::debug!(%client, "connection failed: {err}");
+                return;
+            }
+        }
+        busy.parking.store(false, Ordering::SeqCst);
+        let mut served = Box::new(
+            builders
+                .http1
+                .serve_connection(TokioIo::new(io), service.clone())
+                .with_upgrades(),
+        );
+        let why = tokio::select! {
+            result = &mut *served => {
+                if let Err(err) = result {
+                    tracing::debug!(%client, "connection ended: {err}");
+                }
+                return;
+            }
+            () = stop.cancelled() => Some("Portico is stopping"),
+            rest = busy.rest(opts.header_read_timeout, Some(PARK_AFTER)) => match rest {
+                Rest::Idle => Some("idle"),
+                Rest::Quiet => None,
+            },
+        };
+        if let Some(why) = why {
+            tracing::debug!(%client, "closing the connection: {why}");
+            let mut served = std::pin::Pin::new(served);
+            served.as_mut().graceful_shutdown();
+            finish(served, opts.grace, client).await;
+            return;
+        }
+        // Nothing in flight, nothing unread, nothing unflushed: hyper's next read sees the
+        // end of the stream and the connection ends as if the client had closed it, except
+        // that the socket is kept (see `Parkable`).
+        busy.parking.store(true, Ordering::SeqCst);
+        match tokio::time::timeout(opts.grace, &mut *served).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(%client, "connection ended while parking: {err}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%client, "connection did not park within {:?}", opts.grace);
+                return;
+            }
+        }
+        let Some(parts) = served.into_parts() else {
+            return;
+        };
+        io = parts.io.into_inner();
+        // A copy: the bytes left over are a view of hyper's whole read buffer, which would
+        // otherwise stay allocated while the connection is parked (usually nothing is left).
+        io.leftover = if parts.read_buf.is_empty() {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(&parts.read_buf)
+        };
+        parked = true;
     }
 }
 
-/// The requests in flight on one connection, and a signal when that number changes.
+/// Wait at most `grace` for a connection being shut down gracefully to end, then drop it.
+async fn finish<F>(served: F, grace: Duration, client: SocketAddr)
+where
+    F: Future<Output = Result<(), hyper::Error>>,
+{
+    match tokio::time::timeout(grace, served).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::debug!(%client, "connection ended: {err}"),
+        Err(_) => tracing::debug!(%client, "connection dropped after {grace:?}"),
+    }
+}
+
+/// The transport under a connection, plain TCP or TLS over it: a parked connection waits
+/// on the TCP socket itself.
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+/// An HTTP/1 connection's transport as hyper sees it. It tells [`Busy`] when bytes were
+/// read and whether everything written was flushed; while parking it answers a read with
+/// the end of the stream and a shutdown with success, so hyper's connection ends cleanly
+/// and gives the socket back open. Bytes hyper had read but not used come first next time.
+struct Parkable<T> {
+    socket: T,
+    busy: Arc<Busy>,
+    leftover: Bytes,
+}
+
+impl<T: Socket> AsyncRead for Parkable<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.leftover.is_empty() {
+            let n = self.leftover.len().min(buf.remaining());
+            buf.put_slice(&self.leftover.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        if self.busy.parking.load(Ordering::SeqCst) {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.socket).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.busy.reads.fetch_add(1, Ordering::SeqCst);
+        }
+        polled
+    }
+}
+
+impl<T: Socket> AsyncWrite for Parkable<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.busy.unflushed.store(true, Ordering::SeqCst);
+        std::pin::Pin::new(&mut self.socket).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.busy.unflushed.store(true, Ordering::SeqCst);
+        std::pin::Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.socket.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let flushed = std::pin::Pin::new(&mut self.socket).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = flushed {
+            self.busy.unflushed.store(false, Ordering::SeqCst);
+        }
+        flushed
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.busy.parking.load(Ordering::SeqCst) {
+            return Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.socket).poll_shutdown(cx)
+    }
+}
+
+/// The requests in flight on one connection, and a signal when that number changes; for
+/// HTTP/1, also what [`Parkable`] saw of its transport.
 #[derive(Debug, Default)]
 struct Busy {
     requests: AtomicUsize,
     changed: Notify,
+    /// Reads that returned bytes.
+    reads: AtomicU64,
+    /// `reads` when the last request in flight ended.
+    reads_when_idle: AtomicU64,
+    /// Something was written and not yet flushed.
+    unflushed: AtomicBool,
+    /// The connection is being parked: reads see the end of the stream.
+    parking: AtomicBool,
 }
 
 /// One request in flight on a connection; dropping it (with the response body) ends it.
@@ -392,28 +692,68 @@ impl Busy {
         Working(self.clone())
     }
 
-    /// Return once no request has been in flight for `limit` without a break.
-    async fn idle_for(&self, limit: Duration) {
+    /// Return [`Rest::Idle`] once no request has been in flight for `close_after` without a
+    /// break; with `park_after`, [`Rest::Quiet`] first if the connection has been quiet
+    /// (see [`Busy::is_quiet`]) for that long, looked at again every `park_after` while it
+    /// is not. One future with one timer, polled at every wake-up of the connection.
+    async fn rest(&self, close_after: Duration, park_after: Option<Duration>) -> Rest {
+        let timer = tokio::time::sleep(close_after);
+        tokio::pin!(timer);
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             // Registered before the count is read, so a change in between is not missed.
             changed.as_mut().enable();
-            if self.requests.load(Ordering::SeqCst) == 0 {
-                tokio::select! {
-                    () = tokio::time::sleep(limit) => return,
-                    () = changed => {}
-                }
-            } else {
+            if self.requests.load(Ordering::SeqCst) != 0 {
                 changed.await;
+                continue;
+            }
+            let idle_since = tokio::time::Instant::now();
+            let close_at = idle_since + close_after;
+            let mut look_at = park_after.map(|every| idle_since + every);
+            loop {
+                let wake_at = look_at.map_or(close_at, |at| at.min(close_at));
+                timer.as_mut().reset(wake_at);
+                tokio::select! {
+                    () = timer.as_mut() => {}
+                    // A request began or ended: count the idle time from the start.
+                    () = changed.as_mut() => break,
+                }
+                if wake_at >= close_at {
+                    return Rest::Idle;
+                }
+                if self.is_quiet() {
+                    return Rest::Quiet;
+                }
+                look_at = park_after.map(|every| wake_at + every);
             }
         }
     }
+
+    /// No request in flight, no byte read since the last one ended (no next request has
+    /// begun), and nothing written left unflushed.
+    fn is_quiet(&self) -> bool {
+        self.requests.load(Ordering::SeqCst) == 0
+            && self.reads.load(Ordering::SeqCst) == self.reads_when_idle.load(Ordering::SeqCst)
+            && !self.unflushed.load(Ordering::SeqCst)
+    }
+}
+
+/// Why [`Busy::rest`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    /// No request for the whole header read timeout: close.
+    Idle,
+    /// Quiet for the parking pause: park.
+    Quiet,
 }
 
 impl Drop for Working {
     fn drop(&mut self) {
-        self.0.requests.fetch_sub(1, Ordering::SeqCst);
+        if self.0.requests.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let reads = self.0.reads.load(Ordering::SeqCst);
+            self.0.reads_when_idle.store(reads, Ordering::SeqCst);
+        }
         self.0.changed.notify_waiters();
     }
 }

@@ -1,5 +1,5 @@
-//! What the proxy has open right now: client connections at every proxy listener, requests
-//! being answered, and upgraded connections (WebSockets). The listeners and the proxy keep
+//! What the proxy has open right now: client connections at every proxy listener (and how
+//! many of them are parked), requests being answered, and upgraded connections (WebSockets). The listeners and the proxy keep
 //! the counts themselves with guards given back on drop, so every way a connection or a
 //! request ends (finished, reset, timed out, cancelled, a task that panicked) is counted.
 //! The engine's status reports them; a count that does not come back to rest is a leak.
@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 #[derive(Debug, Default)]
 pub struct Load {
     connections: AtomicU64,
+    parked: AtomicU64,
     requests: AtomicU64,
     tunnels: TaskTracker,
 }
@@ -23,6 +24,9 @@ pub struct LoadStatus {
     /// Client connections open to the proxy listeners (HTTP, HTTPS, shared routes),
     /// including those still in their TLS handshake.
     pub connections: u64,
+    /// Of those, idle HTTP/1 connections parked: waiting for their client's next request
+    /// with their buffers given back.
+    pub parked: u64,
     /// Requests being answered: from arrival until their response body has been sent or
     /// abandoned.
     pub requests: u64,
@@ -34,6 +38,7 @@ pub struct LoadStatus {
 #[derive(Debug, Clone, Copy)]
 enum Counter {
     Connection,
+    Parked,
     Request,
 }
 
@@ -48,6 +53,7 @@ impl Load {
     fn counter(&self, counter: Counter) -> &AtomicU64 {
         match counter {
             Counter::Connection => &self.connections,
+            Counter::Parked => &self.parked,
             Counter::Request => &self.requests,
         }
     }
@@ -65,6 +71,11 @@ impl Load {
         self.hold(Counter::Connection)
     }
 
+    /// Count a parked connection until the returned guard is dropped.
+    pub fn parked(self: &Arc<Self>) -> Held {
+        self.hold(Counter::Parked)
+    }
+
     /// Count a request until the returned guard is dropped.
     pub fn request(self: &Arc<Self>) -> Held {
         self.hold(Counter::Request)
@@ -79,6 +90,7 @@ impl Load {
     pub fn status(&self) -> LoadStatus {
         LoadStatus {
             connections: self.connections.load(Ordering::Relaxed),
+            parked: self.parked.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             tunnels: self.tunnels.len() as u64,
         }
@@ -106,6 +118,7 @@ mod tests {
             load.status(),
             LoadStatus {
                 connections: 1,
+                parked: 0,
                 requests: 2,
                 tunnels: 0
             }

@@ -38,6 +38,18 @@ pub enum Record {
     },
 }
 
+impl Record {
+    /// The memory its body previews hold.
+    fn preview_bytes(&self) -> usize {
+        match self {
+            Record::Exchange(e) => {
+                e.request_body.bytes.capacity() + e.response_body.bytes.capacity()
+            }
+            Record::WebSocket { .. } => 0,
+        }
+    }
+}
+
 /// Marks a request as a replay of an earlier exchange (a request extension).
 #[derive(Debug, Clone, Copy)]
 pub struct ReplayOf(pub ExchangeId);
@@ -45,6 +57,21 @@ pub struct ReplayOf(pub ExchangeId);
 /// The id an exchange was captured under (a response extension).
 #[derive(Debug, Clone, Copy)]
 pub struct CapturedAs(pub ExchangeId);
+
+/// Previews at least this large take their buffer from the pool of buffers given back by the
+/// recorder ([`Inspector::recycle`]); smaller ones are left to the allocator, which reuses
+/// them well.
+const POOLED_MIN: usize = 16 << 10;
+
+/// The pool keeps at most this many bytes of buffers…
+const POOL_BYTES: usize = 32 << 20;
+
+/// …and at most this many buffers, so looking for one stays short.
+const POOL_BUFFERS: usize = 512;
+
+/// Previews waiting for the recorder past this many bytes wake it before its gathering
+/// interval is over, so large bodies do not pile up in memory for the whole interval.
+const EARLY_BATCH_BYTES: usize = 8 << 20;
 
 /// The capture switchboard shared by every connection. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -63,6 +90,22 @@ struct Shared {
     paused: AtomicBool,
     body_limit: AtomicUsize,
     next_id: AtomicI64,
+    /// Large preview buffers given back by the recorder, for the next exchanges. Allocating
+    /// a fresh 100 KiB buffer for every exchange and freeing it on the recorder's thread a
+    /// batch later made the allocator give the pages back and fault them in again: a
+    /// tenth of the proxy's time with capture on (`docs/BENCHMARKS.md`).
+    pool: Mutex<Pool>,
+    /// Bytes of previews submitted and not yet taken by the recorder.
+    queued_bytes: AtomicUsize,
+    /// Wakes the recorder when `queued_bytes` passes [`EARLY_BATCH_BYTES`].
+    backlog: tokio::sync::Notify,
+}
+
+/// Buffers kept for reuse and their total capacity.
+#[derive(Debug, Default)]
+struct Pool {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 impl Inspector {
@@ -83,6 +126,9 @@ impl Inspector {
                 paused: AtomicBool::new(false),
                 body_limit: AtomicUsize::new(body_limit),
                 next_id: AtomicI64::new(last_id + 1),
+                pool: Mutex::new(Pool::default()),
+                queued_bytes: AtomicUsize::new(0),
+                backlog: tokio::sync::Notify::new(),
             }),
         };
         (inspector, rx)
@@ -149,9 +195,79 @@ impl Inspector {
     /// Hand a record to the recorder without waiting; count it as dropped when the queue
     /// is full.
     pub fn submit(&self, record: Record) {
+        let bytes = record.preview_bytes();
         if self.inner.queue.try_send(record).is_err() {
             self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        if bytes > 0 {
+            let before = self.inner.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+            if before < EARLY_BATCH_BYTES && before + bytes >= EARLY_BATCH_BYTES {
+                self.inner.backlog.notify_one();
+            }
+        }
+    }
+
+    /// The recorder took `records` off the queue.
+    pub fn taken(&self, records: &[Record]) {
+        let bytes: usize = records.iter().map(Record::preview_bytes).sum();
+        if bytes > 0 {
+            // Never below zero: only what `submit` counted is taken back.
+            let _ = self.inner.queued_bytes.fetch_update(
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+                |queued| Some(queued.saturating_sub(bytes)),
+            );
+        }
+    }
+
+    /// Whether previews waiting for the recorder have passed the size at which a batch is
+    /// written without waiting for the rest of the gathering interval.
+    pub fn backlog_is_large(&self) -> bool {
+        self.inner.queued_bytes.load(Ordering::Relaxed) >= EARLY_BATCH_BYTES
+    }
+
+    /// Return once previews waiting for the recorder pass that size.
+    pub async fn large_backlog(&self) {
+        self.inner.backlog.notified().await;
+    }
+
+    /// A buffer for a preview of `want` bytes: a recycled one when the pool has one large
+    /// enough (and not more than twice as large), else a new one.
+    fn preview_buffer(&self, want: usize) -> Vec<u8> {
+        if want >= POOLED_MIN {
+            let mut pool = self.lock_pool();
+            let fits = |b: &Vec<u8>| b.capacity() >= want && b.capacity() / 2 <= want;
+            if let Some(i) = pool.buffers.iter().rposition(fits) {
+                let buffer = pool.buffers.swap_remove(i);
+                pool.bytes -= buffer.capacity();
+                return buffer;
+            }
+        }
+        Vec::with_capacity(want)
+    }
+
+    /// Keep the large preview buffers of exchanges the recorder is done with, for the next
+    /// exchanges, as far as the pool has room; the rest is freed.
+    pub fn recycle(&self, exchanges: Vec<Exchange>) {
+        let mut pool = self.lock_pool();
+        for exchange in exchanges {
+            for mut buffer in [exchange.request_body.bytes, exchange.response_body.bytes] {
+                let size = buffer.capacity();
+                if size >= POOLED_MIN
+                    && pool.bytes + size <= POOL_BYTES
+                    && pool.buffers.len() < POOL_BUFFERS
+                {
+                    buffer.clear();
+                    pool.bytes += size;
+                    pool.buffers.push(buffer);
+                }
+            }
+        }
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.inner.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Open a capture for a request (`None` while paused).
@@ -358,12 +474,20 @@ impl Capture {
     pub fn tee<B: Body>(&self, side: Side, body: B) -> TeeBody<B> {
         // Size the preview once when the length is known, instead of growing (and copying)
         // it chunk by chunk.
-        if let Some(len) = body.size_hint().exact() {
+        if let Some(len) = body.size_hint().exact()
+            && len > 0
+        {
+            let limit = self.lock().limit;
+            let want = usize::try_from(len).unwrap_or(usize::MAX).min(limit);
+            // Taken outside the capture's lock: the pool has a lock of its own.
+            let buffer = self.inspector.preview_buffer(want);
             let mut p = self.lock();
-            let want = usize::try_from(len).unwrap_or(usize::MAX).min(p.limit);
-            match side {
-                Side::Request => p.exchange.request_body.bytes.reserve_exact(want),
-                Side::Response => p.exchange.response_body.bytes.reserve_exact(want),
+            let preview = match side {
+                Side::Request => &mut p.exchange.request_body.bytes,
+                Side::Response => &mut p.exchange.response_body.bytes,
+            };
+            if preview.is_empty() {
+                *preview = buffer;
             }
         }
         TeeBody {
@@ -512,5 +636,70 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_response_preview(bytes: Vec<u8>) -> Exchange {
+        let mut exchange = Exchange::empty();
+        exchange.response_body.bytes = bytes;
+        exchange
+    }
+
+    #[test]
+    fn large_preview_buffers_are_reused_within_the_pool_bounds() {
+        let (inspector, _queue) = Inspector::new(8, 1 << 20, 0);
+        let mut big = inspector.preview_buffer(100 << 10);
+        big.extend_from_slice(b"old preview");
+        let at = big.as_ptr();
+        inspector.recycle(vec![with_response_preview(big)]);
+        // A preview of about the same size gets it back, empty.
+        let again = inspector.preview_buffer(90 << 10);
+        assert_eq!(again.as_ptr(), at);
+        assert!(again.is_empty());
+        inspector.recycle(vec![with_response_preview(again)]);
+        // A much smaller one does not take it.
+        let small = inspector.preview_buffer(20 << 10);
+        assert_ne!(small.as_ptr(), at);
+        assert!(small.capacity() >= 20 << 10);
+        // Small buffers are left to the allocator.
+        inspector.recycle(vec![with_response_preview(Vec::with_capacity(1024))]);
+        assert_eq!(inspector.lock_pool().buffers.len(), 1);
+        // The pool stops at its size.
+        let many = (0..64)
+            .map(|_| with_response_preview(Vec::with_capacity(1 << 20)))
+            .collect();
+        inspector.recycle(many);
+        let pool = inspector.lock_pool();
+        assert!(pool.bytes <= POOL_BYTES, "{}", pool.bytes);
+        assert!(pool.bytes > POOL_BYTES / 2, "{}", pool.bytes);
+        assert_eq!(
+            pool.bytes,
+            pool.buffers.iter().map(Vec::capacity).sum::<usize>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_large_backlog_of_previews_wakes_the_recorder_early() {
+        let (inspector, mut queue) = Inspector::new(64, 1 << 20, 0);
+        let record =
+            || Record::Exchange(Box::new(with_response_preview(Vec::with_capacity(1 << 20))));
+        for _ in 0..(EARLY_BATCH_BYTES >> 20) - 1 {
+            inspector.submit(record());
+        }
+        assert!(!inspector.backlog_is_large());
+        inspector.submit(record());
+        assert!(inspector.backlog_is_large());
+        tokio::time::timeout(std::time::Duration::from_secs(1), inspector.large_backlog())
+            .await
+            .expect("the recorder is woken");
+        let mut taken = Vec::new();
+        queue.recv_many(&mut taken, 64).await;
+        inspector.taken(&taken);
+        assert!(!inspector.backlog_is_large());
+        assert_eq!(inspector.inner.queued_bytes.load(Ordering::Relaxed), 0);
     }
 }

@@ -102,9 +102,12 @@ pub async fn run(
         // the recorder's cost off busy proxies (on few cores every wake-up is a proxy
         // request not served).
         // A backlog is written straight away.
-        if !stop.is_cancelled() && queue.len() < BATCH / 4 {
+        // So is one whose body previews pass a few MiB: large bodies would otherwise pile up
+        // in memory for the whole interval.
+        if !stop.is_cancelled() && queue.len() < BATCH / 4 && !inspector.backlog_is_large() {
             tokio::select! {
                 () = tokio::time::sleep(GATHER) => {}
+                () = inspector.large_backlog() => {}
                 () = stop.cancelled() => {}
             }
         }
@@ -114,6 +117,7 @@ pub async fn run(
             // Returns at once: there is something to take.
             queue.recv_many(&mut batch, BATCH - 1).await;
         }
+        inspector.taken(&batch);
         let mut exchanges: Vec<Exchange> = Vec::new();
         let mut sockets = Vec::new();
         for record in batch {
@@ -159,8 +163,11 @@ pub async fn run(
                 max_bytes,
             )
         });
+        let recycler = inspector.clone();
         let written = tokio::task::spawn_blocking(move || {
             let result = write(&writer, &exchanges, &sockets, trim);
+            // Their preview buffers serve the next exchanges.
+            recycler.recycle(exchanges);
             // A damaged `traffic.db` is moved aside for a new one: the next batch is stored.
             if let Err(failed) = &result
                 && let Err(err) = writer.replace_if_damaged(&failed.error)

@@ -326,10 +326,7 @@ pub async fn serve(
                 stop: &stop,
                 client,
             };
-            match tls {
-                None => serve_plain(stream, conn).await,
-                Some(acceptor) => serve_tls(stream, &acceptor, conn).await,
-            }
+            serve_connection(stream, tls, conn).await;
         });
     }
     drop(listener);
@@ -371,6 +368,22 @@ impl<S> ConnService for S where
 {
 }
 
+/// Serve one accepted connection, plain or TLS.
+///
+/// A task is as large as the largest state of its future, for its whole life: the TLS path
+/// (a rustls connection inline) and the HTTP/2 path are boxed so that a plain HTTP/1
+/// connection, parked most of the time, does not carry them.
+async fn serve_connection<S: ConnService>(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    conn: Conn<'_, S>,
+) {
+    match tls {
+        None => serve_plain(stream, conn).await,
+        Some(acceptor) => Box::pin(serve_tls(stream, &acceptor, conn)).await,
+    }
+}
+
 /// A plain connection: nothing is allocated for it until its first bytes come (within the
 /// header read timeout), which also tell HTTP/2 with prior knowledge from HTTP/1.
 async fn serve_plain<S: ConnService>(stream: TcpStream, conn: Conn<'_, S>) {
@@ -379,7 +392,7 @@ async fn serve_plain<S: ConnService>(stream: TcpStream, conn: Conn<'_, S>) {
         first = tokio::time::timeout(conn.opts.header_read_timeout, starts_http2(&stream)) => first,
     };
     match first {
-        Ok(Ok(true)) => drive_http2(TokioIo::new(stream), conn).await,
+        Ok(Ok(true)) => Box::pin(drive_http2(TokioIo::new(stream), conn)).await,
         Ok(Ok(false)) => drive_http1(stream, conn).await,
         Ok(Err(err)) => tracing::debug!(client = %conn.client, "connection failed: {err}"),
         Err(_) => tracing::debug!(client = %conn.client, "closing the connection: nothing sent"),
@@ -755,5 +768,44 @@ impl Drop for Working {
             self.0.reads_when_idle.store(reads, Ordering::SeqCst);
         }
         self.0.changed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's task is as large as its future's largest state for its whole life,
+    /// parked or not. The TLS path and the HTTP/2 path are boxed, so a plain HTTP/1
+    /// connection's stays around 1 KiB (in a debug build; smaller in release).
+    #[tokio::test]
+    async fn a_plain_connection_task_stays_small() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let opts = ServeOptions {
+            header_read_timeout: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+            shared_route: None,
+        };
+        let builders = builders(&opts);
+        let load = Arc::new(Load::default());
+        let busy = Arc::new(Busy::default());
+        let stop = CancellationToken::new();
+        let service = service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+            Ok::<_, Infallible>(http::Response::new(super::super::ProxyBody::default()))
+        });
+        let conn = || Conn {
+            builders: &builders,
+            load: &load,
+            service,
+            busy: &busy,
+            opts,
+            stop: &stop,
+            client: addr,
+        };
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let served = serve_connection(stream, None, conn());
+        let size = std::mem::size_of_val(&served);
+        assert!(size <= 2048, "a connection's future is {size} bytes");
     }
 }

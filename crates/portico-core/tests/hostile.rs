@@ -53,14 +53,7 @@ async fn assert_all_closed(engine: &TestEngine) {
 
 /// `app.localhost` to `upstream`, served over plain HTTP too when the engine has HTTPS.
 async fn plain_route(engine: &TestEngine, upstream: SocketAddr) {
-    engine
-        .add(portico_core::config::NewRoute {
-            host: "app.localhost".into(),
-            upstreams: vec![format!("http://{upstream}")],
-            https_redirect: Some(false),
-            ..Default::default()
-        })
-        .await;
+    engine.route_plain_too("app.localhost", upstream).await;
 }
 
 /// Another client is served, and quickly.

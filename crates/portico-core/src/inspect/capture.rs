@@ -375,6 +375,16 @@ struct Partial {
     cancelled: bool,
 }
 
+impl Partial {
+    /// The preview of one side's body.
+    fn preview_mut(&mut self, side: Side) -> &mut Vec<u8> {
+        match side {
+            Side::Request => &mut self.exchange.request_body.bytes,
+            Side::Response => &mut self.exchange.response_body.bytes,
+        }
+    }
+}
+
 /// One exchange being captured; shared by the proxy and the two body tees.
 #[derive(Clone)]
 pub struct Capture {
@@ -474,20 +484,25 @@ impl Capture {
     pub fn tee<B: Body>(&self, side: Side, body: B) -> TeeBody<B> {
         // Size the preview once when the length is known, instead of growing (and copying)
         // it chunk by chunk.
-        if let Some(len) = body.size_hint().exact()
-            && len > 0
-        {
-            let limit = self.lock().limit;
-            let want = usize::try_from(len).unwrap_or(usize::MAX).min(limit);
-            // Taken outside the capture's lock: the pool has a lock of its own.
-            let buffer = self.inspector.preview_buffer(want);
-            let mut p = self.lock();
-            let preview = match side {
-                Side::Request => &mut p.exchange.request_body.bytes,
-                Side::Response => &mut p.exchange.response_body.bytes,
+        if let Some(len) = body.size_hint().exact() {
+            let pooled = {
+                let mut p = self.lock();
+                let want = usize::try_from(len).unwrap_or(usize::MAX).min(p.limit);
+                if want < POOLED_MIN {
+                    p.preview_mut(side).reserve_exact(want);
+                    None
+                } else {
+                    Some(want)
+                }
             };
-            if preview.is_empty() {
-                *preview = buffer;
+            if let Some(want) = pooled {
+                // Taken outside the capture's lock: the pool has a lock of its own.
+                let buffer = self.inspector.preview_buffer(want);
+                let mut p = self.lock();
+                let preview = p.preview_mut(side);
+                if preview.is_empty() {
+                    *preview = buffer;
+                }
             }
         }
         TeeBody {

@@ -513,7 +513,7 @@ async fn drive_http1<T: Socket, S: ConnService>(socket: T, conn: Conn<'_, S>) {
                 return;
             }
         }
-        busy.parking.store(false, Ordering::SeqCst);
+        busy.parking.store(false, Ordering::Relaxed);
         let mut served = Box::new(
             builders
                 .http1
@@ -543,7 +543,7 @@ async fn drive_http1<T: Socket, S: ConnService>(socket: T, conn: Conn<'_, S>) {
         // Nothing in flight, nothing unread, nothing unflushed: hyper's next read sees the
         // end of the stream and the connection ends as if the client had closed it, except
         // that the socket is kept (see `Parkable`).
-        busy.parking.store(true, Ordering::SeqCst);
+        busy.parking.store(true, Ordering::Relaxed);
         match tokio::time::timeout(opts.grace, &mut *served).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
@@ -621,13 +621,15 @@ impl<T: Socket> AsyncRead for Parkable<T> {
             buf.put_slice(&self.leftover.split_to(n));
             return Poll::Ready(Ok(()));
         }
-        if self.busy.parking.load(Ordering::SeqCst) {
+        if self.busy.parking.load(Ordering::Relaxed) {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
         let polled = std::pin::Pin::new(&mut self.socket).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.busy.reads.fetch_add(1, Ordering::SeqCst);
+            // Only this connection's task counts, so no read-modify-write is needed.
+            let reads = self.busy.reads.load(Ordering::Relaxed);
+            self.busy.reads.store(reads + 1, Ordering::Relaxed);
         }
         polled
     }
@@ -639,7 +641,7 @@ impl<T: Socket> AsyncWrite for Parkable<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.busy.unflushed.store(true, Ordering::SeqCst);
+        self.busy.unflushed.store(true, Ordering::Relaxed);
         std::pin::Pin::new(&mut self.socket).poll_write(cx, buf)
     }
 
@@ -648,7 +650,7 @@ impl<T: Socket> AsyncWrite for Parkable<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.busy.unflushed.store(true, Ordering::SeqCst);
+        self.busy.unflushed.store(true, Ordering::Relaxed);
         std::pin::Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
     }
 
@@ -662,7 +664,7 @@ impl<T: Socket> AsyncWrite for Parkable<T> {
     ) -> Poll<io::Result<()>> {
         let flushed = std::pin::Pin::new(&mut self.socket).poll_flush(cx);
         if let Poll::Ready(Ok(())) = flushed {
-            self.busy.unflushed.store(false, Ordering::SeqCst);
+            self.busy.unflushed.store(false, Ordering::Relaxed);
         }
         flushed
     }
@@ -671,7 +673,7 @@ impl<T: Socket> AsyncWrite for Parkable<T> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.busy.parking.load(Ordering::SeqCst) {
+        if self.busy.parking.load(Ordering::Relaxed) {
             return Poll::Ready(Ok(()));
         }
         std::pin::Pin::new(&mut self.socket).poll_shutdown(cx)
@@ -684,7 +686,9 @@ impl<T: Socket> AsyncWrite for Parkable<T> {
 struct Busy {
     requests: AtomicUsize,
     changed: Notify,
-    /// Reads that returned bytes.
+    /// Reads that returned bytes. This field, `reads_when_idle`, `unflushed` and `parking`
+    /// are written and read by the connection's own task only (atomics because `Busy` is
+    /// shared with the service), so they need no ordering.
     reads: AtomicU64,
     /// `reads` when the last request in flight ended.
     reads_when_idle: AtomicU64,
@@ -747,8 +751,8 @@ impl Busy {
     /// begun), and nothing written left unflushed.
     fn is_quiet(&self) -> bool {
         self.requests.load(Ordering::SeqCst) == 0
-            && self.reads.load(Ordering::SeqCst) == self.reads_when_idle.load(Ordering::SeqCst)
-            && !self.unflushed.load(Ordering::SeqCst)
+            && self.reads.load(Ordering::Relaxed) == self.reads_when_idle.load(Ordering::Relaxed)
+            && !self.unflushed.load(Ordering::Relaxed)
     }
 }
 
@@ -764,8 +768,8 @@ enum Rest {
 impl Drop for Working {
     fn drop(&mut self) {
         if self.0.requests.fetch_sub(1, Ordering::SeqCst) == 1 {
-            let reads = self.0.reads.load(Ordering::SeqCst);
-            self.0.reads_when_idle.store(reads, Ordering::SeqCst);
+            let reads = self.0.reads.load(Ordering::Relaxed);
+            self.0.reads_when_idle.store(reads, Ordering::Relaxed);
         }
         self.0.changed.notify_waiters();
     }

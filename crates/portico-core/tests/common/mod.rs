@@ -81,6 +81,18 @@ impl TestEngine {
         .await
     }
 
+    /// Add `host` → `upstream`, served over plain HTTP too when the engine has HTTPS (no
+    /// redirect).
+    pub async fn route_plain_too(&self, host: &str, upstream: SocketAddr) -> Route {
+        self.add(NewRoute {
+            host: host.into(),
+            upstreams: vec![format!("http://{upstream}")],
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await
+    }
+
     pub async fn add(&self, route: NewRoute) -> Route {
         self.engine().add_route(route).await.expect("route added")
     }

@@ -151,6 +151,23 @@ async fn wait_for_dns(
     }
 }
 
+/// A port held for both UDP and TCP (the responder needs both), below the range the
+/// system hands out for port 0 and outgoing connections: once freed, nothing else running
+/// here takes it in the meantime. (A UDP port from port 0 could already be in use for TCP,
+/// by any connection's local end.)
+async fn occupy_both() -> ((tokio::net::UdpSocket, tokio::net::TcpListener), u16) {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    for port in (start..30_000).chain(20_000..start) {
+        let Ok(udp) = tokio::net::UdpSocket::bind(("127.0.0.1", port)).await else {
+            continue;
+        };
+        if let Ok(tcp) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            return ((udp, tcp), port);
+        }
+    }
+    panic!("no port free for both UDP and TCP in 20000-29999");
+}
+
 fn listening(status: &serde_json::Value) -> SocketAddr {
     status["listening"]
         .as_str()
@@ -344,10 +361,7 @@ async fn a_taken_port_is_a_status_error_the_engine_still_proxies_and_it_binds_on
     if !have_dig() {
         return;
     }
-    let taken = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("a UDP port to occupy");
-    let port = taken.local_addr().expect("addr").port();
+    let (taken, port) = occupy_both().await;
     let engine = TestEngine::start_with(SettingsPatch {
         dns_suffixes: Some(vec!["test".into()]),
         dns_listen: Some(format!("127.0.0.1:{port}")),

@@ -355,3 +355,80 @@ async fn an_http2_exchange_keeps_its_authority_so_urls_have_the_port() {
         "{curl}"
     );
 }
+
+/// The same large response again is captured by comparing it with the preview stored for the
+/// same request, not by copying it: every stored preview must still be exactly what the client
+/// received, when the bytes repeat, when they change part-way, and when the upstream cuts
+/// the response short.
+#[tokio::test]
+async fn repeated_large_responses_are_stored_exactly_when_they_repeat_change_or_break_off() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncWriteExt;
+
+    const SIZE: usize = 100 << 10;
+    let first: Vec<u8> = (0..SIZE).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+    let mut changed = first.clone();
+    changed[60_000] = b'#';
+    // What the upstream sends next: a body, and where it stops (it always announces `SIZE`).
+    let serving = Arc::new(Mutex::new((first.clone(), SIZE)));
+    let script_serving = serving.clone();
+    let upstream = common::spawn_raw(move |mut stream| {
+        let serving = script_serving.clone();
+        async move {
+            if common::read_head(&mut stream).await.is_none() {
+                return;
+            }
+            let (body, cut) = serving.lock().expect("serving").clone();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/javascript\r\ncontent-length: {SIZE}\r\n\
+                 connection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&body[..cut]).await;
+            let _ = stream.shutdown().await;
+        }
+    })
+    .await;
+    let engine = TestEngine::start().await;
+    engine.route("app.localhost", "/", upstream.addr).await;
+    let inspector = engine.engine().inspector().clone();
+    let get = || async {
+        common::fetch(engine.addr(), "app.localhost", "/bundle.js?v=1")
+            .await
+            .expect("a response")
+            .body
+    };
+
+    // The first answer is stored; the ones after it are compared with it. Until the
+    // recorder has stored one, they are copied as before: at most 40 tries, 50 ms apart.
+    let mut sent = 0;
+    while inspector.repeats() == 0 && sent < 40 {
+        assert_eq!(get().await.expect("whole body"), first);
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        inspector.repeats() > 0,
+        "no response was taken for a repeat"
+    );
+
+    // Different bytes past the middle, then a response cut short.
+    serving.lock().expect("serving").0 = changed.clone();
+    assert_eq!(get().await.expect("whole body"), changed);
+    *serving.lock().expect("serving") = (first.clone(), 50_000);
+    let (_, arrived) = get().await.expect_err("cut short");
+    assert_eq!(arrived, 50_000);
+
+    let stored = captured(&engine, sent + 2).await;
+    assert_eq!(stored.len(), sent + 2);
+    let cut = &stored[0];
+    assert_eq!(cut.response_body.bytes, first[..50_000]);
+    assert_eq!(cut.response_body.size, 50_000);
+    assert!(cut.error.is_some());
+    assert_eq!(stored[1].response_body.bytes, changed);
+    assert_eq!(stored[1].response_body.size, SIZE as u64);
+    for e in &stored[2..] {
+        assert_eq!(e.response_body.bytes, first, "exchange {}", e.id);
+        assert_eq!(e.response_body.size, SIZE as u64);
+    }
+}

@@ -4,6 +4,7 @@
 //! the client goes away) the exchange is handed to the [`Inspector`]'s bounded queue; if the
 //! queue is full it is dropped and counted, and the request is never delayed.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::event::{Exchange, ExchangeId, Preview, WebSocketStats};
 use super::headers::Headers;
+use crate::store::{KnownPreview, PreviewKey};
 
 /// Default capture limit per body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -27,8 +29,9 @@ pub const DEFAULT_QUEUE: usize = 4096;
 /// What travels from the proxy to the recorder.
 #[derive(Debug)]
 pub enum Record {
-    /// A finished exchange.
-    Exchange(Box<Exchange>),
+    /// A finished exchange, and the stored preview its response repeated (its own response
+    /// preview is then empty).
+    Exchange(Box<Exchange>, Option<Arc<KnownPreview>>),
     /// The final counts of an upgraded connection.
     WebSocket {
         /// The exchange of its upgrade.
@@ -42,7 +45,7 @@ impl Record {
     /// The memory its body previews hold.
     fn preview_bytes(&self) -> usize {
         match self {
-            Record::Exchange(e) => {
+            Record::Exchange(e, _) => {
                 e.request_body.bytes.capacity() + e.response_body.bytes.capacity()
             }
             Record::WebSocket { .. } => 0,
@@ -68,6 +71,13 @@ const POOL_BYTES: usize = 32 << 20;
 
 /// …and at most this many buffers, so looking for one stays short.
 const POOL_BUFFERS: usize = 512;
+
+/// At most this many recently stored large response previews are kept to compare the next
+/// responses of the same requests with…
+const RECENT_PREVIEWS: usize = 64;
+
+/// …holding at most this many bytes.
+const RECENT_BYTES: usize = 16 << 20;
 
 /// Previews waiting for the recorder past this many bytes wake it before its gathering
 /// interval is over, so large bodies do not pile up in memory for the whole interval.
@@ -95,10 +105,23 @@ struct Shared {
     /// batch later made the allocator give the pages back and fault them in again: a
     /// tenth of the proxy's time with capture on (`docs/BENCHMARKS.md`).
     pool: Mutex<Pool>,
+    /// Large response previews the recorder stored lately, by [`fingerprint`]: a dev server
+    /// answers the same bytes again and again (a bundle on every reload, a poll that did not
+    /// change), and comparing them as they stream costs a third of copying and hashing them.
+    recent: Mutex<Recent>,
+    /// Responses that were the bytes of a recently stored preview, since start.
+    repeats: AtomicU64,
     /// Bytes of previews submitted and not yet taken by the recorder.
     queued_bytes: AtomicUsize,
     /// Wakes the recorder when `queued_bytes` passes [`EARLY_BATCH_BYTES`].
     backlog: tokio::sync::Notify,
+}
+
+/// Stored previews, oldest first, with what asked for them, and their total size.
+#[derive(Debug, Default)]
+struct Recent {
+    previews: VecDeque<(u64, Arc<KnownPreview>)>,
+    bytes: usize,
 }
 
 /// Buffers kept for reuse and their total capacity.
@@ -127,6 +150,8 @@ impl Inspector {
                 body_limit: AtomicUsize::new(body_limit),
                 next_id: AtomicI64::new(last_id + 1),
                 pool: Mutex::new(Pool::default()),
+                recent: Mutex::new(Recent::default()),
+                repeats: AtomicU64::new(0),
                 queued_bytes: AtomicUsize::new(0),
                 backlog: tokio::sync::Notify::new(),
             }),
@@ -142,6 +167,12 @@ impl Inspector {
     /// Exchanges dropped because the queue was full, since start.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Responses captured as a repeat of a recently stored preview (compared as they streamed,
+    /// not copied), since start.
+    pub fn repeats(&self) -> u64 {
+        self.inner.repeats.load(Ordering::Relaxed)
     }
 
     /// Exchanges captured but not stored because writing failed, since start.
@@ -247,23 +278,81 @@ impl Inspector {
         Vec::with_capacity(want)
     }
 
-    /// Keep the large preview buffers of exchanges the recorder is done with, for the next
-    /// exchanges, as far as the pool has room; the rest is freed.
-    pub fn recycle(&self, exchanges: Vec<Exchange>) {
-        let mut pool = self.lock_pool();
-        for exchange in exchanges {
-            for mut buffer in [exchange.request_body.bytes, exchange.response_body.bytes] {
-                let size = buffer.capacity();
-                if size >= POOLED_MIN
-                    && pool.bytes + size <= POOL_BYTES
-                    && pool.buffers.len() < POOL_BUFFERS
-                {
-                    buffer.clear();
-                    pool.bytes += size;
-                    pool.buffers.push(buffer);
+    /// The recorder is done with `exchanges`; `response_keys` are the keys their response
+    /// previews were stored under ([`crate::store::Inserted`]). Large complete response
+    /// previews are kept to compare later responses to the same request with; the other
+    /// large buffers go to the pool for the next exchanges, as far as it has room; the rest
+    /// is freed.
+    pub fn recycle(&self, exchanges: Vec<Exchange>, response_keys: &[Option<PreviewKey>]) {
+        let mut spare = Vec::with_capacity(exchanges.len() * 2);
+        let mut stored = Vec::new();
+        for (i, mut exchange) in exchanges.into_iter().enumerate() {
+            let response = std::mem::take(&mut exchange.response_body.bytes);
+            let complete = response.len() as u64 == exchange.response_body.size;
+            match response_keys.get(i).copied().flatten() {
+                Some(key) if response.len() >= POOLED_MIN && complete => {
+                    let fingerprint = fingerprint(&exchange, response.len());
+                    stored.push((fingerprint, KnownPreview::new(response, key)));
+                }
+                _ => spare.push(response),
+            }
+            spare.push(exchange.request_body.bytes);
+        }
+        if !stored.is_empty() {
+            let mut recent = self.lock_recent();
+            for (fingerprint, known) in stored {
+                let size = known.bytes().len();
+                let same = |(f, k): &(u64, Arc<KnownPreview>)| {
+                    *f == fingerprint && k.bytes().len() == size
+                };
+                if let Some(at) = recent.previews.iter().position(same) {
+                    if recent.previews[at].1.key() == known.key() {
+                        // Already kept (a batch often holds several copies).
+                        spare.push(known.into_bytes());
+                        continue;
+                    }
+                    if let Some((_, old)) = recent.previews.remove(at) {
+                        recent.bytes -= old.bytes().len();
+                        spare.extend(Arc::into_inner(old).map(KnownPreview::into_bytes));
+                    }
+                }
+                recent.bytes += size;
+                recent.previews.push_back((fingerprint, Arc::new(known)));
+                while recent.previews.len() > RECENT_PREVIEWS || recent.bytes > RECENT_BYTES {
+                    let Some((_, old)) = recent.previews.pop_front() else {
+                        break;
+                    };
+                    recent.bytes -= old.bytes().len();
+                    spare.extend(Arc::into_inner(old).map(KnownPreview::into_bytes));
                 }
             }
         }
+        let mut pool = self.lock_pool();
+        for mut buffer in spare {
+            let size = buffer.capacity();
+            if size >= POOLED_MIN
+                && pool.bytes + size <= POOL_BYTES
+                && pool.buffers.len() < POOL_BUFFERS
+            {
+                buffer.clear();
+                pool.bytes += size;
+                pool.buffers.push(buffer);
+            }
+        }
+    }
+
+    /// The stored preview of `size` bytes kept for requests with this fingerprint.
+    fn known(&self, fingerprint: u64, size: usize) -> Option<Arc<KnownPreview>> {
+        self.lock_recent()
+            .previews
+            .iter()
+            .rev()
+            .find(|(f, k)| *f == fingerprint && k.bytes().len() == size)
+            .map(|(_, k)| Arc::clone(k))
+    }
+
+    fn lock_recent(&self) -> MutexGuard<'_, Recent> {
+        self.inner.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_pool(&self) -> MutexGuard<'_, Pool> {
@@ -330,6 +419,7 @@ impl Inspector {
                 limit: self.inner.body_limit.load(Ordering::Relaxed),
                 finished: false,
                 cancelled: false,
+                repeat: None,
             })),
             inspector: self.clone(),
         })
@@ -358,6 +448,18 @@ fn version_name(version: http::Version) -> &'static str {
     }
 }
 
+/// What a response preview of `size` bytes is kept under: the request's method and URL.
+fn fingerprint(exchange: &Exchange, size: usize) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in [&exchange.method, &exchange.host, &exchange.path] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.update(exchange.query.as_deref().unwrap_or_default().as_bytes());
+    hasher.update(&(size as u64).to_le_bytes());
+    hasher.digest()
+}
+
 /// Bytes of a message head: the start line plus `name: value\r\n` per header and the blank line.
 fn head_size(start_line: usize, headers: &HeaderMap) -> u64 {
     let fields: usize = headers
@@ -373,6 +475,9 @@ struct Partial {
     limit: usize,
     finished: bool,
     cancelled: bool,
+    /// The response so far is the first `.1` bytes of this stored preview (and its own
+    /// preview is empty).
+    repeat: Option<(Arc<KnownPreview>, usize)>,
 }
 
 impl Partial {
@@ -485,23 +590,30 @@ impl Capture {
         // Size the preview once when the length is known, instead of growing (and copying)
         // it chunk by chunk.
         if let Some(len) = body.size_hint().exact() {
-            let pooled = {
+            let large = {
                 let mut p = self.lock();
                 let want = usize::try_from(len).unwrap_or(usize::MAX).min(p.limit);
                 if want < POOLED_MIN {
                     p.preview_mut(side).reserve_exact(want);
                     None
                 } else {
-                    Some(want)
+                    // A whole response the size of one stored lately for the same request
+                    // may well be the same bytes again.
+                    let whole = side == Side::Response && want as u64 == len;
+                    Some((want, whole.then(|| fingerprint(&p.exchange, want))))
                 }
             };
-            if let Some(want) = pooled {
-                // Taken outside the capture's lock: the pool has a lock of its own.
-                let buffer = self.inspector.preview_buffer(want);
+            if let Some((want, fingerprint)) = large {
+                // Looked up and taken outside the capture's lock: they have locks of their own.
+                let known = fingerprint.and_then(|f| self.inspector.known(f, want));
+                let buffer = known.is_none().then(|| self.inspector.preview_buffer(want));
                 let mut p = self.lock();
-                let preview = p.preview_mut(side);
-                if preview.is_empty() {
-                    *preview = buffer;
+                if p.preview_mut(side).is_empty() && p.repeat.is_none() {
+                    match (known, buffer) {
+                        (Some(known), _) => p.repeat = Some((known, 0)),
+                        (None, Some(buffer)) => *p.preview_mut(side) = buffer,
+                        (None, None) => {}
+                    }
                 }
             }
         }
@@ -516,13 +628,30 @@ impl Capture {
     fn data(&self, side: Side, chunk: &[u8]) {
         let mut p = self.lock();
         let limit = p.limit;
-        let exchange = &mut p.exchange;
+        let Partial {
+            exchange, repeat, ..
+        } = &mut *p;
         let (preview, wire) = match side {
             Side::Request => (&mut exchange.request_body, &mut exchange.bytes_in),
             Side::Response => (&mut exchange.response_body, &mut exchange.bytes_out),
         };
         preview.size += chunk.len() as u64;
         *wire += chunk.len() as u64;
+        if side == Side::Response
+            && let Some((known, matched)) = repeat
+        {
+            let end = *matched + chunk.len();
+            if known.bytes().get(*matched..end) == Some(chunk) {
+                *matched = end;
+                return;
+            }
+            // Other bytes: from here on the preview is a copy, starting with what matched.
+            let size = known.bytes().len();
+            let mut bytes = self.inspector.preview_buffer(size);
+            bytes.extend_from_slice(&known.bytes()[..*matched]);
+            preview.bytes = bytes;
+            *repeat = None;
+        }
         let room = limit.saturating_sub(preview.bytes.len());
         preview
             .bytes
@@ -531,7 +660,7 @@ impl Capture {
 
     /// The response is over (ended, failed, or the client left): record the exchange once.
     pub fn finish(&self, problem: Option<(String, &str)>) {
-        let exchange = {
+        let (exchange, repeated) = {
             let mut p = self.lock();
             if p.finished {
                 return;
@@ -541,6 +670,21 @@ impl Capture {
                 return;
             }
             p.exchange.duration_ms = p.started.elapsed().as_secs_f64() * 1000.0;
+            let repeated = match p.repeat.take() {
+                Some((known, matched)) if matched == known.bytes().len() => {
+                    self.inspector.inner.repeats.fetch_add(1, Ordering::Relaxed);
+                    Some(known)
+                }
+                Some((known, matched)) => {
+                    // The response ended early: keep the part it did send.
+                    p.exchange
+                        .response_body
+                        .bytes
+                        .extend_from_slice(&known.bytes()[..matched]);
+                    None
+                }
+                None => None,
+            };
             if let Some((message, side)) = problem
                 && p.exchange.error.is_none()
             {
@@ -548,9 +692,13 @@ impl Capture {
                 p.exchange.error_side = Some(side.to_owned());
             }
             // Move the exchange out rather than copy its body previews.
-            std::mem::replace(&mut p.exchange, Exchange::empty())
+            (
+                std::mem::replace(&mut p.exchange, Exchange::empty()),
+                repeated,
+            )
         };
-        self.inspector.submit(Record::Exchange(Box::new(exchange)));
+        self.inspector
+            .submit(Record::Exchange(Box::new(exchange), repeated));
     }
 
     /// The inspector this capture reports to.
@@ -670,24 +818,24 @@ mod tests {
         let mut big = inspector.preview_buffer(100 << 10);
         big.extend_from_slice(b"old preview");
         let at = big.as_ptr();
-        inspector.recycle(vec![with_response_preview(big)]);
+        inspector.recycle(vec![with_response_preview(big)], &[]);
         // A preview of about the same size gets it back, empty.
         let again = inspector.preview_buffer(90 << 10);
         assert_eq!(again.as_ptr(), at);
         assert!(again.is_empty());
-        inspector.recycle(vec![with_response_preview(again)]);
+        inspector.recycle(vec![with_response_preview(again)], &[]);
         // A much smaller one does not take it.
         let small = inspector.preview_buffer(20 << 10);
         assert_ne!(small.as_ptr(), at);
         assert!(small.capacity() >= 20 << 10);
         // Small buffers are left to the allocator.
-        inspector.recycle(vec![with_response_preview(Vec::with_capacity(1024))]);
+        inspector.recycle(vec![with_response_preview(Vec::with_capacity(1024))], &[]);
         assert_eq!(inspector.lock_pool().buffers.len(), 1);
         // The pool stops at its size.
         let many = (0..64)
             .map(|_| with_response_preview(Vec::with_capacity(1 << 20)))
             .collect();
-        inspector.recycle(many);
+        inspector.recycle(many, &[]);
         let pool = inspector.lock_pool();
         assert!(pool.bytes <= POOL_BYTES, "{}", pool.bytes);
         assert!(pool.bytes > POOL_BYTES / 2, "{}", pool.bytes);
@@ -700,8 +848,12 @@ mod tests {
     #[tokio::test]
     async fn a_large_backlog_of_previews_wakes_the_recorder_early() {
         let (inspector, mut queue) = Inspector::new(64, 1 << 20, 0);
-        let record =
-            || Record::Exchange(Box::new(with_response_preview(Vec::with_capacity(1 << 20))));
+        let record = || {
+            Record::Exchange(
+                Box::new(with_response_preview(Vec::with_capacity(1 << 20))),
+                None,
+            )
+        };
         for _ in 0..(EARLY_BATCH_BYTES >> 20) - 1 {
             inspector.submit(record());
         }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::capture::{Inspector, Record};
 use super::event::{Exchange, Summary};
-use crate::store::TrafficStore;
+use crate::store::{KnownPreview, TrafficStore};
 
 /// At most this many records are written in one transaction.
 const BATCH: usize = 2048;
@@ -21,6 +21,9 @@ const GATHER: Duration = Duration::from_millis(50);
 
 /// Retention is applied at least this often.
 const TRIM_EVERY: Duration = Duration::from_secs(30);
+
+/// What a row takes in the database, about, for when to apply the size bound.
+const ROW_BYTES: u64 = 1024;
 
 /// What live subscribers receive.
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +71,43 @@ pub struct Retention {
     pub max_bytes: AtomicU64,
 }
 
+/// When retention is due: on a timer, and sooner once a tenth of the count or size allowance
+/// has come in since it was last applied.
+#[derive(Debug)]
+struct TrimClock {
+    last: Instant,
+    rows: u64,
+    bytes: u64,
+}
+
+impl TrimClock {
+    fn new() -> TrimClock {
+        TrimClock {
+            last: Instant::now(),
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    /// `rows` were stored, adding `bytes`: the bounds to trim to when that is due, as
+    /// `(max count, oldest start time in Unix ms, max bytes)`.
+    fn stored(&mut self, retention: &Retention, rows: u64, bytes: u64) -> Option<(u64, i64, u64)> {
+        self.rows += rows;
+        self.bytes += bytes;
+        let max_count = retention.max_count.load(Ordering::Relaxed);
+        let max_bytes = retention.max_bytes.load(Ordering::Relaxed);
+        let due = self.last.elapsed() >= TRIM_EVERY
+            || self.rows >= (max_count / 10).max(1)
+            || self.bytes >= max_bytes / 10;
+        if !due {
+            return None;
+        }
+        *self = TrimClock::new();
+        let age_ms = retention.max_age_secs.load(Ordering::Relaxed) as i64 * 1000;
+        Some((max_count, crate::unix_millis() - age_ms, max_bytes))
+    }
+}
+
 impl Retention {
     /// Keep `count` exchanges for at most `days`, in at most `max_mb` MiB.
     pub fn new(count: u64, days: u64, max_mb: u64) -> Arc<Retention> {
@@ -89,9 +129,8 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let mut dropped_seen = 0;
-    let mut last_trim = Instant::now();
-    let mut since_trim: u64 = 0;
-    let mut bytes_since_trim: u64 = 0;
+    // Moved to each batch's writer and back.
+    let mut clock = Some(TrimClock::new());
     loop {
         let first = tokio::select! {
             record = queue.recv() => record,
@@ -119,10 +158,14 @@ pub async fn run(
         }
         inspector.taken(&batch);
         let mut exchanges: Vec<Exchange> = Vec::new();
+        let mut known: Vec<Option<Arc<KnownPreview>>> = Vec::new();
         let mut sockets = Vec::new();
         for record in batch {
             match record {
-                Record::Exchange(e) => exchanges.push(*e),
+                Record::Exchange(e, repeated) => {
+                    exchanges.push(*e);
+                    known.push(repeated);
+                }
                 Record::WebSocket { id, stats } => sockets.push((id, stats)),
             }
         }
@@ -141,42 +184,31 @@ pub async fn run(
         };
         let writer = store.clone();
         let count = exchanges.len() as u64;
-        since_trim += count;
-        bytes_since_trim += exchanges
-            .iter()
-            .map(|e| (e.request_body.bytes.len() + e.response_body.bytes.len()) as u64 + 1024)
-            .sum::<u64>();
-        let max_bytes = retention.max_bytes.load(Ordering::Relaxed);
-        // Trim on a timer, and sooner when a tenth of the count or size allowance has come in.
-        let due = last_trim.elapsed() >= TRIM_EVERY
-            || since_trim >= (retention.max_count.load(Ordering::Relaxed) / 10).max(1)
-            || bytes_since_trim >= max_bytes / 10;
-        let trim = due.then(|| {
-            last_trim = Instant::now();
-            since_trim = 0;
-            bytes_since_trim = 0;
-            let now_ms = crate::unix_millis();
-            let age_ms = retention.max_age_secs.load(Ordering::Relaxed) as i64 * 1000;
-            (
-                retention.max_count.load(Ordering::Relaxed),
-                now_ms - age_ms,
-                max_bytes,
-            )
-        });
         let recycler = inspector.clone();
+        let retention = Arc::clone(&retention);
+        let mut trim_clock = clock.take().unwrap_or_else(TrimClock::new);
         let written = tokio::task::spawn_blocking(move || {
-            let result = write(&writer, &exchanges, &sockets, trim);
+            let batch = Batch {
+                exchanges: &exchanges,
+                known: &known,
+                sockets: &sockets,
+            };
+            let (result, response_keys) = write(&writer, batch, &retention, &mut trim_clock);
             // Their preview buffers serve the next exchanges.
-            recycler.recycle(exchanges);
+            recycler.recycle(exchanges, &response_keys);
             // A damaged `traffic.db` is moved aside for a new one: the next batch is stored.
             if let Err(failed) = &result
                 && let Err(err) = writer.replace_if_damaged(&failed.error)
             {
                 tracing::warn!("{err}");
             }
-            result
+            (result, trim_clock)
         })
         .await;
+        let written = written.map(|(result, trim_clock)| {
+            clock = Some(trim_clock);
+            result
+        });
         // A full disk or a broken file stops capture, never proxying. The status says why
         // while it lasts; the log says when it starts, changes and ends, not every batch.
         let (failure, lost) = match written {
@@ -221,27 +253,69 @@ struct WriteFailed {
     exchanges_lost: bool,
 }
 
-/// One batch: the exchanges, the WebSocket counts, and retention when it is due.
+/// What one batch writes: exchanges with the stored previews their responses repeated, and
+/// WebSocket counts.
+struct Batch<'a> {
+    exchanges: &'a [Exchange],
+    known: &'a [Option<Arc<KnownPreview>>],
+    sockets: &'a [(super::event::ExchangeId, super::event::WebSocketStats)],
+}
+
+/// Write one batch, then apply retention when it is due; also returns the keys the
+/// exchanges' response previews were stored under.
 fn write(
     store: &TrafficStore,
-    exchanges: &[Exchange],
-    sockets: &[(super::event::ExchangeId, super::event::WebSocketStats)],
-    trim: Option<(u64, i64, u64)>,
-) -> Result<(), WriteFailed> {
+    batch: Batch<'_>,
+    retention: &Retention,
+    clock: &mut TrimClock,
+) -> (
+    Result<(), WriteFailed>,
+    Vec<Option<crate::store::PreviewKey>>,
+) {
     let failed = |exchanges_lost| {
         move |error| WriteFailed {
             error,
             exchanges_lost,
         }
     };
-    store.insert(exchanges).map_err(failed(true))?;
-    for (id, stats) in sockets {
-        store.update_websocket(*id, stats).map_err(failed(false))?;
+    let inserted = match store.insert_captured(batch.exchanges, batch.known) {
+        Ok(inserted) => inserted,
+        Err(error) => return (Err(failed(true)(error)), Vec::new()),
+    };
+    let rest = (|| {
+        for (id, stats) in batch.sockets {
+            store.update_websocket(*id, stats).map_err(failed(false))?;
+        }
+        // Previews count as written: one that repeats a stored preview takes no more space.
+        let rows = batch.exchanges.len() as u64;
+        let added = inserted.body_bytes + rows * ROW_BYTES;
+        if let Some((count, oldest, max_bytes)) = clock.stored(retention, rows, added) {
+            store
+                .trim(count, oldest, max_bytes)
+                .map_err(failed(false))?;
+        }
+        Ok(())
+    })();
+    (rest, inserted.response_keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_is_due_after_a_tenth_of_the_count_or_of_the_bytes_written() {
+        let retention = Retention::new(1000, 7, 10); // 1,000 rows, 10 MiB
+        let mut clock = TrimClock::new();
+        assert_eq!(clock.stored(&retention, 99, 0), None);
+        let (count, _, max_bytes) = clock.stored(&retention, 1, 0).expect("100 rows");
+        assert_eq!((count, max_bytes), (1000, 10 << 20));
+        // Repeats of a stored preview add no bytes, so only what was written counts.
+        assert_eq!(clock.stored(&retention, 1, (1 << 20) - 1), None);
+        assert!(
+            clock.stored(&retention, 1, 1).is_some(),
+            "a tenth of 10 MiB"
+        );
+        assert_eq!(clock.stored(&retention, 1, 0), None, "started over");
     }
-    if let Some((count, oldest, max_bytes)) = trim {
-        store
-            .trim(count, oldest, max_bytes)
-            .map_err(failed(false))?;
-    }
-    Ok(())
 }

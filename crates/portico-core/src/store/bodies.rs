@@ -40,8 +40,51 @@ const DEDUPE_MIN: usize = 4 << 10;
 /// the memory starts over when it is full.
 const DEDUPE_MAX: usize = 1024;
 
-/// What identifies a preview pair: its keyed hash and both lengths.
-type PreviewKey = (u128, u64, u64);
+/// What identifies a preview pair: its keyed hash and both lengths. Only the segments make
+/// one, from bytes they hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PreviewKey(u128, u64, u64);
+
+/// A large response preview (with no request preview) that was stored, and its key: when the
+/// same bytes come again, the proxy compares them as they stream instead of copying them, and
+/// the segments are handed the key instead of hashing them again.
+#[derive(Debug)]
+pub struct KnownPreview {
+    bytes: Vec<u8>,
+    key: PreviewKey,
+}
+
+impl KnownPreview {
+    /// The bytes a stored preview has and the key the segments gave them.
+    pub fn new(bytes: Vec<u8>, key: PreviewKey) -> KnownPreview {
+        KnownPreview { bytes, key }
+    }
+
+    /// The preview.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// What the segments know it by.
+    pub fn key(&self) -> PreviewKey {
+        self.key
+    }
+
+    /// The preview's buffer, for reuse.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// One exchange's previews to append. When `response` is a [`KnownPreview`]'s own bytes,
+/// `known` is that preview, and its key is used instead of hashing them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pair<'a> {
+    pub id: i64,
+    pub request: &'a [u8],
+    pub response: &'a [u8],
+    pub known: Option<&'a KnownPreview>,
+}
 
 /// Where an exchange's previews are: request then response, back to back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,14 +144,22 @@ impl Bodies {
         })
     }
 
-    fn key(&self, request: &[u8], response: &[u8]) -> Option<PreviewKey> {
+    fn key(&self, pair: &Pair<'_>) -> Option<PreviewKey> {
+        let (request, response) = (pair.request, pair.response);
         if request.len() + response.len() < DEDUPE_MIN {
             return None;
+        }
+        if let Some(known) = pair.known
+            && request.is_empty()
+            && std::ptr::eq(known.bytes(), response)
+        {
+            // Hashed when it was first stored.
+            return Some(known.key);
         }
         let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
         hasher.update(request);
         hasher.update(response);
-        Some((
+        Some(PreviewKey(
             hasher.digest128(),
             request.len() as u64,
             response.len() as u64,
@@ -175,12 +226,37 @@ impl Bodies {
     /// Append each exchange's `(id, request, response)` previews; their locations, in order.
     /// Exchanges with no preview bytes get `None` and take no space. When writing fails,
     /// nothing of the batch is kept.
+    #[cfg(test)]
     pub(super) fn append(
         &mut self,
         previews: &[(i64, &[u8], &[u8])],
     ) -> io::Result<Vec<Option<Location>>> {
+        let pairs: Vec<Pair<'_>> = previews
+            .iter()
+            .map(|&(id, request, response)| Pair {
+                id,
+                request,
+                response,
+                known: None,
+            })
+            .collect();
+        Ok(self
+            .append_pairs(&pairs)?
+            .into_iter()
+            .map(|(location, _)| location)
+            .collect())
+    }
+
+    /// Append each exchange's previews; their locations and, for large response previews
+    /// with no request preview, the key they are known by, in order. Exchanges with no
+    /// preview bytes get no location and take no space. When writing fails, nothing of the
+    /// batch is kept.
+    pub(super) fn append_pairs(
+        &mut self,
+        pairs: &[Pair<'_>],
+    ) -> io::Result<Vec<(Option<Location>, Option<PreviewKey>)>> {
         let mark = self.mark();
-        let appended = self.append_all(previews);
+        let appended = self.append_all(pairs);
         if appended.is_err() {
             self.undo(mark);
         }
@@ -189,13 +265,19 @@ impl Bodies {
 
     fn append_all(
         &mut self,
-        previews: &[(i64, &[u8], &[u8])],
-    ) -> io::Result<Vec<Option<Location>>> {
-        let mut locations = Vec::with_capacity(previews.len());
+        pairs: &[Pair<'_>],
+    ) -> io::Result<Vec<(Option<Location>, Option<PreviewKey>)>> {
+        let mut locations = Vec::with_capacity(pairs.len());
         let mut pending: Vec<IoSlice<'_>> = Vec::new();
-        for &(id, request, response) in previews {
+        for pair in pairs {
+            let &Pair {
+                id,
+                request,
+                response,
+                ..
+            } = pair;
             if request.is_empty() && response.is_empty() {
-                locations.push(None);
+                locations.push((None, None));
                 continue;
             }
             let full = self
@@ -211,9 +293,10 @@ impl Bodies {
                 return Err(io::Error::other("no body segment open"));
             };
             let segment = *segment;
-            let key = self.key(request, response);
+            let key = self.key(pair);
+            let response_key = key.filter(|_| request.is_empty());
             if let Some(copy) = key.and_then(|key| self.written.get(&key)) {
-                locations.push(Some(*copy));
+                locations.push((Some(*copy), response_key));
                 continue;
             }
             let len = self.segments.entry(segment).or_insert(0);
@@ -223,7 +306,7 @@ impl Bodies {
                 request_len: request.len() as u64,
                 response_len: response.len() as u64,
             };
-            locations.push(Some(location));
+            locations.push((Some(location), response_key));
             *len += (request.len() + response.len()) as u64;
             if let Some(key) = key {
                 if self.written.len() >= DEDUPE_MAX {
@@ -440,6 +523,64 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    /// A response preview handed in as a known preview (the proxy saw its bytes again) is
+    /// found under the key it was stored with, and takes no space; in a new segment it is
+    /// written again. Bytes that are not the known preview's own are hashed as usual.
+    #[test]
+    fn a_known_preview_is_found_by_its_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(BODIES_DIR);
+        let mut bodies = Bodies::open(path.clone()).expect("open");
+        bodies.fit_to(2 << 20); // 256 KiB segments
+        let bundle = vec![b'b'; 100 << 10];
+        let pair = |id, response, known| Pair {
+            id,
+            request: b"",
+            response,
+            known,
+        };
+        let first = bodies
+            .append_pairs(&[pair(1, &bundle, None)])
+            .expect("append");
+        let (Some(stored), Some(key)) = first[0] else {
+            panic!("a location and a key: {first:?}");
+        };
+        let known = KnownPreview::new(bundle.clone(), key);
+        let size = bodies.total_bytes();
+        let again = bodies
+            .append_pairs(&[pair(2, known.bytes(), Some(&known))])
+            .expect("append");
+        assert_eq!(again[0], (Some(stored), Some(key)));
+        assert_eq!(bodies.total_bytes(), size, "nothing written");
+
+        // A copy of the bytes, not the known preview's own: hashed, and the same key.
+        let copy = bundle.clone();
+        let hashed = bodies
+            .append_pairs(&[pair(3, &copy, Some(&known))])
+            .expect("append");
+        assert_eq!(hashed[0], (Some(stored), Some(key)));
+        // Other bytes claiming to be known are not taken for it.
+        let mut other = bundle.clone();
+        other[7] = b'o';
+        let different = bodies
+            .append_pairs(&[pair(4, &other, Some(&known))])
+            .expect("append");
+        assert_ne!(different[0].0, Some(stored));
+        assert_ne!(different[0].1, Some(key));
+
+        // Past the segment's size the known preview is written into the next one.
+        let filler = vec![b'f'; 256 << 10];
+        bodies
+            .append_pairs(&[pair(5, &filler, None)])
+            .expect("append");
+        let next = bodies
+            .append_pairs(&[pair(6, known.bytes(), Some(&known))])
+            .expect("append");
+        let location = next[0].0.expect("location");
+        assert_eq!(location.segment, 6);
+        assert_eq!(Reader::new(&path).read(location), (Vec::new(), bundle));
     }
 
     /// A large preview pair identical to one in the open segment is stored once; anything

@@ -10,10 +10,11 @@ mod routes;
 mod settings;
 mod traffic;
 
+pub use bodies::{KnownPreview, PreviewKey};
 pub use certificates::StoredCertificate;
 pub use routes::{ImportSummary, InvalidRoute, RouteRows};
 pub(crate) use traffic::search_url;
-pub use traffic::{Replaced, TRAFFIC_FILE, TrafficFilter, TrafficStore};
+pub use traffic::{Inserted, Replaced, TRAFFIC_FILE, TrafficFilter, TrafficStore};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

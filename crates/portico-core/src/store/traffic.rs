@@ -9,7 +9,7 @@ use rusqlite_migration::M;
 use serde::Deserialize;
 
 use super::Error;
-use super::bodies::{BODIES_DIR, Bodies, Location, Reader};
+use super::bodies::{BODIES_DIR, Bodies, KnownPreview, Location, Pair, PreviewKey, Reader};
 use crate::inspect::event::{Exchange, ExchangeId, Preview, Summary, WebSocketStats};
 use crate::inspect::headers::Headers;
 
@@ -139,6 +139,17 @@ pub struct TrafficStore {
 /// A traffic database that could not be used (not SQLite, another program's, from a newer
 /// Portico, or damaged) and was moved aside, with its body previews; capture started a new
 /// one. Traffic is a log that can be lost, routes are not: `portico.db` is never moved.
+/// What [`TrafficStore::insert`] stored besides the rows.
+#[derive(Debug, Default)]
+pub struct Inserted {
+    /// Bytes the previews added to the segments: a preview that repeats one the open segment
+    /// holds adds none.
+    pub body_bytes: u64,
+    /// Per exchange, in order: the key its response preview is stored under, when that is a
+    /// large preview and the exchange has no request preview.
+    pub response_keys: Vec<Option<PreviewKey>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replaced {
     /// Where it was: `traffic.db` in the data dir.
@@ -510,30 +521,51 @@ impl TrafficStore {
     /// [`TrafficStore::max_id`]); the full-text index is built later, when searched. When the
     /// rows cannot be stored their previews are taken back, so a full disk does not fill
     /// further with bytes nothing points at.
-    pub fn insert(&self, exchanges: &[Exchange]) -> Result<(), Error> {
+    pub fn insert(&self, exchanges: &[Exchange]) -> Result<Inserted, Error> {
+        self.insert_captured(exchanges, &[])
+    }
+
+    /// [`TrafficStore::insert`], where `known[i]`, when given, is exchange `i`'s response
+    /// preview (its own `response_body.bytes` then being empty): the bytes of a preview stored
+    /// before that the proxy saw come again.
+    pub fn insert_captured(
+        &self,
+        exchanges: &[Exchange],
+        known: &[Option<Arc<KnownPreview>>],
+    ) -> Result<Inserted, Error> {
         // Previews first, one vectored write for the batch; then the rows that point at them.
         let mut bodies = self.lock_bodies();
-        let previews: Vec<(i64, &[u8], &[u8])> = exchanges
+        let pairs: Vec<Pair<'_>> = exchanges
             .iter()
-            .map(|e| {
-                (
-                    e.id,
-                    e.request_body.bytes.as_slice(),
-                    e.response_body.bytes.as_slice(),
-                )
+            .enumerate()
+            .map(|(i, e)| {
+                let known = known.get(i).and_then(Option::as_deref);
+                Pair {
+                    id: e.id,
+                    request: &e.request_body.bytes,
+                    response: known.map_or(&e.response_body.bytes, KnownPreview::bytes),
+                    known,
+                }
             })
             .collect();
         let mark = bodies.mark();
-        let locations = bodies
-            .append(&previews)
+        let before = bodies.total_bytes();
+        let appended = bodies
+            .append_pairs(&pairs)
             .map_err(|source| self.bodies_error(source))?;
+        let body_bytes = bodies.total_bytes().saturating_sub(before);
+        let (locations, response_keys): (Vec<_>, Vec<_>) = appended.into_iter().unzip();
         let mut conn = self.lock();
         let stored = insert_rows(&mut conn, exchanges, &locations);
         drop(conn);
         if stored.is_err() {
             bodies.undo(mark);
         }
-        stored.map_err(|err| self.write_error(err))
+        stored.map_err(|err| self.write_error(err))?;
+        Ok(Inserted {
+            body_bytes,
+            response_keys,
+        })
     }
 
     /// Bring the full-text index up to date with every stored row (run before a search).
@@ -657,13 +689,21 @@ impl TrafficStore {
         bodies.fit_to(max_bytes);
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let cutoff: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM exchanges ORDER BY id DESC LIMIT 1 OFFSET ?1",
-                [i64::try_from(max_count).unwrap_or(i64::MAX)],
+        // The newest `max_count` rows stay: the cutoff is past the oldest rows beyond them.
+        // Counting reads a narrow index, and the cutoff is found among the rows about to go;
+        // an offset from the newest end would read every row kept, each trim.
+        let rows: i64 = tx.query_row("SELECT count(*) FROM exchanges", [], |r| r.get(0))?;
+        let excess = rows.saturating_sub(i64::try_from(max_count).unwrap_or(i64::MAX));
+        let cutoff: Option<i64> = if excess > 0 {
+            tx.query_row(
+                "SELECT id FROM exchanges ORDER BY id LIMIT 1 OFFSET ?1",
+                [excess - 1],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional()?
+        } else {
+            None
+        };
         let cutoff = cutoff.map_or(0, |id| id + 1);
         // Only rows the full-text index has reached are in it (it catches up when searched):
         // deleting any other rowid from a contentless index would only add a tombstone.

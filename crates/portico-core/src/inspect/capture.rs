@@ -5,6 +5,7 @@
 //! queue is full it is dropped and counted, and the request is never delayed.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,8 +17,7 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
-use super::event::{Exchange, ExchangeId, Preview, WebSocketStats};
-use super::headers::Headers;
+use super::event::{Exchange, ExchangeId, WebSocketStats};
 use crate::store::{KnownPreview, PreviewKey};
 
 /// Default capture limit per body: 1 MiB.
@@ -79,6 +79,14 @@ const RECENT_PREVIEWS: usize = 64;
 /// …holding at most this many bytes.
 const RECENT_BYTES: usize = 16 << 20;
 
+/// At most this many exchanges the recorder is done with are kept for the next requests to
+/// fill in: their strings and small previews are reused instead of allocated on a worker and
+/// freed on the recorder's thread for every exchange…
+const SPARE_EXCHANGES: usize = 1024;
+
+/// …each holding at most this many bytes of strings and previews.
+const SPARE_EXCHANGE_BYTES: usize = 8 << 10;
+
 /// Previews waiting for the recorder past this many bytes wake it before its gathering
 /// interval is over, so large bodies do not pile up in memory for the whole interval.
 const EARLY_BATCH_BYTES: usize = 8 << 20;
@@ -109,6 +117,8 @@ struct Shared {
     /// answers the same bytes again and again (a bundle on every reload, a poll that did not
     /// change), and comparing them as they stream costs a third of copying and hashing them.
     recent: Mutex<Recent>,
+    /// Exchanges to fill in again ([`SPARE_EXCHANGES`]).
+    spare: Mutex<Vec<Exchange>>,
     /// Responses that were the bytes of a recently stored preview, since start.
     repeats: AtomicU64,
     /// Bytes of previews submitted and not yet taken by the recorder.
@@ -151,6 +161,7 @@ impl Inspector {
                 next_id: AtomicI64::new(last_id + 1),
                 pool: Mutex::new(Pool::default()),
                 recent: Mutex::new(Recent::default()),
+                spare: Mutex::new(Vec::new()),
                 repeats: AtomicU64::new(0),
                 queued_bytes: AtomicUsize::new(0),
                 backlog: tokio::sync::Notify::new(),
@@ -286,17 +297,31 @@ impl Inspector {
     pub fn recycle(&self, exchanges: Vec<Exchange>, response_keys: &[Option<PreviewKey>]) {
         let mut spare = Vec::with_capacity(exchanges.len() * 2);
         let mut stored = Vec::new();
+        let mut reusable = Vec::new();
         for (i, mut exchange) in exchanges.into_iter().enumerate() {
-            let response = std::mem::take(&mut exchange.response_body.bytes);
-            let complete = response.len() as u64 == exchange.response_body.size;
+            let complete = exchange.response_body.bytes.len() as u64 == exchange.response_body.size;
+            let large = exchange.response_body.bytes.capacity() >= POOLED_MIN;
             match response_keys.get(i).copied().flatten() {
-                Some(key) if response.len() >= POOLED_MIN && complete => {
+                Some(key) if large && complete => {
+                    let response = std::mem::take(&mut exchange.response_body.bytes);
                     let fingerprint = fingerprint(&exchange, response.len());
                     stored.push((fingerprint, KnownPreview::new(response, key)));
                 }
-                _ => spare.push(response),
+                _ if large => spare.push(std::mem::take(&mut exchange.response_body.bytes)),
+                _ => {}
             }
-            spare.push(exchange.request_body.bytes);
+            if exchange.request_body.bytes.capacity() >= POOLED_MIN {
+                spare.push(std::mem::take(&mut exchange.request_body.bytes));
+            }
+            // Small previews stay with their exchange, which the next request fills in.
+            if exchange_memory(&exchange) <= SPARE_EXCHANGE_BYTES {
+                reusable.push(exchange);
+            }
+        }
+        if !reusable.is_empty() {
+            let mut kept = self.lock_spare();
+            let room = SPARE_EXCHANGES.saturating_sub(kept.len());
+            kept.extend(reusable.into_iter().take(room));
         }
         if !stored.is_empty() {
             let mut recent = self.lock_recent();
@@ -341,6 +366,16 @@ impl Inspector {
         }
     }
 
+    /// An exchange to fill in: one the recorder is done with, or a new one.
+    fn spare_exchange(&self) -> Exchange {
+        let spare = self.lock_spare().pop();
+        spare.unwrap_or_else(Exchange::empty)
+    }
+
+    fn lock_spare(&self) -> MutexGuard<'_, Vec<Exchange>> {
+        self.inner.spare.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The stored preview of `size` bytes kept for requests with this fingerprint.
     fn known(&self, fingerprint: u64, size: usize) -> Option<Arc<KnownPreview>> {
         self.lock_recent()
@@ -366,8 +401,66 @@ impl Inspector {
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let uri = req.uri();
-        let started_at = crate::unix_millis();
-        let mut request_headers = Headers::from_map(req.headers());
+        let head = head_size(
+            // `METHOD target HTTP/1.1\r\n`; the target is the path and query (origin form).
+            req.method().as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12,
+            req.headers(),
+        );
+        // Filled in place: every field is named, so none keeps an earlier exchange's value.
+        let mut exchange = self.spare_exchange();
+        let Exchange {
+            id: exchange_id,
+            started_at,
+            method,
+            scheme,
+            host,
+            path,
+            query,
+            version,
+            client,
+            route_id,
+            route,
+            upstream,
+            status,
+            duration_ms,
+            ttfb_ms,
+            bytes_in,
+            bytes_out,
+            error,
+            error_side,
+            error_code,
+            request_headers,
+            response_headers,
+            request_body,
+            response_body,
+            websocket,
+            replay_of,
+            imported,
+            cache,
+            compression,
+        } = &mut exchange;
+        *exchange_id = id;
+        *started_at = crate::unix_millis();
+        set(method, req.method().as_str());
+        set(scheme, if start.tls { "https" } else { "http" });
+        set(host, start.host);
+        set(path, uri.path());
+        set_opt(query, uri.query());
+        set(version, version_name(req.version()));
+        client.clear();
+        let _ = write!(client, "{}", start.client);
+        *route_id = None;
+        set_opt(route, None);
+        set_opt(upstream, None);
+        *status = None;
+        *duration_ms = 0.0;
+        *ttfb_ms = None;
+        *bytes_in = head;
+        *bytes_out = 0;
+        *error = None;
+        *error_side = None;
+        *error_code = None;
+        request_headers.fill_from_map(req.headers());
         // HTTP/2 carries the host (and port) in `:authority`, not in a Host header; keep it
         // so the URL can be rebuilt (curl, HAR, replay).
         if let Some(authority) = uri.authority()
@@ -375,42 +468,16 @@ impl Inspector {
         {
             request_headers.push_front(":authority", authority.as_str());
         }
-        let head = head_size(
-            // `METHOD target HTTP/1.1\r\n`; the target is the path and query (origin form).
-            req.method().as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12,
-            req.headers(),
-        );
-        let exchange = Exchange {
-            id,
-            started_at,
-            method: req.method().to_string(),
-            scheme: if start.tls { "https" } else { "http" }.to_owned(),
-            host: start.host.to_owned(),
-            path: uri.path().to_owned(),
-            query: uri.query().map(str::to_owned),
-            version: version_name(req.version()).to_owned(),
-            client: start.client.to_string(),
-            route_id: None,
-            route: None,
-            upstream: None,
-            status: None,
-            duration_ms: 0.0,
-            ttfb_ms: None,
-            bytes_in: head,
-            bytes_out: 0,
-            error: None,
-            error_side: None,
-            error_code: None,
-            request_headers,
-            response_headers: Headers::new(),
-            request_body: Preview::default(),
-            response_body: Preview::default(),
-            websocket: None,
-            replay_of: req.extensions().get::<ReplayOf>().map(|r| r.0),
-            imported: false,
-            cache: None,
-            compression: None,
-        };
+        response_headers.clear();
+        for preview in [request_body, response_body] {
+            preview.bytes.clear();
+            preview.size = 0;
+        }
+        *websocket = None;
+        *replay_of = req.extensions().get::<ReplayOf>().map(|r| r.0);
+        *imported = false;
+        *cache = None;
+        *compression = None;
         Some(Capture {
             id,
             inner: Arc::new(Mutex::new(Partial {
@@ -446,6 +513,45 @@ fn version_name(version: http::Version) -> &'static str {
         http::Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/?",
     }
+}
+
+/// `value` in `slot`, in the memory `slot` has when it is enough.
+fn set(slot: &mut String, value: &str) {
+    slot.clear();
+    slot.push_str(value);
+}
+
+/// [`set`] for an optional string.
+fn set_opt(slot: &mut Option<String>, value: Option<&str>) {
+    match (slot.as_mut(), value) {
+        (Some(kept), Some(value)) => set(kept, value),
+        (_, value) => *slot = value.map(str::to_owned),
+    }
+}
+
+/// The heap memory an exchange's strings and previews hold.
+fn exchange_memory(e: &Exchange) -> usize {
+    let strings = [
+        &e.method, &e.scheme, &e.host, &e.path, &e.version, &e.client,
+    ];
+    let optional = [
+        &e.query,
+        &e.route,
+        &e.upstream,
+        &e.error,
+        &e.error_side,
+        &e.error_code,
+    ];
+    strings.iter().map(|s| s.capacity()).sum::<usize>()
+        + optional
+            .iter()
+            .flat_map(|s| s.as_ref())
+            .map(String::capacity)
+            .sum::<usize>()
+        + e.request_headers.capacity()
+        + e.response_headers.capacity()
+        + e.request_body.bytes.capacity()
+        + e.response_body.bytes.capacity()
 }
 
 /// What a response preview of `size` bytes is kept under: the request's method and URL.
@@ -527,13 +633,13 @@ impl Capture {
     pub fn route(&self, id: i64, label: &str, upstream: &str) {
         let mut p = self.lock();
         p.exchange.route_id = Some(id);
-        p.exchange.route = Some(label.to_owned());
-        p.exchange.upstream = Some(upstream.to_owned());
+        set_opt(&mut p.exchange.route, Some(label));
+        set_opt(&mut p.exchange.upstream, Some(upstream));
     }
 
     /// The upstream that served the request (one of several the route balances over).
     pub fn upstream(&self, upstream: &str) {
-        self.lock().exchange.upstream = Some(upstream.to_owned());
+        set_opt(&mut self.lock().exchange.upstream, Some(upstream));
     }
 
     /// Keep only the scheme of a request header's value (`Basic [redacted]`), so that a
@@ -578,7 +684,7 @@ impl Capture {
     pub fn response<B>(&self, resp: &http::Response<B>) {
         let mut p = self.lock();
         p.exchange.status = Some(resp.status().as_u16());
-        p.exchange.response_headers = Headers::from_map(resp.headers());
+        p.exchange.response_headers.fill_from_map(resp.headers());
         p.exchange.bytes_out += head_size(17, resp.headers());
         if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
             p.exchange.websocket = Some(WebSocketStats::default());
@@ -805,6 +911,89 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Capture one exchange of `req` answered with `resp` through `inspector`, with every
+    /// optional part set when `full`; returns what reached the recorder.
+    async fn capture_one(
+        inspector: &Inspector,
+        queue: &mut mpsc::Receiver<Record>,
+        req: http::Request<()>,
+        full: bool,
+    ) -> Exchange {
+        let client = "127.0.0.2:4000".parse().expect("address");
+        let start = RequestStart {
+            host: "app.localhost",
+            client,
+            tls: full,
+        };
+        let capture = inspector.begin(&req, start).expect("capturing");
+        if full {
+            capture.route(7, "app.localhost/api", "http://127.0.0.1:5173");
+            capture.error(
+                "the upstream failed".into(),
+                "upstream",
+                Some("upstream-reset"),
+            );
+            capture.features(Some("hit"), Some("gzip"));
+            capture.upstream_answered();
+        }
+        let body = http_body_util::Full::new(Bytes::from_static(b"request body"));
+        let mut tee = std::pin::pin!(capture.tee(Side::Request, body));
+        while std::future::poll_fn(|cx| tee.as_mut().poll_frame(cx))
+            .await
+            .is_some()
+        {}
+        let resp = http::Response::builder()
+            .status(if full { 502 } else { 200 })
+            .header("x-answer", if full { "first" } else { "second" })
+            .body(())
+            .expect("response");
+        capture.response(&resp);
+        let body = http_body_util::Full::new(Bytes::from_static(b"response body"));
+        let mut tee = std::pin::pin!(capture.tee(Side::Response, body));
+        while std::future::poll_fn(|cx| tee.as_mut().poll_frame(cx))
+            .await
+            .is_some()
+        {}
+        match queue.recv().await {
+            Some(Record::Exchange(exchange, None)) => *exchange,
+            other => panic!("an exchange, not {other:?}"),
+        }
+    }
+
+    /// An exchange the recorder gives back is filled in again by the next request: nothing of
+    /// the earlier exchange may show in the later one.
+    #[tokio::test]
+    async fn a_reused_exchange_keeps_nothing_of_the_one_before() {
+        let (inspector, mut queue) = Inspector::new(8, 1 << 20, 0);
+        let mut first = http::Request::post("https://app.localhost/api/items?sort=new")
+            .header("x-first", "1")
+            .body(())
+            .expect("request");
+        first.extensions_mut().insert(ReplayOf(3));
+        let used = capture_one(&inspector, &mut queue, first, true).await;
+        assert_eq!(used.route.as_deref(), Some("app.localhost/api"));
+        assert_eq!(used.replay_of, Some(3));
+        inspector.recycle(vec![used], &[]);
+        assert_eq!(inspector.lock_spare().len(), 1);
+
+        let second = || {
+            http::Request::get("/plain")
+                .header("x-second", "2")
+                .body(())
+                .expect("request")
+        };
+        let reused = capture_one(&inspector, &mut queue, second(), false).await;
+        assert!(inspector.lock_spare().is_empty(), "the spare one was taken");
+        let (fresh_inspector, mut fresh_queue) = Inspector::new(8, 1 << 20, 1);
+        let fresh = capture_one(&fresh_inspector, &mut fresh_queue, second(), false).await;
+        let same_clock = |mut e: Exchange| {
+            e.started_at = 0;
+            e.duration_ms = 0.0;
+            e
+        };
+        assert_eq!(same_clock(reused), same_clock(fresh));
+    }
 
     fn with_response_preview(bytes: Vec<u8>) -> Exchange {
         let mut exchange = Exchange::empty();

@@ -24,20 +24,36 @@ impl Headers {
 
     /// A message's headers; values that are not UTF-8 are decoded lossily.
     pub fn from_map(map: &http::HeaderMap) -> Headers {
+        let mut headers = Headers::new();
+        headers.fill_from_map(map);
+        headers
+    }
+
+    /// Replace these headers with a message's ([`Headers::from_map`]), in the memory this
+    /// block already has when it is enough.
+    pub fn fill_from_map(&mut self, map: &http::HeaderMap) {
         let size: usize = map
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 3)
             .sum();
-        let mut headers = Headers {
-            text: String::with_capacity(size),
-        };
+        self.text.clear();
+        self.text.reserve(size);
         for (name, value) in map {
             match std::str::from_utf8(value.as_bytes()) {
-                Ok(value) => headers.push(name.as_str(), value),
-                Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+                Ok(value) => self.push(name.as_str(), value),
+                Err(_) => self.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
             }
         }
-        headers
+    }
+
+    /// No headers, keeping the block's memory.
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+    }
+
+    /// The memory the block holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.text.capacity()
     }
 
     /// Headers from their stored text: a block as [`Headers::as_text`] gives it, or the JSON

@@ -116,7 +116,7 @@ struct Shared {
     /// Large response previews the recorder stored lately, by [`fingerprint`]: a dev server
     /// answers the same bytes again and again (a bundle on every reload, a poll that did not
     /// change), and comparing them as they stream costs a third of copying and hashing them.
-    recent: Mutex<Recent>,
+    recent: Mutex<VecDeque<(u64, Arc<KnownPreview>)>>,
     /// Exchanges to fill in again ([`SPARE_EXCHANGES`]).
     spare: Mutex<Vec<Exchange>>,
     /// Responses that were the bytes of a recently stored preview, since start.
@@ -125,13 +125,6 @@ struct Shared {
     queued_bytes: AtomicUsize,
     /// Wakes the recorder when `queued_bytes` passes [`EARLY_BATCH_BYTES`].
     backlog: tokio::sync::Notify,
-}
-
-/// Stored previews, oldest first, with what asked for them, and their total size.
-#[derive(Debug, Default)]
-struct Recent {
-    previews: VecDeque<(u64, Arc<KnownPreview>)>,
-    bytes: usize,
 }
 
 /// Buffers kept for reuse and their total capacity.
@@ -160,7 +153,7 @@ impl Inspector {
                 body_limit: AtomicUsize::new(body_limit),
                 next_id: AtomicI64::new(last_id + 1),
                 pool: Mutex::new(Pool::default()),
-                recent: Mutex::new(Recent::default()),
+                recent: Mutex::new(VecDeque::new()),
                 spare: Mutex::new(Vec::new()),
                 repeats: AtomicU64::new(0),
                 queued_bytes: AtomicUsize::new(0),
@@ -290,10 +283,10 @@ impl Inspector {
     }
 
     /// The recorder is done with `exchanges`; `response_keys` are the keys their response
-    /// previews were stored under ([`crate::store::Inserted`]). Large complete response
-    /// previews are kept to compare later responses to the same request with; the other
-    /// large buffers go to the pool for the next exchanges, as far as it has room; the rest
-    /// is freed.
+    /// previews were stored under ([`crate::store::Inserted`]; empty when unknown). Large
+    /// complete response previews are kept to compare later responses to the same request
+    /// with, the other large buffers go to the pool, and the exchanges, with their small
+    /// previews, are kept for the next requests to fill in, each as far as there is room.
     pub fn recycle(&self, exchanges: Vec<Exchange>, response_keys: &[Option<PreviewKey>]) {
         let mut spare = Vec::with_capacity(exchanges.len() * 2);
         let mut stored = Vec::new();
@@ -323,37 +316,45 @@ impl Inspector {
             let room = SPARE_EXCHANGES.saturating_sub(kept.len());
             kept.extend(reusable.into_iter().take(room));
         }
-        if !stored.is_empty() {
-            let mut recent = self.lock_recent();
-            for (fingerprint, known) in stored {
-                let size = known.bytes().len();
-                let same = |(f, k): &(u64, Arc<KnownPreview>)| {
-                    *f == fingerprint && k.bytes().len() == size
-                };
-                if let Some(at) = recent.previews.iter().position(same) {
-                    if recent.previews[at].1.key() == known.key() {
-                        // Already kept (a batch often holds several copies).
-                        spare.push(known.into_bytes());
-                        continue;
-                    }
-                    if let Some((_, old)) = recent.previews.remove(at) {
-                        recent.bytes -= old.bytes().len();
-                        spare.extend(Arc::into_inner(old).map(KnownPreview::into_bytes));
-                    }
+        self.remember(stored, &mut spare);
+        self.give_back(spare);
+    }
+
+    /// Keep `stored` previews, by fingerprint, for the next responses to be compared with;
+    /// the buffers of those already kept, replaced or pushed out go to `spare`.
+    fn remember(&self, stored: Vec<(u64, KnownPreview)>, spare: &mut Vec<Vec<u8>>) {
+        if stored.is_empty() {
+            return;
+        }
+        let mut recent = self.lock_recent();
+        let unshared = |old: Arc<KnownPreview>| Arc::into_inner(old).map(KnownPreview::into_bytes);
+        for (fingerprint, known) in stored {
+            let size = known.bytes().len();
+            let same =
+                |(f, k): &(u64, Arc<KnownPreview>)| *f == fingerprint && k.bytes().len() == size;
+            if let Some(at) = recent.iter().position(same) {
+                if recent[at].1.key() == known.key() {
+                    // Already kept (a batch often holds several copies).
+                    spare.push(known.into_bytes());
+                    continue;
                 }
-                recent.bytes += size;
-                recent.previews.push_back((fingerprint, Arc::new(known)));
-                while recent.previews.len() > RECENT_PREVIEWS || recent.bytes > RECENT_BYTES {
-                    let Some((_, old)) = recent.previews.pop_front() else {
-                        break;
-                    };
-                    recent.bytes -= old.bytes().len();
-                    spare.extend(Arc::into_inner(old).map(KnownPreview::into_bytes));
-                }
+                // The response to that request changed: the new bytes replace the old.
+                spare.extend(recent.remove(at).and_then(|(_, old)| unshared(old)));
+            }
+            recent.push_back((fingerprint, Arc::new(known)));
+            while recent.len() > RECENT_PREVIEWS
+                || recent.iter().map(|(_, k)| k.bytes().len()).sum::<usize>() > RECENT_BYTES
+            {
+                spare.extend(recent.pop_front().and_then(|(_, old)| unshared(old)));
             }
         }
+    }
+
+    /// Keep large `buffers` for the next previews, as far as the pool has room; the rest is
+    /// freed.
+    fn give_back(&self, buffers: Vec<Vec<u8>>) {
         let mut pool = self.lock_pool();
-        for mut buffer in spare {
+        for mut buffer in buffers {
             let size = buffer.capacity();
             if size >= POOLED_MIN
                 && pool.bytes + size <= POOL_BYTES
@@ -379,14 +380,13 @@ impl Inspector {
     /// The stored preview of `size` bytes kept for requests with this fingerprint.
     fn known(&self, fingerprint: u64, size: usize) -> Option<Arc<KnownPreview>> {
         self.lock_recent()
-            .previews
             .iter()
             .rev()
             .find(|(f, k)| *f == fingerprint && k.bytes().len() == size)
             .map(|(_, k)| Arc::clone(k))
     }
 
-    fn lock_recent(&self) -> MutexGuard<'_, Recent> {
+    fn lock_recent(&self) -> MutexGuard<'_, VecDeque<(u64, Arc<KnownPreview>)>> {
         self.inner.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -450,8 +450,8 @@ impl Inspector {
         client.clear();
         let _ = write!(client, "{}", start.client);
         *route_id = None;
-        set_opt(route, None);
-        set_opt(upstream, None);
+        *route = None;
+        *upstream = None;
         *status = None;
         *duration_ms = 0.0;
         *ttfb_ms = None;
@@ -541,6 +541,8 @@ fn exchange_memory(e: &Exchange) -> usize {
         &e.error,
         &e.error_side,
         &e.error_code,
+        &e.cache,
+        &e.compression,
     ];
     strings.iter().map(|s| s.capacity()).sum::<usize>()
         + optional

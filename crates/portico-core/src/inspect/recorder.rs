@@ -130,7 +130,7 @@ pub async fn run(
 ) {
     let mut dropped_seen = 0;
     // Moved to each batch's writer and back.
-    let mut clock = Some(TrimClock::new());
+    let mut clock = TrimClock::new();
     loop {
         let first = tokio::select! {
             record = queue.recv() => record,
@@ -186,27 +186,29 @@ pub async fn run(
         let count = exchanges.len() as u64;
         let recycler = inspector.clone();
         let retention = Arc::clone(&retention);
-        let mut trim_clock = clock.take().unwrap_or_else(TrimClock::new);
+        let mut trim_clock = std::mem::replace(&mut clock, TrimClock::new());
         let written = tokio::task::spawn_blocking(move || {
-            let batch = Batch {
-                exchanges: &exchanges,
-                known: &known,
-                sockets: &sockets,
-            };
-            let (result, response_keys) = write(&writer, batch, &retention, &mut trim_clock);
-            // Their preview buffers serve the next exchanges.
-            recycler.recycle(exchanges, &response_keys);
+            let result = write(
+                &writer,
+                &exchanges,
+                &known,
+                &sockets,
+                &retention,
+                &mut trim_clock,
+            );
+            // The exchanges and their preview buffers serve the next requests.
+            recycler.recycle(exchanges, result.as_deref().unwrap_or_default());
             // A damaged `traffic.db` is moved aside for a new one: the next batch is stored.
             if let Err(failed) = &result
                 && let Err(err) = writer.replace_if_damaged(&failed.error)
             {
                 tracing::warn!("{err}");
             }
-            (result, trim_clock)
+            (result.map(drop), trim_clock)
         })
         .await;
         let written = written.map(|(result, trim_clock)| {
-            clock = Some(trim_clock);
+            clock = trim_clock;
             result
         });
         // A full disk or a broken file stops capture, never proxying. The status says why
@@ -253,50 +255,38 @@ struct WriteFailed {
     exchanges_lost: bool,
 }
 
-/// What one batch writes: exchanges with the stored previews their responses repeated, and
-/// WebSocket counts.
-struct Batch<'a> {
-    exchanges: &'a [Exchange],
-    known: &'a [Option<Arc<KnownPreview>>],
-    sockets: &'a [(super::event::ExchangeId, super::event::WebSocketStats)],
-}
-
-/// Write one batch, then apply retention when it is due; also returns the keys the
-/// exchanges' response previews were stored under.
+/// Write one batch (exchanges with the stored previews their responses repeated, and
+/// WebSocket counts), then apply retention when it is due; returns the keys the exchanges'
+/// response previews were stored under.
 fn write(
     store: &TrafficStore,
-    batch: Batch<'_>,
+    exchanges: &[Exchange],
+    known: &[Option<Arc<KnownPreview>>],
+    sockets: &[(super::event::ExchangeId, super::event::WebSocketStats)],
     retention: &Retention,
     clock: &mut TrimClock,
-) -> (
-    Result<(), WriteFailed>,
-    Vec<Option<crate::store::PreviewKey>>,
-) {
+) -> Result<Vec<Option<crate::store::PreviewKey>>, WriteFailed> {
     let failed = |exchanges_lost| {
         move |error| WriteFailed {
             error,
             exchanges_lost,
         }
     };
-    let inserted = match store.insert_captured(batch.exchanges, batch.known) {
-        Ok(inserted) => inserted,
-        Err(error) => return (Err(failed(true)(error)), Vec::new()),
-    };
-    let rest = (|| {
-        for (id, stats) in batch.sockets {
-            store.update_websocket(*id, stats).map_err(failed(false))?;
-        }
-        // Previews count as written: one that repeats a stored preview takes no more space.
-        let rows = batch.exchanges.len() as u64;
-        let added = inserted.body_bytes + rows * ROW_BYTES;
-        if let Some((count, oldest, max_bytes)) = clock.stored(retention, rows, added) {
-            store
-                .trim(count, oldest, max_bytes)
-                .map_err(failed(false))?;
-        }
-        Ok(())
-    })();
-    (rest, inserted.response_keys)
+    let inserted = store
+        .insert_captured(exchanges, known)
+        .map_err(failed(true))?;
+    for (id, stats) in sockets {
+        store.update_websocket(*id, stats).map_err(failed(false))?;
+    }
+    // Previews count as written: one that repeats a stored preview takes no more space.
+    let rows = exchanges.len() as u64;
+    let added = inserted.body_bytes + rows * ROW_BYTES;
+    if let Some((count, oldest, max_bytes)) = clock.stored(retention, rows, added) {
+        store
+            .trim(count, oldest, max_bytes)
+            .map_err(failed(false))?;
+    }
+    Ok(inserted.response_keys)
 }
 
 #[cfg(test)]

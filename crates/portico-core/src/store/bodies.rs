@@ -55,8 +55,9 @@ pub struct KnownPreview {
 }
 
 impl KnownPreview {
-    /// The bytes a stored preview has and the key the segments gave them.
-    pub fn new(bytes: Vec<u8>, key: PreviewKey) -> KnownPreview {
+    /// The bytes of a stored preview and the key the segments stored exactly those bytes
+    /// under ([`crate::store::Inserted::response_keys`]).
+    pub(crate) fn new(bytes: Vec<u8>, key: PreviewKey) -> KnownPreview {
         KnownPreview { bytes, key }
     }
 

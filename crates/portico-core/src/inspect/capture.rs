@@ -118,7 +118,11 @@ struct Shared {
     /// change), and comparing them as they stream costs a third of copying and hashing them.
     recent: Mutex<VecDeque<(u64, Arc<KnownPreview>)>>,
     /// Exchanges to fill in again ([`SPARE_EXCHANGES`]).
-    spare: Mutex<Vec<Exchange>>,
+    #[expect(
+        clippy::vec_box,
+        reason = "an exchange goes in its box to the recorder and back"
+    )]
+    spare: Mutex<Vec<Box<Exchange>>>,
     /// Responses that were the bytes of a recently stored preview, since start.
     repeats: AtomicU64,
     /// Bytes of previews submitted and not yet taken by the recorder.
@@ -287,7 +291,7 @@ impl Inspector {
     /// complete response previews are kept to compare later responses to the same request
     /// with, the other large buffers go to the pool, and the exchanges, with their small
     /// previews, are kept for the next requests to fill in, each as far as there is room.
-    pub fn recycle(&self, exchanges: Vec<Exchange>, response_keys: &[Option<PreviewKey>]) {
+    pub fn recycle(&self, exchanges: Vec<Box<Exchange>>, response_keys: &[Option<PreviewKey>]) {
         let mut spare = Vec::with_capacity(exchanges.len() * 2);
         let mut stored = Vec::new();
         let mut reusable = Vec::new();
@@ -368,12 +372,16 @@ impl Inspector {
     }
 
     /// An exchange to fill in: one the recorder is done with, or a new one.
-    fn spare_exchange(&self) -> Exchange {
+    fn spare_exchange(&self) -> Box<Exchange> {
         let spare = self.lock_spare().pop();
-        spare.unwrap_or_else(Exchange::empty)
+        spare.unwrap_or_else(|| Box::new(Exchange::empty()))
     }
 
-    fn lock_spare(&self) -> MutexGuard<'_, Vec<Exchange>> {
+    #[expect(
+        clippy::vec_box,
+        reason = "an exchange goes in its box to the recorder and back"
+    )]
+    fn lock_spare(&self) -> MutexGuard<'_, Vec<Box<Exchange>>> {
         self.inner.spare.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -438,7 +446,7 @@ impl Inspector {
             imported,
             cache,
             compression,
-        } = &mut exchange;
+        } = &mut *exchange;
         *exchange_id = id;
         *started_at = crate::unix_millis();
         set(method, req.method().as_str());
@@ -578,7 +586,8 @@ fn head_size(start_line: usize, headers: &HeaderMap) -> u64 {
 }
 
 struct Partial {
-    exchange: Exchange,
+    /// Boxed from the spare list to the recorder and back: it is never copied on the way.
+    exchange: Box<Exchange>,
     started: Instant,
     limit: usize,
     finished: bool,
@@ -799,14 +808,13 @@ impl Capture {
                 p.exchange.error = Some(message);
                 p.exchange.error_side = Some(side.to_owned());
             }
-            // Move the exchange out rather than copy its body previews.
+            // Hand the boxed exchange on rather than copy it.
             (
-                std::mem::replace(&mut p.exchange, Exchange::empty()),
+                std::mem::replace(&mut p.exchange, Box::new(Exchange::empty())),
                 repeated,
             )
         };
-        self.inspector
-            .submit(Record::Exchange(Box::new(exchange), repeated));
+        self.inspector.submit(Record::Exchange(exchange, repeated));
     }
 
     /// The inspector this capture reports to.
@@ -976,7 +984,7 @@ mod tests {
         let used = capture_one(&inspector, &mut queue, first, true).await;
         assert_eq!(used.route.as_deref(), Some("app.localhost/api"));
         assert_eq!(used.replay_of, Some(3));
-        inspector.recycle(vec![used], &[]);
+        inspector.recycle(vec![Box::new(used)], &[]);
         assert_eq!(inspector.lock_spare().len(), 1);
 
         let second = || {
@@ -997,8 +1005,8 @@ mod tests {
         assert_eq!(same_clock(reused), same_clock(fresh));
     }
 
-    fn with_response_preview(bytes: Vec<u8>) -> Exchange {
-        let mut exchange = Exchange::empty();
+    fn with_response_preview(bytes: Vec<u8>) -> Box<Exchange> {
+        let mut exchange = Box::new(Exchange::empty());
         exchange.response_body.bytes = bytes;
         exchange
     }
@@ -1039,12 +1047,7 @@ mod tests {
     #[tokio::test]
     async fn a_large_backlog_of_previews_wakes_the_recorder_early() {
         let (inspector, mut queue) = Inspector::new(64, 1 << 20, 0);
-        let record = || {
-            Record::Exchange(
-                Box::new(with_response_preview(Vec::with_capacity(1 << 20))),
-                None,
-            )
-        };
+        let record = || Record::Exchange(with_response_preview(Vec::with_capacity(1 << 20)), None);
         for _ in 0..(EARLY_BATCH_BYTES >> 20) - 1 {
             inspector.submit(record());
         }

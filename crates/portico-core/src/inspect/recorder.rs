@@ -157,13 +157,13 @@ pub async fn run(
             queue.recv_many(&mut batch, BATCH - 1).await;
         }
         inspector.taken(&batch);
-        let mut exchanges: Vec<Exchange> = Vec::new();
-        let mut known: Vec<Option<Arc<KnownPreview>>> = Vec::new();
+        let mut exchanges: Vec<Box<Exchange>> = Vec::with_capacity(batch.len());
+        let mut known: Vec<Option<Arc<KnownPreview>>> = Vec::with_capacity(batch.len());
         let mut sockets = Vec::new();
         for record in batch {
             match record {
                 Record::Exchange(e, repeated) => {
-                    exchanges.push(*e);
+                    exchanges.push(e);
                     known.push(repeated);
                 }
                 Record::WebSocket { id, stats } => sockets.push((id, stats)),
@@ -175,7 +175,7 @@ pub async fn run(
             exchanges
                 .iter()
                 .map(|e| LiveExchange {
-                    summary: Summary::from(e),
+                    summary: Summary::from(&**e),
                     text: search_text(e),
                 })
                 .collect()
@@ -260,7 +260,7 @@ struct WriteFailed {
 /// response previews were stored under.
 fn write(
     store: &TrafficStore,
-    exchanges: &[Exchange],
+    exchanges: &[Box<Exchange>],
     known: &[Option<Arc<KnownPreview>>],
     sockets: &[(super::event::ExchangeId, super::event::WebSocketStats)],
     retention: &Retention,

@@ -240,6 +240,69 @@ fn exchange(id: i64, path: &str, header: &str) -> crate::inspect::event::Exchang
     e
 }
 
+/// Rows go in several to a statement: a batch of any length stores every exchange whole, each
+/// field in its own column of its own row, whatever its place in the batch.
+#[test]
+fn a_batch_of_any_length_stores_every_exchange_whole() {
+    use crate::inspect::event::{Preview, WebSocketStats};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    // Two statements' worth of rows, then single rows.
+    let count = 2 * super::traffic::ROWS_PER_INSERT as i64 + 5;
+    let rows: Vec<_> = (1..=count)
+        .map(|i| {
+            let mut e = exchange(i, &format!("/row/{i}"), &format!("header {i}"));
+            let odd = i % 2 == 1;
+            e.started_at = 1_700_000_000_000 + i;
+            e.method = if odd { "POST" } else { "GET" }.into();
+            e.query = odd.then(|| format!("n={i}"));
+            e.client = format!("127.0.0.2:{}", 40_000 + i);
+            e.route_id = odd.then_some(i * 10);
+            e.route = odd.then(|| format!("route {i}"));
+            e.upstream = Some(format!("http://127.0.0.1:{}", 5_000 + i));
+            e.status = Some(200 + u16::try_from(i).expect("small"));
+            e.duration_ms = i as f64 + 0.5;
+            e.ttfb_ms = (!odd).then_some(i as f64 / 4.0);
+            e.bytes_in = 100 + i as u64;
+            e.bytes_out = 1_000 + i as u64;
+            e.error = odd.then(|| format!("error {i}"));
+            e.error_side = odd.then(|| "upstream".into());
+            e.error_code = odd.then(|| format!("code-{i}"));
+            e.response_headers = vec![("x-row", format!("{i}").as_str())].into();
+            e.request_body = Preview {
+                bytes: format!("request {i}").into_bytes(),
+                size: 50 + i as u64,
+            };
+            e.response_body = Preview {
+                bytes: format!("response {i}").into_bytes(),
+                size: 60 + i as u64,
+            };
+            e.websocket = (i % 3 == 0).then(|| WebSocketStats {
+                frames_in: i as u64,
+                frames_out: 2 * i as u64,
+                bytes_in: 3 * i as u64,
+                bytes_out: 4 * i as u64,
+                closed: odd,
+            });
+            e.replay_of = (i % 4 == 0).then_some(i - 1);
+            e.imported = i % 5 == 0;
+            e.cache = odd.then(|| "hit".into());
+            e.compression = (!odd).then(|| "br".into());
+            e
+        })
+        .collect();
+    traffic.insert(&rows).expect("insert");
+    for e in &rows {
+        assert_eq!(
+            traffic.get(e.id).expect("get").as_ref(),
+            Some(e),
+            "row {}",
+            e.id
+        );
+    }
+    assert_eq!(traffic.max_id().expect("max"), count);
+}
+
 #[test]
 fn the_search_index_catches_up_on_demand_and_ids_never_fall_below_it() {
     let dir = tempfile::tempdir().expect("tempdir");

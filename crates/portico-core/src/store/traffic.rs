@@ -3,7 +3,7 @@
 
 use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use rusqlite_migration::M;
@@ -777,30 +777,31 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
+/// The statements [`insert_rows`] uses, built once.
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
+static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+
 /// The rows of `exchanges`, with where their previews are, in one transaction.
 fn insert_rows<E: Borrow<Exchange>>(
     conn: &mut Connection,
     exchanges: &[E],
     locations: &[Option<Location>],
 ) -> Result<(), Error> {
-    let rows: Vec<(&Exchange, &Option<Location>)> = exchanges
-        .iter()
-        .map(Borrow::borrow)
-        .zip(locations)
-        .collect();
     let tx = conn.transaction()?;
     {
-        let mut many = tx.prepare_cached(&insert_sql(ROWS_PER_INSERT))?;
-        let mut one = tx.prepare_cached(&insert_sql(1))?;
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut many = tx.prepare_cached(&INSERT_MANY)?;
+        let mut one = tx.prepare_cached(&INSERT_ONE)?;
+        let chunks = exchanges.chunks(ROWS_PER_INSERT);
+        for (chunk, places) in chunks.zip(locations.chunks(ROWS_PER_INSERT)) {
+            let rows = chunk.iter().map(Borrow::borrow).zip(places.iter().copied());
             if chunk.len() == ROWS_PER_INSERT {
-                for (row, (e, location)) in chunk.iter().enumerate() {
-                    bind_row(&mut many, row, e, **location)?;
+                for (row, (e, location)) in rows.enumerate() {
+                    bind_row(&mut many, row, e, location)?;
                 }
                 many.raw_execute()?;
             } else {
-                for (e, location) in chunk {
-                    bind_row(&mut one, 0, e, **location)?;
+                for (e, location) in rows {
+                    bind_row(&mut one, 0, e, location)?;
                     one.raw_execute()?;
                 }
             }

@@ -6,12 +6,16 @@
 #   the requests wrk completed (no profiler attached);
 # - a `perf record --call-graph dwarf` of a second run, summarised as the top symbols by self
 #   time and the share of samples under a few functions of interest.
+# First, capture runs for PREFILL seconds (default 10): the log then holds more than its
+# retention count (100,000 by default), so the runs measure capture as it is on a log in use,
+# with retention deleting a row for every row recorded (on an empty log that cost is missing).
 # The release build carries line tables, so the profiles name source lines. Reports go to
 # $OUT (default: a temp dir, printed) as perf-on.data / perf-off.data for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+PREFILL=${PREFILL:-10}
 BODY_KIB=${BODY_KIB:-1} # the response's size: 1 (the 1 KiB cell) or 100 (the 100 KiB one)
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/portico/target}
 PORTICO=${PORTICO:-$TARGET/release/portico}
@@ -47,6 +51,8 @@ load() { # seconds -> requests completed
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$proxy/stat"; }
 tck=$(getconf CLK_TCK)
 
+capture on
+echo "prefill: $(load "$PREFILL") exchanges captured"
 for mode in off on; do
   capture "$mode"
   load 1 >/dev/null # warm-up

@@ -268,6 +268,12 @@ fn open_error(path: &Path, source: rusqlite::Error) -> Error {
     }
 }
 
+/// The page size of `traffic.db`. Four times SQLite's default: a page holds four times the
+/// rows, so recording splits a page and retention merges one a quarter as often per row, and
+/// each pays one page-sized journal copy instead of four (per recorded row, with retention
+/// trimming, about 1 µs less than with 4 KiB pages; measured on a copy of the schema).
+pub(super) const LOG_PAGE_SIZE: i64 = 16_384;
+
 /// Which of Portico's two databases [`open_database`] opens: how it checks a file it did not
 /// create, and how it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,6 +376,11 @@ fn open_database(
         // be missing, never torn: the journal is written before the file.
         Kind::Log => ("TRUNCATE", "OFF"),
     };
+    if kind == Kind::Log {
+        // Takes effect on a new file (an existing one is converted by `traffic.rs`).
+        conn.pragma_update(None, "page_size", LOG_PAGE_SIZE)
+            .map_err(open_err)?;
+    }
     conn.pragma_update(None, "journal_mode", journal)
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")

@@ -660,3 +660,92 @@ fn trimming_by_count_keeps_exactly_the_newest_rows_whatever_the_ids() {
         "exactly at the count"
     );
 }
+
+/// Age trims from the oldest recorded row up to the first recent enough one: the rows before
+/// it go, the rows after it stay, even one started long ago (imported from a HAR file) while
+/// recent rows were recorded before it; once nothing recent is left, everything goes.
+#[test]
+fn trimming_by_age_deletes_the_oldest_recorded_rows_up_to_the_first_recent_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    let started = [(1, 100), (2, 200), (3, 300), (4, 400), (5, 50), (6, 500)];
+    let rows: Vec<_> = started
+        .iter()
+        .map(|&(id, at)| {
+            let mut e = exchange(id, "/r", "x");
+            e.started_at = at;
+            e
+        })
+        .collect();
+    traffic.insert(&rows).expect("insert");
+    let ids = || {
+        let mut ids: Vec<i64> = traffic
+            .list(&TrafficFilter::default())
+            .expect("list")
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(traffic.trim(100, 100, u64::MAX).expect("trim"), 0);
+    assert_eq!(traffic.trim(100, 250, u64::MAX).expect("trim"), 2);
+    assert_eq!(ids(), [3, 4, 5, 6], "row 5 follows recent rows");
+    assert_eq!(
+        traffic.trim(100, 450, u64::MAX).expect("trim"),
+        3,
+        "row 5 goes with the rows recorded before it"
+    );
+    assert_eq!(ids(), [6]);
+    assert_eq!(traffic.trim(100, 501, u64::MAX).expect("trim"), 1);
+    assert_eq!(ids(), Vec::<i64>::new());
+    assert_eq!(traffic.trim(100, 501, u64::MAX).expect("trim"), 0, "empty");
+}
+
+/// `traffic.db` is written in large pages; a file from before them is rewritten with them
+/// when opened, every row and its previews kept.
+#[test]
+fn a_traffic_db_with_small_pages_is_rewritten_with_large_ones_and_keeps_its_rows() {
+    let page_size = |path: &std::path::Path| -> i64 {
+        Connection::open(path)
+            .expect("open")
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .expect("page size")
+    };
+    let new = tempfile::tempdir().expect("tempdir");
+    drop(TrafficStore::open_dir(new.path()).expect("open"));
+    assert_eq!(page_size(&new.path().join("traffic.db")), 16_384);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("traffic.db");
+    {
+        let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+        let mut rows: Vec<_> = (1..=300).map(|i| exchange(i, "/r", "x")).collect();
+        rows[7].response_body.bytes = b"kept".to_vec();
+        rows[7].response_body.size = 4;
+        traffic.insert(&rows).expect("insert");
+    }
+    // Back to the page size of earlier versions, as they left their files.
+    let conn = Connection::open(&path).expect("open");
+    conn.execute_batch("PRAGMA page_size = 4096; VACUUM")
+        .expect("small pages");
+    drop(conn);
+    assert_eq!(page_size(&path), 4096);
+
+    let traffic = TrafficStore::open_dir(dir.path()).expect("reopen");
+    assert_eq!(page_size(&path), 16_384);
+    let listed = traffic
+        .exchanges(&TrafficFilter::default(), 1000)
+        .expect("list");
+    assert_eq!(listed.len(), 300);
+    assert_eq!(
+        traffic
+            .get(8)
+            .expect("get")
+            .expect("row 8")
+            .response_body
+            .bytes,
+        b"kept"
+    );
+    assert!(traffic.replaced().is_none(), "converted, not set aside");
+}

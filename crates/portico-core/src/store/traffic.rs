@@ -27,6 +27,7 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!("traffic_migrations/0003_body_segments.sql")),
     M::up(include_str!("traffic_migrations/0004_no_host_index.sql")),
+    M::up(include_str!("traffic_migrations/0005_no_start_index.sql")),
 ];
 
 /// The most rows one query returns.
@@ -180,6 +181,7 @@ impl std::fmt::Display for Replaced {
 fn open_connection(path: &Path) -> Result<Connection, Error> {
     // A rollback journal and no fsync: see `Kind::Log`.
     let conn = super::open_database(path, APPLICATION_ID, MIGRATIONS, super::Kind::Log)?;
+    convert_page_size(&conn, path);
     conn.pragma_update(None, "cache_size", -16_384)?;
     // Retention deletes visit old pages; through a mapping they cost a memory read, not
     // a read(2) copy each (a third of the recorder's time without it).
@@ -192,6 +194,28 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
         |_| Ok(()),
     )?;
     Ok(conn)
+}
+
+/// A file written before `traffic.db` had larger pages is rewritten with them once (`VACUUM`,
+/// which copies what is kept: a second or so for a full log). When that fails (most likely a
+/// disk too full for the copy) the file is used as it is and the next start tries again.
+fn convert_page_size(conn: &Connection, path: &Path) {
+    let size: rusqlite::Result<i64> = conn.query_row("PRAGMA page_size", [], |r| r.get(0));
+    if size.is_ok_and(|size| size != super::LOG_PAGE_SIZE) {
+        // `open_database` asked for the new size; a vacuum is what applies it.
+        match conn.execute_batch("VACUUM") {
+            Ok(()) => tracing::info!(
+                "{} was rewritten with {} KiB pages",
+                path.display(),
+                super::LOG_PAGE_SIZE / 1024
+            ),
+            Err(err) => tracing::warn!(
+                "{} keeps its smaller pages for now (rewriting it failed: {err}); capture \
+                 works as before, and the next start tries again",
+                path.display()
+            ),
+        }
+    }
 }
 
 /// Move the unusable `traffic.db` (with its journal) and its body folder aside, under names
@@ -680,8 +704,8 @@ impl TrafficStore {
         Ok(deleted)
     }
 
-    /// Keep at most `max_count` exchanges, none older than `oldest` (Unix ms); returns how
-    /// many were deleted.
+    /// Keep at most `max_count` exchanges, and delete the oldest recorded ones up to the
+    /// first that started at or after `oldest` (Unix ms); returns how many were deleted.
     pub fn trim(&self, max_count: u64, oldest: i64, max_bytes: u64) -> Result<usize, Error> {
         self.trim_to(max_count, oldest, max_bytes)
             .map_err(|err| self.write_error(err))
@@ -692,14 +716,16 @@ impl TrafficStore {
         bodies.fit_to(max_bytes);
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        // The newest `max_count` rows stay: the cutoff is past the oldest rows beyond them.
-        // Counting reads a narrow index, and the cutoff is found among the rows about to go;
-        // an offset from the newest end would read every row kept, each trim.
+        // Rows go oldest first, in the order they were recorded (by id): every row below
+        // the cutoff goes. By count, the newest `max_count` rows stay: the cutoff is past the
+        // oldest rows beyond them, found among the rows about to go (an offset from the
+        // newest end would read every row kept, each trim). Counting reads the table, a few
+        // milliseconds per trim for a full log.
         let rows: i64 = tx.query_row("SELECT count(*) FROM exchanges", [], |r| r.get(0))?;
         let excess = rows.saturating_sub(i64::try_from(max_count).unwrap_or(i64::MAX));
-        let cutoff: Option<i64> = if excess > 0 {
+        let by_count: Option<i64> = if excess > 0 {
             tx.query_row(
-                "SELECT id FROM exchanges ORDER BY id LIMIT 1 OFFSET ?1",
+                "SELECT id + 1 FROM exchanges ORDER BY id LIMIT 1 OFFSET ?1",
                 [excess - 1],
                 |r| r.get(0),
             )
@@ -707,19 +733,30 @@ impl TrafficStore {
         } else {
             None
         };
-        let cutoff = cutoff.map_or(0, |id| id + 1);
+        // By age, up to the oldest row recorded that is recent enough: the scan from the
+        // oldest end reads the rows about to go and one more. (An exchange imported from a
+        // HAR file keeps the start time it had, however old: it goes with the rows recorded
+        // around it, not at once.)
+        let by_age: Option<i64> = tx
+            .query_row(
+                "SELECT coalesce( \
+                    (SELECT id FROM exchanges WHERE started_at >= ?1 ORDER BY id LIMIT 1), \
+                    (SELECT max(id) + 1 FROM exchanges))",
+                [oldest],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let cutoff = by_count.into_iter().chain(by_age).max().unwrap_or(0);
         // Only rows the full-text index has reached are in it (it catches up when searched):
         // deleting any other rowid from a contentless index would only add a tombstone.
         tx.execute(
             "DELETE FROM exchanges_fts WHERE rowid IN \
-             (SELECT id FROM exchanges WHERE (id < ?1 OR started_at < ?2) AND id <= \
+             (SELECT id FROM exchanges WHERE id < ?1 AND id <= \
               (SELECT indexed_through FROM fts_progress))",
-            params![cutoff, oldest],
+            [cutoff],
         )?;
-        let mut deleted = tx.execute(
-            "DELETE FROM exchanges WHERE id < ?1 OR started_at < ?2",
-            params![cutoff, oldest],
-        )?;
+        let mut deleted = tx.execute("DELETE FROM exchanges WHERE id < ?1", [cutoff])?;
         let unlink = |bodies: &mut Bodies, tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
             bodies
                 .remove_before(oldest_segment(tx)?)

@@ -271,7 +271,7 @@ fn open_error(path: &Path, source: rusqlite::Error) -> Error {
 /// The page size of `traffic.db`. Four times SQLite's default: a page holds four times the
 /// rows, so recording splits a page and retention merges one a quarter as often per row, and
 /// each pays one page-sized journal copy instead of four (per recorded row, with retention
-/// trimming, about 1 µs less than with 4 KiB pages; measured on a copy of the schema).
+/// trimming, about 0.9 µs less than with 4 KiB pages; measured on a copy of the schema).
 pub(super) const LOG_PAGE_SIZE: i64 = 16_384;
 
 /// Which of Portico's two databases [`open_database`] opens: how it checks a file it did not

@@ -15,7 +15,7 @@ ROUNDS=${ROUNDS:-3}           # runs per handshake cell
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 NAMES=${NAMES:-20}            # TTFB samples per kind
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/portico/target}
-PORTICO=$TARGET/release/portico
+PORTICO=${PORTICO:-$TARGET/release/portico}
 
 # shellcheck source=bench/lib.sh
 source bench/lib.sh

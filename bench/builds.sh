@@ -28,22 +28,12 @@ static_backend "$backend"
 declare -A port admin token pid
 for build in old new; do
   binary=$OLD; [ "$build" = new ] && binary=$NEW
-  port[$build]=$(free_port); admin[$build]=$(free_port); data="$work/$build"
-  "$binary" --data-dir "$data" route add bench.localhost "$backend" >/dev/null
-  "$binary" --data-dir "$data" serve --http 127.0.0.1:"${port[$build]}" \
-    --admin 127.0.0.1:"${admin[$build]}" --no-https >"$work/$build.log" 2>&1 &
-  pid[$build]=$!; pids+=("${pid[$build]}")
-  wait_port "${port[$build]}"; wait_port "${admin[$build]}"
-  for _ in $(seq 1 100); do [ -s "$data/admin-token" ] && break; sleep 0.05; done
-  token[$build]=$(cat "$data/admin-token")
+  port[$build]=$(free_port); admin[$build]=$(free_port)
+  start_portico "$binary" "$work/$build" "$backend" "${port[$build]}" "${admin[$build]}"
+  pid[$build]=$portico_pid; token[$build]=$portico_token
 done
 
-capture() { # build on|off
-  local paused=true; [ "$2" = on ] && paused=false
-  curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer ${token[$1]}" \
-    -H 'content-type: application/json' -d "{\"capture_paused\": $paused}" \
-    "http://127.0.0.1:${admin[$1]}/api/v1/settings"
-}
+capture() { set_capture "${admin[$1]}" "${token[$1]}" "$2"; } # build on|off
 load() { # build seconds -> requests completed
   wrk -t2 -c50 -d"$2s" -H 'Host: bench.localhost' "http://127.0.0.1:${port[$1]}/small" 2>/dev/null |
     awk '/requests in/ {print $1}'

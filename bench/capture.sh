@@ -25,18 +25,9 @@ static_backend "$backend"
 
 # Portico, release build, plain HTTP, one route.
 http=$(free_port); admin=$(free_port)
-data="$work/portico"
-"$PORTICO" --data-dir "$data" route add bench.localhost "$backend" >/dev/null
-"$PORTICO" --data-dir "$data" serve --http 127.0.0.1:"$http" --admin 127.0.0.1:"$admin" --no-https \
-  >"$work/portico.log" 2>&1 &
-pids+=($!)
-wait_port "$http"
-token=$(cat "$data/admin-token")
-capture() { # on|off
-  local paused=true; [ "$1" = on ] && paused=false
-  curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"capture_paused\": $paused}" "http://127.0.0.1:$admin/api/v1/settings"
-}
+start_portico "$PORTICO" "$work/portico" "$backend" "$http" "$admin"
+token=$portico_token
+capture() { set_capture "$admin" "$token" "$1"; } # on|off
 
 dropped() {
   curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$admin/api/v1/status" |

@@ -42,3 +42,23 @@ NGINX
   pids+=($!)
   wait_port "$1"
 }
+
+# Portico ($1, the binary) with its data in $2 and one route, bench.localhost -> backend port $3,
+# serving plain HTTP on port $4 and the admin API on $5, logging to $2.log. Returns once both
+# ports are open and the admin token is written; sets `portico_pid` and `portico_token`.
+start_portico() {
+  "$1" --data-dir "$2" route add bench.localhost "$3" >/dev/null
+  "$1" --data-dir "$2" serve --http 127.0.0.1:"$4" --admin 127.0.0.1:"$5" --no-https \
+    >"$2.log" 2>&1 &
+  portico_pid=$!; pids+=("$portico_pid")
+  wait_port "$4"; wait_port "$5"
+  for _ in $(seq 1 100); do [ -s "$2/admin-token" ] && break; sleep 0.05; done
+  portico_token=$(cat "$2/admin-token")
+}
+
+# Capture on or paused (`on` or `off` in $3) through the admin API at port $1 with token $2.
+set_capture() {
+  local paused=true; [ "$3" = on ] && paused=false
+  curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $2" -H 'content-type: application/json' \
+    -d "{\"capture_paused\": $paused}" "http://127.0.0.1:$1/api/v1/settings"
+}

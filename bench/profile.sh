@@ -31,19 +31,10 @@ mkdir -p "$work/www"
 head -c $((BODY_KIB * 768)) /dev/urandom | base64 -w0 > "$work/www/small"
 static_backend "$backend"
 
-http=$(free_port); admin=$(free_port); data="$work/portico"
-"$PORTICO" --data-dir "$data" route add bench.localhost "$backend" >/dev/null
-"$PORTICO" --data-dir "$data" serve --http 127.0.0.1:"$http" --admin 127.0.0.1:"$admin" --no-https \
-  >"$work/portico.log" 2>&1 &
-proxy=$!; pids+=("$proxy")
-wait_port "$http"; wait_port "$admin"
-for _ in $(seq 1 100); do [ -s "$data/admin-token" ] && break; sleep 0.05; done
-token=$(cat "$data/admin-token")
-capture() { # on|off
-  local paused=true; [ "$1" = on ] && paused=false
-  curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"capture_paused\": $paused}" "http://127.0.0.1:$admin/api/v1/settings"
-}
+http=$(free_port); admin=$(free_port)
+start_portico "$PORTICO" "$work/portico" "$backend" "$http" "$admin"
+proxy=$portico_pid
+capture() { set_capture "$admin" "$portico_token" "$1"; } # on|off
 load() { # seconds -> requests completed
   wrk -t2 -c50 -d"$1s" -H 'Host: bench.localhost' "http://127.0.0.1:$http/small" 2>/dev/null |
     awk '/requests in/ {print $1}'

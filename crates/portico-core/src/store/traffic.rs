@@ -181,7 +181,6 @@ impl std::fmt::Display for Replaced {
 fn open_connection(path: &Path) -> Result<Connection, Error> {
     // A rollback journal and no fsync: see `Kind::Log`.
     let conn = super::open_database(path, APPLICATION_ID, MIGRATIONS, super::Kind::Log)?;
-    convert_page_size(&conn, path);
     conn.pragma_update(None, "cache_size", -16_384)?;
     // Retention deletes visit old pages; through a mapping they cost a memory read, not
     // a read(2) copy each (a third of the recorder's time without it).
@@ -194,29 +193,6 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
         |_| Ok(()),
     )?;
     Ok(conn)
-}
-
-/// A file written before `traffic.db` had larger pages is rewritten with them once (`VACUUM`,
-/// which copies what is kept: 0.8 s for a full log of 100,000 rows, measured). When that fails
-/// (most likely a disk too full for the copy) the file is used as it is and the next start
-/// tries again.
-fn convert_page_size(conn: &Connection, path: &Path) {
-    let size: rusqlite::Result<i64> = conn.query_row("PRAGMA page_size", [], |r| r.get(0));
-    if size.is_ok_and(|size| size != super::LOG_PAGE_SIZE) {
-        // `open_database` asked for the new size; a vacuum is what applies it.
-        match conn.execute_batch("VACUUM") {
-            Ok(()) => tracing::info!(
-                "{} was rewritten with {} KiB pages",
-                path.display(),
-                super::LOG_PAGE_SIZE / 1024
-            ),
-            Err(err) => tracing::warn!(
-                "{} keeps its smaller pages for now (rewriting it failed: {err}); capture \
-                 works as before, and the next start tries again",
-                path.display()
-            ),
-        }
-    }
 }
 
 /// Move the unusable `traffic.db` (with its journal) and its body folder aside, under names
@@ -738,17 +714,15 @@ impl TrafficStore {
         // oldest end reads the rows about to go and one more. (An exchange imported from a
         // HAR file keeps the start time it had, however old: it goes with the rows recorded
         // around it, not at once.)
-        let by_age: Option<i64> = tx
-            .query_row(
-                "SELECT coalesce( \
-                    (SELECT id FROM exchanges WHERE started_at >= ?1 ORDER BY id LIMIT 1), \
-                    (SELECT max(id) + 1 FROM exchanges))",
-                [oldest],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        let cutoff = by_count.into_iter().chain(by_age).max().unwrap_or(0);
+        let by_age: Option<i64> = tx.query_row(
+            "SELECT coalesce( \
+                (SELECT id FROM exchanges WHERE started_at >= ?1 ORDER BY id LIMIT 1), \
+                (SELECT max(id) + 1 FROM exchanges))",
+            [oldest],
+            |r| r.get(0),
+        )?;
+        // `None` orders below any id.
+        let cutoff = by_count.max(by_age).unwrap_or(0);
         // Only rows the full-text index has reached are in it (it catches up when searched):
         // deleting any other rowid from a contentless index would only add a tombstone.
         tx.execute(

@@ -19,7 +19,7 @@ use common::{
     portico_command, routes_json, send, uncreatable_dir, wait_for_answer,
 };
 use futures_util::{StreamExt, stream};
-use http_body_util::{BodyExt, Empty, StreamBody};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::{Request, StatusCode, header};
 use serde_json::json;
@@ -966,6 +966,62 @@ fn streaming_upstream() -> Router {
                 received.to_string()
             }),
         )
+}
+
+/// A `key:   value kB` line of a `/proc/PID/…` file.
+fn proc_kib(text: &str, key: &str) -> Option<u64> {
+    let rest = text
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))?;
+    rest.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// The engine's memory in 2 MiB pages, in KiB.
+fn huge_pages_kib(pid: u32) -> u64 {
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    proc_kib(&rollup, "AnonHugePages")
+        .unwrap_or_else(|| panic!("no AnonHugePages in smaps_rollup:\n{rollup}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
+    let upstream = Upstream::start(streaming_upstream()).await;
+    let dir = data_dir();
+    portico(
+        dir.path(),
+        &["route", "add", "big.localhost", &upstream.url()],
+    )
+    .assert_success("route add");
+    let serve = Serve::start(dir.path());
+    let pid = serve.pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["THP_enabled:", "0"])),
+        "transparent huge pages are off for the engine:\n{status}"
+    );
+    // What the allocator touched before `main` may be in huge pages; nothing after is.
+    let at_start = huge_pages_kib(pid);
+    // 64 MiB through, captured: the allocator takes fresh memory for buffers and previews.
+    for i in 0..64 {
+        let req = Request::post("/upload")
+            .header(header::HOST, "big.localhost")
+            .body(Full::new(Bytes::from(vec![b'x'; 1 << 20])))
+            .expect("request");
+        let resp = send(serve.addr(), req)
+            .await
+            .unwrap_or_else(|err| panic!("upload {i}: {err}"));
+        assert_eq!(resp.status(), StatusCode::OK, "upload {i}");
+        resp.into_body().collect().await.expect("answer");
+    }
+    assert_eq!(
+        huge_pages_kib(pid),
+        at_start,
+        "the memory taken for traffic is in 4 KiB pages"
+    );
+    serve.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use axum::routing::{get as get_route, post};
 use bytes::Bytes;
 use common::{
     KillOnDrop, SERVE_ON_FREE_PORTS, Serve, Upstream, data_dir, expanded, get, portico,
-    portico_command, routes_json, send, uncreatable_dir, wait_for_answer,
+    portico_command, proc_kib, routes_json, send, uncreatable_dir, wait_for_answer,
 };
 use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
@@ -966,14 +966,6 @@ fn streaming_upstream() -> Router {
                 received.to_string()
             }),
         )
-}
-
-/// A `key:   value kB` line of a `/proc/PID/…` file.
-fn proc_kib(text: &str, key: &str) -> Option<u64> {
-    let rest = text
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))?;
-    rest.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// The engine's memory in 2 MiB pages, in KiB.

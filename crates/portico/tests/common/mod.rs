@@ -339,13 +339,17 @@ impl Serve {
     pub(crate) fn proc_status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .expect("/proc/PID/status of a running child is readable");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|rest| rest.trim().strip_suffix("kB"))
-            .and_then(|n| n.trim().parse().ok())
+        proc_kib(&status, field)
             .unwrap_or_else(|| panic!("no {field} in /proc/{}/status:\n{status}", self.pid()))
     }
+}
+
+/// The `field:   N kB` line of a `/proc/PID/…` file (`status`, `smaps_rollup`), in KiB.
+pub(crate) fn proc_kib(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// `Portico 0.1.0 serving HTTP on http://127.0.0.1:PORT` → the address.

@@ -134,7 +134,8 @@ enum Command {
 /// with them and 80–100 MiB without, and requests per second (capture on and off) did not
 /// move beyond this machine's noise (`bench/builds.sh`, alternating; `docs/BENCHMARKS.md`).
 /// The flag belongs to the process, from now on (what the allocator set up before `main`
-/// stays as it is), and programs it starts inherit it; without huge pages it is moot.
+/// stays as it is), and programs it starts inherit it (the trust-store tools `serve` runs);
+/// without huge pages it is moot.
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
@@ -143,8 +144,12 @@ fn without_huge_pages() {
 }
 
 fn main() -> ExitCode {
-    without_huge_pages();
     let cli = Cli::parse();
+    // Only the engine: the other commands are short-lived, and `portico open` starts a
+    // browser that would inherit the flag.
+    if matches!(cli.command, Command::Serve(_)) {
+        without_huge_pages();
+    }
     let result = portico_host::data_dir(cli.data_dir).and_then(|dir| match cli.command {
         Command::Serve(args) => serve::run(dir, args),
         Command::Route(cmd) => route::run(&dir, *cmd),

@@ -139,7 +139,8 @@ enum Command {
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
-        tracing::debug!("transparent huge pages stay allowed: {err}");
+        // Logging is not set up yet; a kernel refuses this only before Linux 3.15.
+        eprintln!("warning: huge pages stay on for the engine, so it may use more memory: {err}");
     }
 }
 

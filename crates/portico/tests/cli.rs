@@ -16,7 +16,7 @@ use axum::routing::{get as get_route, post};
 use bytes::Bytes;
 use common::{
     KillOnDrop, SERVE_ON_FREE_PORTS, Serve, Upstream, data_dir, expanded, get, portico,
-    portico_command, proc_kib, routes_json, send, uncreatable_dir, wait_for_answer,
+    portico_command, routes_json, send, uncreatable_dir, wait_for_answer,
 };
 use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
@@ -968,16 +968,9 @@ fn streaming_upstream() -> Router {
         )
 }
 
-/// The engine's memory in 2 MiB pages, in KiB.
-fn huge_pages_kib(pid: u32) -> u64 {
-    let rollup =
-        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
-    proc_kib(&rollup, "AnonHugePages")
-        .unwrap_or_else(|| panic!("no AnonHugePages in smaps_rollup:\n{rollup}"))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
+/// `portico serve` with one route, `big.localhost`, to [`streaming_upstream`] (kept alive by
+/// the returned upstream and data dir).
+async fn serve_big_route() -> (Upstream, tempfile::TempDir, Serve) {
     let upstream = Upstream::start(streaming_upstream()).await;
     let dir = data_dir();
     portico(
@@ -986,6 +979,12 @@ async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
     )
     .assert_success("route add");
     let serve = Serve::start(dir.path());
+    (upstream, dir, serve)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
+    let (_upstream, _dir, serve) = serve_big_route().await;
     let pid = serve.pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     assert!(
@@ -995,7 +994,7 @@ async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
         "transparent huge pages are off for the engine:\n{status}"
     );
     // What the allocator touched before `main` may be in huge pages; nothing after is.
-    let at_start = huge_pages_kib(pid);
+    let at_start = serve.proc_kib("smaps_rollup", "AnonHugePages");
     // 64 MiB through, captured: the allocator takes fresh memory for buffers and previews.
     for i in 0..64 {
         let req = Request::post("/upload")
@@ -1009,7 +1008,7 @@ async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
         resp.into_body().collect().await.expect("answer");
     }
     assert_eq!(
-        huge_pages_kib(pid),
+        serve.proc_kib("smaps_rollup", "AnonHugePages"),
         at_start,
         "the memory taken for traffic is in 4 KiB pages"
     );
@@ -1018,15 +1017,8 @@ async fn serve_keeps_the_memory_it_takes_for_traffic_in_small_pages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gib_uploaded_and_a_gib_downloaded_through_serve_keep_its_memory_flat() {
-    let upstream = Upstream::start(streaming_upstream()).await;
-    let dir = data_dir();
-    portico(
-        dir.path(),
-        &["route", "add", "big.localhost", &upstream.url()],
-    )
-    .assert_success("route add");
-    let serve = Serve::start(dir.path());
-    let at_start = serve.proc_status_kib("VmHWM");
+    let (_upstream, _dir, serve) = serve_big_route().await;
+    let at_start = serve.proc_kib("status", "VmHWM");
 
     let started = Instant::now();
     let upload = async {
@@ -1076,7 +1068,7 @@ async fn a_gib_uploaded_and_a_gib_downloaded_through_serve_keep_its_memory_flat(
     assert_eq!(received, GIB, "the client received exactly 1 GiB");
     let download_took = started.elapsed();
 
-    let peak = serve.proc_status_kib("VmHWM");
+    let peak = serve.proc_kib("status", "VmHWM");
     println!(
         "portico serve peak RSS (VmHWM): {at_start} KiB after startup, {peak} KiB after 1 GiB up ({upload_took:?}) and 1 GiB down ({download_took:?})"
     );

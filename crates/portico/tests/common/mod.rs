@@ -335,21 +335,17 @@ impl Serve {
         );
     }
 
-    /// A line of `/proc/PID/status` in KiB, e.g. `VmHWM` (peak resident set size).
-    pub(crate) fn proc_status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("/proc/PID/status of a running child is readable");
-        proc_kib(&status, field)
-            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status:\n{status}", self.pid()))
+    /// A `field:   N kB` line of `/proc/PID/<file>` in KiB: `status` (e.g. `VmHWM`, the peak
+    /// resident set size) or `smaps_rollup` (e.g. `AnonHugePages`).
+    pub(crate) fn proc_kib(&self, file: &str, field: &str) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/{file}", self.pid()))
+            .unwrap_or_else(|err| panic!("/proc/PID/{file} of a running child: {err}"));
+        text.lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/{file}:\n{text}", self.pid()))
     }
-}
-
-/// The `field:   N kB` line of a `/proc/PID/…` file (`status`, `smaps_rollup`), in KiB.
-pub(crate) fn proc_kib(text: &str, field: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .and_then(|n| n.trim().parse().ok())
 }
 
 /// `Portico 0.1.0 serving HTTP on http://127.0.0.1:PORT` → the address.

@@ -303,6 +303,36 @@ fn a_batch_of_any_length_stores_every_exchange_whole() {
     assert_eq!(traffic.max_id().expect("max"), count);
 }
 
+/// A batch is stored whole or not at all: a row that fails in the middle of a statement of
+/// several rows takes the statement's earlier rows, and the statements before it, with it.
+#[test]
+fn a_batch_with_a_failing_row_stores_none_of_its_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = TrafficStore::open_dir(dir.path()).expect("open");
+    let per = super::traffic::ROWS_PER_INSERT as i64;
+    traffic
+        .insert(&[exchange(per + 3, "/stored", "before")])
+        .expect("first row");
+    // A full statement, then one whose third row repeats the stored row's id.
+    let batch: Vec<_> = (1..=2 * per)
+        .map(|i| exchange(i, &format!("/batch/{i}"), "batch"))
+        .collect();
+    let err = traffic.insert(&batch).expect_err("a repeated id fails");
+    assert!(err.to_string().contains("UNIQUE"), "{err}");
+    let stored = traffic
+        .list(&TrafficFilter::default())
+        .expect("list")
+        .into_iter()
+        .map(|s| s.path)
+        .collect::<Vec<_>>();
+    assert_eq!(stored, ["/stored"]);
+    // The store takes the next batch as before.
+    traffic
+        .insert(&[exchange(per + 4, "/after", "after")])
+        .expect("next batch");
+    assert_eq!(traffic.max_id().expect("max"), per + 4);
+}
+
 #[test]
 fn the_search_index_catches_up_on_demand_and_ids_never_fall_below_it() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -783,8 +783,13 @@ fn insert_sql(rows: usize) -> String {
             format!("({})", params.join(", "))
         })
         .collect();
+    // `OR FAIL`: a failed row leaves the statement's earlier rows in place instead of undoing
+    // them, and the caller then rolls the whole transaction back. Under the default `ABORT`
+    // SQLite keeps a statement journal for a statement of several rows, copying every page
+    // the transaction had already changed before the statement wrote to it (a 16 KiB page
+    // per statement: 7% of the recorder's samples in a profile).
     format!(
-        "INSERT INTO exchanges ({COLUMNS}) VALUES {}",
+        "INSERT OR FAIL INTO exchanges ({COLUMNS}) VALUES {}",
         values.join(", ")
     )
 }

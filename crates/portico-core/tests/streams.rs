@@ -290,6 +290,76 @@ async fn send_on(
     (status, body)
 }
 
+/// The engine's lane threads (named `portico-lane-N`) in this process.
+fn lane_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("portico-lane-"))
+        .count()
+}
+
+/// Connections are served on one thread per core ("lanes"), handed out in turn as they are
+/// accepted, and each lane keeps its own upstream connections: requests from connections on
+/// different lanes never share one, however they alternate. The lanes end with the engine.
+#[tokio::test]
+async fn connections_take_turns_on_lanes_that_keep_their_own_upstream_connections() {
+    let lanes = std::thread::available_parallelism().map_or(1, usize::from);
+    // An upstream that answers with the port its request came from: one per upstream
+    // connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = listener.local_addr().expect("addr");
+    let app =
+        Router::new()
+            .fallback(
+                |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<
+                    std::net::SocketAddr,
+                >| async move { peer.port().to_string() },
+            )
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut engine = TestEngine::start().await;
+    engine.route("app.localhost", "/", upstream).await;
+    assert_eq!(lane_threads(), lanes, "one lane per core");
+    // Connections opened one after another are accepted in that order, so consecutive ones
+    // are on consecutive lanes.
+    let mut clients = Vec::new();
+    for _ in 0..2 * lanes {
+        let stream = tokio::net::TcpStream::connect(engine.addr())
+            .await
+            .expect("connect");
+        clients.push(one_connection(stream).await);
+    }
+    let mut lane_of_upstream_port = std::collections::HashMap::new();
+    for _round in 0..5 {
+        for (i, client) in clients.iter_mut().enumerate() {
+            let (status, body) = send_on(client, "GET", "/", b"").await;
+            assert_eq!(status, StatusCode::OK);
+            let port = String::from_utf8(body.to_vec()).expect("a port");
+            let lane = i % lanes;
+            let first = *lane_of_upstream_port.entry(port.clone()).or_insert(lane);
+            assert_eq!(
+                first, lane,
+                "upstream connection from port {port} used by two lanes"
+            );
+        }
+    }
+    assert!(
+        lane_of_upstream_port.len() >= lanes,
+        "each lane opens its own: {lane_of_upstream_port:?}"
+    );
+    drop(clients);
+    let handle = engine.handle.take().expect("running");
+    tokio::time::timeout(Duration::from_secs(15), handle.shutdown())
+        .await
+        .expect("shutdown within the grace period");
+    let ended = common::eventually(Duration::from_secs(10), || async { lane_threads() == 0 }).await;
+    assert!(ended, "{} lane threads left after shutdown", lane_threads());
+    server.abort();
+}
+
 /// Wait (at most 10 s) until the engine has exactly `parked` connections parked.
 async fn parked_becomes(engine: &TestEngine, parked: u64) {
     let reached = common::eventually(Duration::from_secs(10), || async {

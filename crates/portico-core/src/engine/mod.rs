@@ -329,6 +329,7 @@ impl Engine {
             metrics: metrics.clone(),
             conns: Arc::default(),
             load: core.load.clone(),
+            lanes: std::thread::available_parallelism().map_or(1, usize::from),
         };
         // The recorder outlives the listeners: it stops after connections drain, writing
         // what they captured.

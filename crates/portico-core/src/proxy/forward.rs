@@ -72,7 +72,11 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Inner {
     table: Arc<ArcSwap<RouteTable>>,
-    client: Client<HttpConnector<Resolver>, ProxyBody>,
+    /// One client (with its own pool of upstream connections) per lane, then one for
+    /// requests handled anywhere else.
+    clients: Vec<Client<HttpConnector<Resolver>, ProxyBody>>,
+    /// The threads connections are served on; `None` serves them on the caller's runtime.
+    lanes: Option<super::lanes::Lanes>,
     stop: CancellationToken,
     options: ProxyOptions,
     /// Each rate-limited route's buckets, kept across route table rebuilds while its limit
@@ -108,6 +112,9 @@ pub struct ProxyOptions {
     pub conns: Arc<ConnCounts>,
     /// Connections, requests and tunnels open now (the engine's status reports them).
     pub load: Arc<super::Load>,
+    /// Serve connections on this many threads of their own (see `lanes`); 0 serves them on
+    /// the runtime the listeners run on.
+    pub lanes: usize,
 }
 
 fn side_name(side: super::Side) -> &'static str {
@@ -268,18 +275,32 @@ impl Proxy {
         stop: CancellationToken,
         options: ProxyOptions,
     ) -> Self {
-        let mut connector = HttpConnector::new_with_resolver(Resolver::new());
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+        let lanes = (options.lanes > 0)
+            .then(|| super::lanes::Lanes::start(options.lanes))
+            .and_then(|started| {
+                started
+                    .inspect_err(|err| {
+                        tracing::warn!("connections are served on the shared runtime: {err}");
+                    })
+                    .ok()
+            });
+        let clients = (0..=lanes.as_ref().map_or(0, super::lanes::Lanes::len))
+            .map(|_| {
+                let mut connector = HttpConnector::new_with_resolver(Resolver::new());
+                connector.set_nodelay(true);
+                connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new())
+                    .build(connector)
+            })
+            .collect();
         Proxy {
             inner: Arc::new(Inner {
                 table,
-                client,
+                clients,
+                lanes,
                 stop,
                 options,
                 route_limits: std::sync::Mutex::default(),
@@ -335,6 +356,25 @@ impl Proxy {
     /// `max_conns_per_ip` setting (connections opened while it was off are not counted).
     pub fn open_connections(&self, client: IpAddr) -> u64 {
         self.inner.options.conns.open(&canonical(client))
+    }
+
+    /// Serve a connection: on the next lane, or on the caller's runtime without lanes.
+    pub(super) fn spawn_connection<F>(&self, tracker: &TaskTracker, connection: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match &self.inner.lanes {
+            Some(lanes) => lanes.spawn(tracker.track_future(connection)),
+            None => drop(tracker.spawn(connection)),
+        }
+    }
+
+    /// The client for upstream requests made on this thread: the lane's own, so the upstream
+    /// connection's task runs beside the request.
+    fn client(&self) -> &Client<HttpConnector<Resolver>, ProxyBody> {
+        let clients = &self.inner.clients;
+        let own = super::lanes::Lanes::current().filter(|lane| lane + 1 < clients.len());
+        &clients[own.unwrap_or(clients.len() - 1)]
     }
 
     /// Upgraded connections still open.
@@ -889,7 +929,7 @@ impl Proxy {
         capture: Option<&Capture>,
     ) -> Result<Response<Incoming>, Error> {
         let route = &target.route;
-        let sent = tokio::time::timeout(route.timeout(), self.inner.client.request(outgoing));
+        let sent = tokio::time::timeout(route.timeout(), self.client().request(outgoing));
         let resp = match sent.await {
             Err(_elapsed) => {
                 return Err(Error::UpstreamTimeout {

@@ -314,7 +314,7 @@ pub async fn serve(
         let builders = builders.clone();
         let stop = stop.clone();
         let tls = tls.clone();
-        connections.spawn(async move {
+        proxy.spawn_connection(&connections, async move {
             let _open = open;
             let _slot = slot;
             let conn = Conn {

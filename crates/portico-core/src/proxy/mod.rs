@@ -12,6 +12,7 @@ mod forward;
 mod gate;
 mod headers;
 mod health;
+mod lanes;
 mod limit;
 mod listener;
 mod load;

@@ -325,6 +325,66 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
 /// A body over the limit gets 413: at once when its length is declared, and when a chunked
 /// body streams past it; a body within the limit reaches the upstream whole. The smaller of
 /// the route's and the global limit applies.
+/// A client still sending a body over the limit gets its 413, not a reset connection: the
+/// proxy reads the rest of the body (for a while) before it closes, as nginx's lingering
+/// close does; closing with the client's bytes unread would reset the connection and could
+/// lose the answer.
+#[tokio::test]
+async fn a_client_still_sending_a_body_over_the_limit_reads_its_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let engine = TestEngine::start().await;
+    let echo = spawn_echo("echo").await;
+    engine
+        .add(NewRoute {
+            host: "upload.localhost".into(),
+            upstreams: vec![echo.addr.to_string()],
+            max_body_bytes: Some(1000),
+            https_redirect: Some(false),
+            ..Default::default()
+        })
+        .await;
+    let mut stream = tokio::net::TcpStream::connect(engine.addr())
+        .await
+        .expect("connect");
+    let exchange = async {
+        stream
+            .write_all(
+                b"POST /up HTTP/1.1\r\nHost: upload.localhost\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n",
+            )
+            .await?;
+        // Past the limit at once, then more after a pause, by which time the proxy has
+        // answered: as a browser uploading a large file keeps sending.
+        let chunk = [b'a'; 2000];
+        for _ in 0..10 {
+            stream.write_all(b"7d0\r\n").await?;
+            stream.write_all(&chunk).await?;
+            stream.write_all(b"\r\n").await?;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        stream.write_all(b"0\r\n\r\n").await?;
+        let mut answer = Vec::new();
+        let mut buf = [0; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        std::io::Result::Ok(String::from_utf8_lossy(&answer).into_owned())
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(15), exchange)
+        .await
+        .expect("an answer within 15 s")
+        .expect("the whole body written and the answer read, without a reset");
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer.contains("x-portico-error: body-too-large"),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_get_413() {
     let engine = TestEngine::start().await;

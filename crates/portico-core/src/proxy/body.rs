@@ -184,3 +184,77 @@ impl<G> Body for Held<G> {
         self.inner.size_hint()
     }
 }
+
+/// How long, at most, the rest of an abandoned HTTP/1 request body is read (see [`Lingering`]).
+const LINGER_FOR: Duration = Duration::from_secs(5);
+
+/// How many bytes of an abandoned HTTP/1 request body are read, at most.
+const LINGER_BYTES: usize = 16 << 20;
+
+/// An HTTP/1 request body that, dropped before its end, is read to its end in the background
+/// for a while (at most [`LINGER_FOR`] and [`LINGER_BYTES`]), as nginx's lingering close does.
+/// The proxy drops a body early when it answers before reading it all (413 for a body over
+/// the limit; an upstream that answered without reading it); hyper then closes the
+/// connection, and closing a socket with bytes still unread resets it, so a client still
+/// sending could lose the answer already sent to it (a broken pipe instead of the 413).
+#[derive(Debug)]
+pub(super) struct Lingering {
+    body: Option<Incoming>,
+}
+
+impl Lingering {
+    pub(super) fn new(body: Incoming) -> Lingering {
+        Lingering { body: Some(body) }
+    }
+}
+
+impl Body for Lingering {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.body.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let Some(mut body) = self.body.take() else {
+            return;
+        };
+        if body.is_end_stream() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        drop(runtime.spawn(async move {
+            let drained = async {
+                let mut read = 0;
+                while let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await {
+                    read += frame.data_ref().map_or(0, Bytes::len);
+                    if read > LINGER_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER_FOR, drained).await;
+        }));
+    }
+}

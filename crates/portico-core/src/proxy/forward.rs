@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -358,14 +359,27 @@ impl Proxy {
         self.inner.options.conns.open(&canonical(client))
     }
 
-    /// Serve a connection: on the next lane, or on the caller's runtime without lanes.
-    pub(super) fn spawn_connection<F>(&self, tracker: &TaskTracker, connection: F)
+    /// Serve an accepted connection with `serve`: on the next lane, or on the caller's runtime
+    /// without lanes.
+    pub(super) fn spawn_connection<S, F>(&self, tracker: &TaskTracker, stream: TcpStream, serve: S)
     where
+        S: FnOnce(TcpStream) -> F + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        match &self.inner.lanes {
-            Some(lanes) => lanes.spawn(tracker.track_future(connection)),
-            None => drop(tracker.spawn(connection)),
+        let Some(lanes) = &self.inner.lanes else {
+            drop(tracker.spawn(serve(stream)));
+            return;
+        };
+        // The socket was registered with the reactor of the runtime that accepted it, which
+        // would then wake the lane for every read: it moves to the lane's own reactor.
+        match stream.into_std() {
+            Ok(stream) => lanes.spawn(tracker.track_future(async move {
+                match TcpStream::from_std(stream) {
+                    Ok(stream) => serve(stream).await,
+                    Err(err) => tracing::debug!("connection dropped on its way to a lane: {err}"),
+                }
+            })),
+            Err(err) => tracing::debug!("connection dropped on its way to a lane: {err}"),
         }
     }
 

@@ -304,8 +304,18 @@ pub async fn serve(
                 let working = busy.start();
                 let handled: std::pin::Pin<Box<dyn Future<Output = _> + Send>> =
                     Box::pin(async move {
-                        let req =
-                            req.map(|body: hyper::body::Incoming| body.map_err(Into::into).boxed());
+                        // HTTP/1 bodies left unread are read on (see `Lingering`); an
+                        // HTTP/2 stream is reset on its own, without the connection.
+                        let http1 = req.version() < http::Version::HTTP_2;
+                        let req = req.map(|body: hyper::body::Incoming| {
+                            if http1 {
+                                super::body::Lingering::new(body)
+                                    .map_err(Into::into)
+                                    .boxed()
+                            } else {
+                                body.map_err(Into::into).boxed()
+                            }
+                        });
                         Ok::<_, Infallible>(proxy.handle_holding(req, info, working).await)
                     });
                 handled
@@ -314,7 +324,7 @@ pub async fn serve(
         let builders = builders.clone();
         let stop = stop.clone();
         let tls = tls.clone();
-        proxy.spawn_connection(&connections, async move {
+        proxy.spawn_connection(&connections, stream, move |stream| async move {
             let _open = open;
             let _slot = slot;
             let conn = Conn {

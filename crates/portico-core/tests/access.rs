@@ -325,13 +325,9 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
 /// A body over the limit gets 413: at once when its length is declared, and when a chunked
 /// body streams past it; a body within the limit reaches the upstream whole. The smaller of
 /// the route's and the global limit applies.
-/// A client still sending a body over the limit gets its 413, not a reset connection: the
-/// proxy reads the rest of the body (for a while) before it closes, as nginx's lingering
-/// close does; closing with the client's bytes unread would reset the connection and could
-/// lose the answer.
-#[tokio::test]
-async fn a_client_still_sending_a_body_over_the_limit_reads_its_413() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// An engine with `upload.localhost` proxied to an echo upstream (kept alive by the second
+/// value), request bodies limited to 1,000 bytes.
+async fn upload_limited_to_1000_bytes() -> (TestEngine, common::Upstream) {
     let engine = TestEngine::start().await;
     let echo = spawn_echo("echo").await;
     engine
@@ -343,6 +339,17 @@ async fn a_client_still_sending_a_body_over_the_limit_reads_its_413() {
             ..Default::default()
         })
         .await;
+    (engine, echo)
+}
+
+/// A client still sending a body over the limit gets its 413, not a reset connection: the
+/// proxy reads the rest of the body (for a while) before it closes, as nginx's lingering
+/// close does; closing with the client's bytes unread would reset the connection and could
+/// lose the answer.
+#[tokio::test]
+async fn a_client_still_sending_a_body_over_the_limit_reads_its_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (engine, _echo) = upload_limited_to_1000_bytes().await;
     let mut stream = tokio::net::TcpStream::connect(engine.addr())
         .await
         .expect("connect");
@@ -387,17 +394,7 @@ async fn a_client_still_sending_a_body_over_the_limit_reads_its_413() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_get_413() {
-    let engine = TestEngine::start().await;
-    let echo = spawn_echo("echo").await;
-    engine
-        .add(NewRoute {
-            host: "upload.localhost".into(),
-            upstreams: vec![echo.addr.to_string()],
-            max_body_bytes: Some(1000),
-            https_redirect: Some(false),
-            ..Default::default()
-        })
-        .await;
+    let (engine, _echo) = upload_limited_to_1000_bytes().await;
     let post = |body: Vec<u8>, chunked: bool| {
         let addr = engine.addr();
         async move {

@@ -73,9 +73,10 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Inner {
     table: Arc<ArcSwap<RouteTable>>,
-    /// One client (with its own pool of upstream connections) per lane, then one for
-    /// requests handled anywhere else.
-    clients: Vec<Client<HttpConnector<Resolver>, ProxyBody>>,
+    /// The client (with its pool of upstream connections) for requests handled off the lanes.
+    client: UpstreamClient,
+    /// Each lane's own client, by lane.
+    lane_clients: Vec<UpstreamClient>,
     /// The threads connections are served on; `None` serves them on the caller's runtime.
     lanes: Option<super::lanes::Lanes>,
     stop: CancellationToken,
@@ -265,6 +266,21 @@ fn shared_target(
     Ok(target.clone())
 }
 
+/// The client requests go upstream with.
+type UpstreamClient = Client<HttpConnector<Resolver>, ProxyBody>;
+
+/// A client with its own pool of upstream connections.
+fn upstream_client() -> UpstreamClient {
+    let mut connector = HttpConnector::new_with_resolver(Resolver::new());
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector)
+}
+
 /// The built-in host that serves Portico's own pages (the CA certificate).
 const PORTICO_HOST: &str = "portico.localhost";
 
@@ -285,22 +301,14 @@ impl Proxy {
                     })
                     .ok()
             });
-        let clients = (0..=lanes.as_ref().map_or(0, super::lanes::Lanes::len))
-            .map(|_| {
-                let mut connector = HttpConnector::new_with_resolver(Resolver::new());
-                connector.set_nodelay(true);
-                connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-                Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-                    .pool_timer(TokioTimer::new())
-                    .timer(TokioTimer::new())
-                    .build(connector)
-            })
+        let lane_clients = (0..lanes.as_ref().map_or(0, super::lanes::Lanes::len))
+            .map(|_| upstream_client())
             .collect();
         Proxy {
             inner: Arc::new(Inner {
                 table,
-                clients,
+                client: upstream_client(),
+                lane_clients,
                 lanes,
                 stop,
                 options,
@@ -372,23 +380,21 @@ impl Proxy {
         };
         // The socket was registered with the reactor of the runtime that accepted it, which
         // would then wake the lane for every read: it moves to the lane's own reactor.
-        match stream.into_std() {
-            Ok(stream) => lanes.spawn(tracker.track_future(async move {
-                match TcpStream::from_std(stream) {
-                    Ok(stream) => serve(stream).await,
-                    Err(err) => tracing::debug!("connection dropped on its way to a lane: {err}"),
-                }
-            })),
-            Err(err) => tracing::debug!("connection dropped on its way to a lane: {err}"),
-        }
+        let moved = stream.into_std();
+        lanes.spawn(tracker.track_future(async move {
+            match moved.and_then(TcpStream::from_std) {
+                Ok(stream) => serve(stream).await,
+                Err(err) => tracing::debug!("connection dropped on its way to a lane: {err}"),
+            }
+        }));
     }
 
     /// The client for upstream requests made on this thread: the lane's own, so the upstream
     /// connection's task runs beside the request.
-    fn client(&self) -> &Client<HttpConnector<Resolver>, ProxyBody> {
-        let clients = &self.inner.clients;
-        let own = super::lanes::Lanes::current().filter(|lane| lane + 1 < clients.len());
-        &clients[own.unwrap_or(clients.len() - 1)]
+    fn client(&self) -> &UpstreamClient {
+        super::lanes::Lanes::current()
+            .and_then(|lane| self.inner.lane_clients.get(lane))
+            .unwrap_or(&self.inner.client)
     }
 
     /// Upgraded connections still open.

@@ -426,3 +426,45 @@ async fn a_ca_rotated_by_another_process_is_picked_up_live() {
         .await
         .expect("leaves now chain to the new root");
 }
+
+/// Clients of the HTTPS listener run on the same machine, so it picks the suite that is
+/// fastest there (AES-128-GCM with AES instructions, else ChaCha20) whatever order a client
+/// lists them in (OpenSSL's clients list AES-256 first), and still serves a client that
+/// offers any single suite.
+#[tokio::test]
+async fn the_listener_picks_the_suite_fastest_here_and_serves_a_client_offering_any_one() {
+    use rustls::crypto::ring::cipher_suite::{
+        TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
+    };
+    let engine = TestEngine::start_tls().await;
+    let echo = spawn_echo("echo").await;
+    engine.route("app.localhost", "/", echo.addr).await;
+    let root = root_pem(&engine);
+    let fastest = if portico_core::tls::has_aes_instructions() {
+        TLS13_AES_128_GCM_SHA256
+    } else {
+        TLS13_CHACHA20_POLY1305_SHA256
+    };
+    let all = [
+        TLS13_AES_256_GCM_SHA384,
+        TLS13_CHACHA20_POLY1305_SHA256,
+        TLS13_AES_128_GCM_SHA256,
+    ];
+    let mut cases = vec![(all.to_vec(), fastest)];
+    cases.extend(all.iter().map(|suite| (vec![*suite], *suite)));
+    for (offered, expected) in cases {
+        let stream = tls_connect(
+            engine.https_addr(),
+            "app.localhost",
+            common::client_config_offering(&root, &[], &offered),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("handshake offering {offered:?}: {err}"));
+        let negotiated = stream.get_ref().1.negotiated_cipher_suite();
+        assert_eq!(
+            negotiated.map(|s| s.suite()),
+            Some(expected.suite()),
+            "offering {offered:?}"
+        );
+    }
+}

@@ -619,17 +619,28 @@ pub async fn until_closed(stream: &mut tokio::net::TcpStream) {
 
 /// A TLS client configuration that trusts `root_pem` and offers `alpn`.
 pub fn client_config(root_pem: &str, alpn: &[&[u8]]) -> std::sync::Arc<rustls::ClientConfig> {
+    client_config_offering(root_pem, alpn, rustls::crypto::ring::DEFAULT_CIPHER_SUITES)
+}
+
+/// [`client_config`] offering only `suites`, in that order.
+pub fn client_config_offering(
+    root_pem: &str,
+    alpn: &[&[u8]],
+    suites: &[rustls::SupportedCipherSuite],
+) -> std::sync::Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(<rustls_pki_types::CertificateDer<'_> as rustls_pki_types::pem::PemObject>::from_pem_slice(root_pem.as_bytes()).expect("root PEM"))
         .expect("add root");
-    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: suites.to_vec(),
+        ..rustls::crypto::ring::default_provider()
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     std::sync::Arc::new(config)
 }

@@ -76,36 +76,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -subj /CN=bench.localhost -addext subjectAltName=DNS:bench.localhost \
   -keyout "$work/bench.key" -out "$work/bench.crt" >/dev/null 2>&1
 
-# nginx as the proxy. keepalive_requests is raised from its default 1000 (after which nginx
-# closes a client connection, HTTP/2 included) because Caddy and Portico have no such limit.
+# nginx as the proxy (bench/lib.sh), plain and HTTPS.
 nginx_http=$(free_port); nginx_https=$(free_port)
-cat > "$work/proxy-nginx.conf" <<NGINX
-worker_processes 2;
-worker_rlimit_nofile $want_fds;
-pid $work/proxy-nginx.pid;
-error_log $work/proxy-nginx-error.log;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$backend; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_http;
-    listen 127.0.0.1:$nginx_https ssl http2;
-    ssl_certificate $work/bench.crt;
-    ssl_certificate_key $work/bench.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-    }
-  }
-}
-NGINX
-nginx -c "$work/proxy-nginx.conf" -g 'daemon off;' &
-pids+=($!)
+proxy_nginx "$backend" "$nginx_http" "$nginx_https"
 
 # Caddy as the proxy. No HTTP/3 (the others have none); default_sni because wrk sends the
 # address it connects to as the server name.

@@ -24,29 +24,10 @@ mkdir -p "$work/www"
 head -c 768 /dev/urandom | base64 -w0 > "$work/www/small"
 static_backend "$backend"
 
+# nginx as the proxy (bench/lib.sh), as in bench/compare.sh.
 nginx_port=$(free_port)
-cat > "$work/proxy-nginx.conf" <<NGINX
-worker_processes 2;
-pid $work/proxy-nginx.pid;
-error_log $work/proxy-nginx-error.log;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$backend; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-    }
-  }
-}
-NGINX
-nginx -c "$work/proxy-nginx.conf" -g 'daemon off;' &
-nginx_pid=$!; pids+=("$nginx_pid")
+proxy_nginx "$backend" "$nginx_port"
+nginx_pid=$proxy_nginx_pid
 wait_port "$nginx_port"
 
 declare -A port pid

@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): a work dir removed on exit, processes
-# stopped by PID on exit, free loopback ports, waiting for a port, medians, and a static nginx
-# backend.
+# stopped by PID on exit, free loopback ports, waiting for a port, medians, a static nginx
+# backend, and nginx as a reverse proxy to it.
 # Expects `set -euo pipefail` in the caller.
 
 work=$(mktemp -d)
@@ -41,6 +41,46 @@ NGINX
   nginx -c "$work/nginx.conf" -g 'daemon off;' &
   pids+=($!)
   wait_port "$1"
+}
+
+# nginx as the reverse proxy the benchmarks compare Portico with: 2 workers (one per core,
+# like Portico's lanes), access log off, keep-alive to the backend on port $1 (64 idle
+# connections per worker) and to clients (keepalive_requests raised from its default 1000,
+# after which nginx closes a connection, HTTP/2 included, because Caddy and Portico have no
+# such limit). Plain HTTP on port $2; with $3, HTTPS (HTTP/1.1 and HTTP/2) on that port with
+# $work/bench.crt and $work/bench.key. Sets `proxy_nginx_pid`; the caller waits for the ports.
+proxy_nginx() {
+  local tls=""
+  if [ -n "${3:-}" ]; then
+    tls="listen 127.0.0.1:$3 ssl http2;
+    ssl_certificate $work/bench.crt;
+    ssl_certificate_key $work/bench.key;
+    ssl_protocols TLSv1.2 TLSv1.3;"
+  fi
+  cat > "$work/proxy-nginx.conf" <<NGINX
+worker_processes 2;
+${want_fds:+worker_rlimit_nofile $want_fds;}
+pid $work/proxy-nginx.pid;
+error_log $work/proxy-nginx-error.log;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:$1; keepalive 64; }
+  server {
+    listen 127.0.0.1:$2;
+    $tls
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+    }
+  }
+}
+NGINX
+  nginx -c "$work/proxy-nginx.conf" -g 'daemon off;' &
+  proxy_nginx_pid=$!; pids+=("$proxy_nginx_pid")
 }
 
 # Portico ($1, the binary) with its data in $2 and one route, bench.localhost -> backend port $3,

@@ -371,6 +371,33 @@ impl Inspector {
         }
     }
 
+    /// Free what capture keeps for the next exchanges (pooled preview buffers, recent
+    /// previews, spare exchanges): for when traffic has stopped, so a burst's memory does not
+    /// stay with an idle engine. The next exchanges allocate afresh. Returns the bytes freed,
+    /// about.
+    pub fn shed(&self) -> usize {
+        let freed = self.kept_bytes();
+        drop(std::mem::take(&mut *self.lock_pool()));
+        drop(std::mem::take(&mut *self.lock_recent()));
+        drop(std::mem::take(&mut *self.lock_spare()));
+        freed
+    }
+
+    /// What capture keeps for the next exchanges now, in bytes, about (see [`Inspector::shed`]).
+    pub fn kept_bytes(&self) -> usize {
+        self.lock_pool().bytes
+            + self
+                .lock_recent()
+                .iter()
+                .map(|(_, k)| k.bytes().len())
+                .sum::<usize>()
+            + self
+                .lock_spare()
+                .iter()
+                .map(|e| exchange_memory(e))
+                .sum::<usize>()
+    }
+
     /// An exchange to fill in: one the recorder is done with, or a new one.
     fn spare_exchange(&self) -> Box<Exchange> {
         let spare = self.lock_spare().pop();

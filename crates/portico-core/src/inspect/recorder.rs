@@ -19,6 +19,14 @@ const BATCH: usize = 2048;
 /// How long the recorder lets exchanges gather before writing them.
 const GATHER: Duration = Duration::from_millis(50);
 
+/// After this long without an exchange, capture frees what it keeps for the next ones
+/// ([`Inspector::shed`]); 2 s in this module's tests.
+const SHED_AFTER: Duration = if cfg!(test) {
+    Duration::from_secs(2)
+} else {
+    Duration::from_secs(30)
+};
+
 /// Retention is applied at least this often.
 const TRIM_EVERY: Duration = Duration::from_secs(30);
 
@@ -131,12 +139,21 @@ pub async fn run(
     let mut dropped_seen = 0;
     // Moved to each batch's writer and back.
     let mut clock = TrimClock::new();
+    // Nothing is kept before the first exchange.
+    let mut shed = true;
     loop {
         let first = tokio::select! {
             record = queue.recv() => record,
             () = stop.cancelled() => queue.try_recv().ok(),
+            () = tokio::time::sleep(SHED_AFTER), if !shed => {
+                shed = true;
+                let freed = inspector.shed();
+                tracing::debug!("no traffic for {SHED_AFTER:?}: capture freed {freed} bytes kept for the next exchanges");
+                continue;
+            }
         };
         let Some(first) = first else { return };
+        shed = false;
         // Let a batch gather: one wake-up per interval instead of one per exchange keeps
         // the recorder's cost off busy proxies (on few cores every wake-up is a proxy
         // request not served).
@@ -295,6 +312,71 @@ fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Once traffic has stopped for [`SHED_AFTER`], the buffers, previews and exchanges
+    /// capture kept for the next exchanges are freed, and capture goes on as before.
+    #[tokio::test]
+    async fn capture_frees_what_it_keeps_once_traffic_stops() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = TrafficStore::open_dir(dir.path()).expect("traffic store");
+        let (inspector, queue) = Inspector::new(64, 1 << 20, 0);
+        let (live, _) = broadcast::channel(16);
+        let stop = CancellationToken::new();
+        let recorder = tokio::spawn(run(
+            queue,
+            store.clone(),
+            live,
+            inspector.clone(),
+            Retention::new(1000, 7, 100),
+            stop.clone(),
+        ));
+        let large = |id: i64| {
+            let mut exchange = Box::new(Exchange::empty());
+            exchange.id = id;
+            exchange.response_body.bytes = vec![7; 100 << 10];
+            exchange.response_body.size = 100 << 10;
+            Record::Exchange(exchange, None)
+        };
+        // Whether capture keeps anything within `within`, or keeps nothing, looked at every
+        // 20 ms.
+        let becomes = |kept: bool, within: Duration| {
+            let inspector = inspector.clone();
+            async move {
+                let deadline = Instant::now() + within;
+                while (inspector.kept_bytes() > 0) != kept {
+                    if Instant::now() > deadline {
+                        return false;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                true
+            }
+        };
+        inspector.submit(large(1));
+        assert!(
+            becomes(true, Duration::from_secs(5)).await,
+            "the stored preview is kept for the next responses"
+        );
+        tokio::time::sleep(SHED_AFTER / 4).await;
+        assert!(
+            inspector.kept_bytes() > 0,
+            "kept while traffic may come back"
+        );
+        assert!(
+            becomes(false, SHED_AFTER + Duration::from_secs(3)).await,
+            "freed once there was no traffic for {SHED_AFTER:?}"
+        );
+        // Capture goes on: the next exchange is stored and its preview kept again.
+        inspector.submit(large(2));
+        assert!(becomes(true, Duration::from_secs(5)).await, "kept again");
+        stop.cancel();
+        recorder.await.expect("recorder ends");
+        assert_eq!(
+            store.max_id().expect("newest id"),
+            2,
+            "both exchanges stored"
+        );
+    }
 
     #[test]
     fn retention_is_due_after_a_tenth_of_the_count_or_of_the_bytes_written() {

@@ -18,8 +18,7 @@ use hyper_util::rt::TokioIo;
 use portico_core::admin::Event;
 use portico_core::config::{NewRoute, RoutePatch, SettingsPatch};
 use rustls::ClientConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::net::{TcpSocket, TcpStream};
 
 const LAN: &str = "127.0.0.5";
@@ -43,18 +42,7 @@ async fn engine_on_lan() -> TestEngine {
 }
 
 fn client_config(engine: &TestEngine) -> Arc<ClientConfig> {
-    let pem = engine.engine().tls().authority().ca().root_pem().to_owned();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(pem.as_bytes()).expect("root PEM"))
-        .expect("add root");
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    Arc::new(config)
+    common::client_config(engine.engine().tls().authority().ca().root_pem(), &[])
 }
 
 /// GET `path` over HTTPS at `addr` from `from` (a local address), with `Host: host`,
@@ -158,6 +146,26 @@ async fn a_shared_route_is_reachable_on_the_lan_address_while_unshared_routes_ar
     assert_eq!(body["upstream"], "shown");
     assert_eq!(body["path"], "/hello");
     assert_eq!(body["headers"]["host"], "app.localhost");
+
+    // The LAN's clients run on other machines, which know their own hardware: their order
+    // of cipher suites is followed (the proxy's own listener follows its own, see https.rs).
+    let offered = [
+        rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384,
+        rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    ];
+    let root = engine.engine().tls().authority().ca().root_pem().to_owned();
+    let tls = common::tls_connect(
+        addr,
+        LAN,
+        common::client_config_offering(&root, &[], &offered),
+    )
+    .await
+    .expect("handshake");
+    assert_eq!(
+        tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite()),
+        Some(offered[0].suite())
+    );
 
     // Any Host header on that listener still reaches the shared route only.
     let (status, body) = https_get(&engine, None, addr, "secret.localhost", "/")

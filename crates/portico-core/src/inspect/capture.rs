@@ -375,7 +375,7 @@ impl Inspector {
     /// previews, spare exchanges): for when traffic has stopped, so a burst's memory does not
     /// stay with an idle engine. The next exchanges allocate afresh. Returns the bytes freed,
     /// about.
-    pub fn shed(&self) -> usize {
+    pub(crate) fn shed(&self) -> usize {
         let freed = self.kept_bytes();
         drop(std::mem::take(&mut *self.lock_pool()));
         drop(std::mem::take(&mut *self.lock_recent()));
@@ -384,7 +384,7 @@ impl Inspector {
     }
 
     /// What capture keeps for the next exchanges now, in bytes, about (see [`Inspector::shed`]).
-    pub fn kept_bytes(&self) -> usize {
+    pub(crate) fn kept_bytes(&self) -> usize {
         self.lock_pool().bytes
             + self
                 .lock_recent()

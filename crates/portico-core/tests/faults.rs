@@ -380,6 +380,87 @@ async fn an_upstream_that_sends_more_than_its_content_length_spoils_no_later_req
 }
 
 #[tokio::test]
+async fn requests_share_an_upstream_connection_and_one_the_upstream_closed_while_idle_is_replaced()
+{
+    // Answers every request on a connection until told to stop keeping it: then it closes
+    // the connection after its next answer, without saying so (a dev server's keep-alive
+    // timeout).
+    let keep = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let keeping = keep.clone();
+    let upstream = spawn_raw(move |mut s: TcpStream| {
+        let keeping = keeping.clone();
+        async move {
+            while read_head(&mut s).await.is_some() {
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                if s.write_all(answer).await.is_err()
+                    || !keeping.load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let scene = scene(upstream.addr).await;
+    // One client connection, so every request is served on the same lane (each lane has
+    // its own upstream connections).
+    let addr = scene.engine.addr();
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let sender = tokio::sync::Mutex::new(sender);
+    let get = |i: usize| {
+        let sender = &sender;
+        async move {
+            let mut sender = sender.lock().await;
+            sender.ready().await.expect("client connection ready");
+            let req = http::Request::get(format!("/kept-{i}"))
+                .header("host", format!("bad.localhost:{}", addr.port()))
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .expect("request");
+            let resp = sender.send_request(req).await.expect("answered");
+            let status = resp.status();
+            let body = read_body(resp.into_body()).await.expect("the whole body");
+            assert_eq!(
+                (status, &body[..]),
+                (StatusCode::OK, &b"ok"[..]),
+                "request {i}"
+            );
+        }
+    };
+    for i in 0..5 {
+        get(i).await;
+    }
+    assert_eq!(
+        upstream.accepted(),
+        1,
+        "five requests in a row used one connection"
+    );
+    keep.store(false, std::sync::atomic::Ordering::SeqCst);
+    for i in 5..8 {
+        get(i).await;
+        // The upstream has closed the connection by the time the next request comes.
+        assert!(
+            eventually(Duration::from_secs(5), || async { upstream.open() == 0 }).await,
+            "the upstream closed its connection"
+        );
+    }
+    // The first of the three still went on the kept connection; the next two each found
+    // theirs closed and opened a new one instead of failing.
+    assert_eq!(
+        upstream.accepted(),
+        3,
+        "each closed connection was replaced by one"
+    );
+    // The client connection closes with its sender.
+    drop(sender);
+    scene.assert_recovered(Some(&upstream)).await;
+}
+
+#[tokio::test]
 async fn an_upstream_that_sends_less_than_its_content_length_cuts_the_clients_body() {
     let faulty = spawn_raw(|mut s: TcpStream| async move {
         if read_head(&mut s).await.is_none() {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::upstream::{SendError, UpstreamPool};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -13,9 +14,6 @@ use http::uri::{Authority, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,7 +23,6 @@ use super::balance::{InFlight, sticky_cookie_name};
 use super::body::{Held, UpstreamBody, Watch};
 use super::conns::{ConnCounts, ConnSlot, canonical};
 use super::headers::{self, Forwarding};
-use super::resolve::Resolver;
 use super::route_table::{RouteTable, Target};
 use super::{Error, ProxyBody, error_page, upgrade};
 use crate::cache::{Cache, CacheOutcome, ClientTarget, RouteCache};
@@ -34,13 +31,6 @@ use crate::config::{BACKEND_HEADERS, Policy, Route, RouteTarget, Upstream};
 use crate::inspect::capture::{Capture, CapturedAs, Inspector, RequestStart, Side};
 use crate::static_files::{self, StaticOptions};
 use crate::tls::Tls;
-
-/// How long connecting to an upstream may take. Loopback connects are instant; this bounds
-/// upstreams on other hosts that drop packets.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long an idle pooled upstream connection is kept.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Facts about the client connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -74,9 +64,9 @@ pub struct Proxy {
 struct Inner {
     table: Arc<ArcSwap<RouteTable>>,
     /// The client (with its pool of upstream connections) for requests handled off the lanes.
-    client: UpstreamClient,
+    client: UpstreamPool,
     /// Each lane's own client, by lane.
-    lane_clients: Vec<UpstreamClient>,
+    lane_clients: Vec<UpstreamPool>,
     /// The threads connections are served on; `None` serves them on the caller's runtime.
     lanes: Option<super::lanes::Lanes>,
     stop: CancellationToken,
@@ -266,21 +256,6 @@ fn shared_target(
     Ok(target.clone())
 }
 
-/// The client requests go upstream with.
-type UpstreamClient = Client<HttpConnector<Resolver>, ProxyBody>;
-
-/// A client with its own pool of upstream connections.
-fn upstream_client() -> UpstreamClient {
-    let mut connector = HttpConnector::new_with_resolver(Resolver::new());
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
-}
-
 /// The built-in host that serves Portico's own pages (the CA certificate).
 const PORTICO_HOST: &str = "portico.localhost";
 
@@ -302,12 +277,12 @@ impl Proxy {
                     .ok()
             });
         let lane_clients = (0..lanes.as_ref().map_or(0, super::lanes::Lanes::len))
-            .map(|_| upstream_client())
+            .map(|_| UpstreamPool::new())
             .collect();
         Proxy {
             inner: Arc::new(Inner {
                 table,
-                client: upstream_client(),
+                client: UpstreamPool::new(),
                 lane_clients,
                 lanes,
                 stop,
@@ -391,7 +366,7 @@ impl Proxy {
 
     /// The client for upstream requests made on this thread: the lane's own, so the upstream
     /// connection's task runs beside the request.
-    fn client(&self) -> &UpstreamClient {
+    fn client(&self) -> &UpstreamPool {
         super::lanes::Lanes::current()
             .and_then(|lane| self.inner.lane_clients.get(lane))
             .unwrap_or(&self.inner.client)
@@ -949,7 +924,7 @@ impl Proxy {
         capture: Option<&Capture>,
     ) -> Result<Response<Incoming>, Error> {
         let route = &target.route;
-        let sent = tokio::time::timeout(route.timeout(), self.client().request(outgoing));
+        let sent = tokio::time::timeout(route.timeout(), self.client().send(outgoing));
         let resp = match sent.await {
             Err(_elapsed) => {
                 return Err(Error::UpstreamTimeout {
@@ -1366,18 +1341,21 @@ fn all_down(target: &Target, now_ms: i64) -> Error {
     }
 }
 
-/// Sort a client error into refused / unreachable / failed, keeping the cause.
-fn classify(err: hyper_util::client::legacy::Error, target: &Target, upstream: &Upstream) -> Error {
+/// Sort a failed upstream request into refused / unreachable / failed, keeping the cause.
+fn classify(err: SendError, target: &Target, upstream: &Upstream) -> Error {
     let route = target.label.clone();
     let upstream = upstream.to_string();
-    if !err.is_connect() {
-        return Error::UpstreamFailed {
-            route,
-            upstream,
-            source: Box::new(err),
-        };
-    }
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let err = match err {
+        SendError::Send(err) => {
+            return Error::UpstreamFailed {
+                route,
+                upstream,
+                source: Box::new(err),
+            };
+        }
+        SendError::Connect(err) => err,
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     let mut refused = false;
     while let Some(e) = cause {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -1390,13 +1368,13 @@ fn classify(err: hyper_util::client::legacy::Error, target: &Target, upstream: &
         Error::UpstreamRefused {
             route,
             upstream,
-            source: Box::new(err),
+            source: err,
         }
     } else {
         Error::UpstreamUnreachable {
             route,
             upstream,
-            source: Box::new(err),
+            source: err,
         }
     }
 }

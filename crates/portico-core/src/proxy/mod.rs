@@ -21,6 +21,7 @@ mod properties;
 mod resolve;
 mod route_table;
 mod upgrade;
+mod upstream;
 
 pub use balance::{Member, Pool, sticky_cookie_name};
 pub use body::BodyError;

@@ -32,9 +32,10 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How often the reaper looks for connections idle too long.
 const REAP_EVERY: Duration = Duration::from_secs(15);
 
-/// At most this many connections are kept per upstream address; more are closed once their
-/// response ends.
-const MAX_KEPT: usize = 256;
+/// At most this many connections are kept per upstream address, those with a response
+/// still streaming included (a load test's hundreds of concurrent requests keep theirs);
+/// more are closed once their response ends.
+const MAX_KEPT: usize = 1024;
 
 /// Why a request did not get a response.
 #[derive(Debug)]

@@ -898,7 +898,11 @@ where
                 if let (Some(data), Some(capture)) = (frame.data_ref(), this.capture.as_ref()) {
                     capture.data(*this.side, data);
                 }
-                *this.ended = this.inner.is_end_stream();
+                // Every announced byte has passed: the client has the whole body, even if
+                // the end is held back a moment (the cache storing its copy) and the client
+                // leaves first.
+                *this.ended =
+                    this.inner.is_end_stream() || this.inner.size_hint().exact() == Some(0);
                 if *this.side == Side::Response
                     && *this.ended
                     && let Some(capture) = this.capture.take()
@@ -1030,6 +1034,56 @@ mod tests {
             e
         };
         assert_eq!(same_clock(reused), same_clock(fresh));
+    }
+
+    /// A body that sends all its announced bytes, then holds back its end.
+    struct HeldEnd {
+        sent: bool,
+    }
+
+    impl Body for HeldEnd {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            if self.sent {
+                return Poll::Pending;
+            }
+            self.sent = true;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"whole")))))
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(if self.sent { 0 } else { 5 })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_whose_every_byte_passed_is_complete_though_its_end_was_held_back() {
+        let (inspector, mut queue) = Inspector::new(8, 1 << 20, 0);
+        let req = http::Request::get("/held").body(()).expect("request");
+        let start = RequestStart {
+            host: "app.localhost",
+            client: "127.0.0.2:4000".parse().expect("address"),
+            tls: false,
+        };
+        let capture = inspector.begin(&req, start).expect("capturing");
+        capture.response(&http::Response::new(()));
+        let mut tee = Box::pin(capture.tee(Side::Response, HeldEnd { sent: false }));
+        let frame = std::future::poll_fn(|cx| tee.as_mut().poll_frame(cx)).await;
+        assert!(frame.is_some_and(|f| f.is_ok()), "the body's bytes");
+        // The client leaves before the end comes.
+        drop(tee);
+        match queue.recv().await {
+            Some(Record::Exchange(exchange, _)) => {
+                assert_eq!(exchange.error, None, "recorded as cut off");
+                assert_eq!(exchange.response_body.size, 5);
+            }
+            other => panic!("an exchange, not {other:?}"),
+        }
     }
 
     fn with_response_preview(bytes: Vec<u8>) -> Box<Exchange> {

@@ -105,6 +105,9 @@ pin_project! {
         inner: ProxyBody,
         tee: Option<Tee>,
         storing: Option<JoinHandle<()>>,
+        // The last chunk of a body whose length was announced, held while the copy is
+        // stored: the client has every byte only once the entry is in.
+        held: Option<Frame<Bytes>>,
     }
 }
 
@@ -126,6 +129,7 @@ impl TeeBody {
                 pending,
             }),
             storing: None,
+            held: None,
         }
     }
 }
@@ -140,11 +144,12 @@ impl Body for TeeBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut this = self.project();
         if let Some(storing) = this.storing.as_mut() {
-            // The end is held back until the entry is in, so whoever read the whole body
-            // can rely on the next request finding it.
+            // The last bytes (or the end, for a body of unknown length) are held back until
+            // the entry is in, so whoever read the whole body can rely on the next request
+            // finding it.
             let _joined = ready!(Pin::new(storing).poll(cx));
             *this.storing = None;
-            return Poll::Ready(None);
+            return Poll::Ready(this.held.take().map(Ok));
         }
         match ready!(this.inner.as_mut().poll_frame(cx)) {
             Some(Ok(frame)) => {
@@ -158,6 +163,13 @@ impl Body for TeeBody {
                                 tee.chunks.push(data.clone());
                                 if tee.expected == Some(tee.len) {
                                     *this.storing = tee.complete();
+                                    if let Some(storing) = this.storing.as_mut() {
+                                        if Pin::new(storing).poll(cx).is_pending() {
+                                            *this.held = Some(frame);
+                                            return Poll::Pending;
+                                        }
+                                        *this.storing = None;
+                                    }
                                 } else {
                                     *this.tee = Some(tee);
                                 }

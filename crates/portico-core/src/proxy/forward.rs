@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::upstream::{SendError, UpstreamPool};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -24,6 +23,7 @@ use super::body::{Held, UpstreamBody, Watch};
 use super::conns::{ConnCounts, ConnSlot, canonical};
 use super::headers::{self, Forwarding};
 use super::route_table::{RouteTable, Target};
+use super::upstream::{SendError, UpstreamPool};
 use super::{Error, ProxyBody, error_page, upgrade};
 use crate::cache::{Cache, CacheOutcome, ClientTarget, RouteCache};
 use crate::compress::{self, CompressOptions, Encoding};
@@ -63,10 +63,10 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Inner {
     table: Arc<ArcSwap<RouteTable>>,
-    /// The client (with its pool of upstream connections) for requests handled off the lanes.
-    client: UpstreamPool,
-    /// Each lane's own client, by lane.
-    lane_clients: Vec<UpstreamPool>,
+    /// The upstream connections of requests handled off the lanes.
+    upstreams: UpstreamPool,
+    /// Each lane's own upstream connections, by lane.
+    lane_upstreams: Vec<UpstreamPool>,
     /// The threads connections are served on; `None` serves them on the caller's runtime.
     lanes: Option<super::lanes::Lanes>,
     stop: CancellationToken,
@@ -276,14 +276,14 @@ impl Proxy {
                     })
                     .ok()
             });
-        let lane_clients = (0..lanes.as_ref().map_or(0, super::lanes::Lanes::len))
+        let lane_upstreams = (0..lanes.as_ref().map_or(0, super::lanes::Lanes::len))
             .map(|_| UpstreamPool::new())
             .collect();
         Proxy {
             inner: Arc::new(Inner {
                 table,
-                client: UpstreamPool::new(),
-                lane_clients,
+                upstreams: UpstreamPool::new(),
+                lane_upstreams,
                 lanes,
                 stop,
                 options,
@@ -364,12 +364,12 @@ impl Proxy {
         }));
     }
 
-    /// The client for upstream requests made on this thread: the lane's own, so the upstream
-    /// connection's task runs beside the request.
-    fn client(&self) -> &UpstreamPool {
+    /// The upstream connections for requests made on this thread: the lane's own, so the
+    /// upstream connection's task runs beside the request.
+    fn upstreams(&self) -> &UpstreamPool {
         super::lanes::Lanes::current()
-            .and_then(|lane| self.inner.lane_clients.get(lane))
-            .unwrap_or(&self.inner.client)
+            .and_then(|lane| self.inner.lane_upstreams.get(lane))
+            .unwrap_or(&self.inner.upstreams)
     }
 
     /// Upgraded connections still open.
@@ -924,7 +924,7 @@ impl Proxy {
         capture: Option<&Capture>,
     ) -> Result<Response<Incoming>, Error> {
         let route = &target.route;
-        let sent = tokio::time::timeout(route.timeout(), self.client().send(outgoing));
+        let sent = tokio::time::timeout(route.timeout(), self.upstreams().send(outgoing));
         let resp = match sent.await {
             Err(_elapsed) => {
                 return Err(Error::UpstreamTimeout {

@@ -1068,3 +1068,32 @@ async fn a_miss_streams_to_the_client_before_the_upstream_finishes() {
     assert_eq!(hit.outcome, CacheOutcome::Hit);
     assert_eq!(hit.body, "first,second");
 }
+
+#[tokio::test]
+async fn a_client_that_has_every_announced_byte_of_a_miss_finds_it_stored() {
+    let cache = Cache::new(1 << 20);
+    let (resp, outcome) = cache
+        .handle(ROUTE, get("/whole", &[]), |_req| async {
+            Ok(response(
+                200,
+                &[("cache-control", "max-age=60"), ("content-length", "5")],
+                "whole",
+            ))
+        })
+        .await
+        .expect("handled");
+    assert_eq!(outcome, stored(true));
+    // Read as a client that knows the length does: up to the last announced byte, without
+    // waiting for the end.
+    let mut body = resp.into_body();
+    let mut got = 0;
+    while got < 5 {
+        let frame = body.frame().await.expect("a frame").expect("data");
+        got += frame.data_ref().map_or(0, Bytes::len);
+    }
+    // The next request, at once, is a plain hit: the copy was in before the last byte went
+    // out (else it would wait for the copy being stored, as `collapsed`).
+    let again = exchange(&cache, ROUTE, get("/whole", &[]), not_called).await;
+    assert_eq!(again.outcome, CacheOutcome::Hit);
+    assert_eq!(again.body, "whole");
+}

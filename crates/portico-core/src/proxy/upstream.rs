@@ -47,7 +47,7 @@ pub(super) enum SendError {
 }
 
 /// One pool of upstream connections.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct UpstreamPool {
     inner: Arc<Inner>,
 }

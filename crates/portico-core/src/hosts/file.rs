@@ -9,7 +9,8 @@
 //! swap is `renameat2(RENAME_EXCHANGE)`, so the file that was replaced is still at hand: if it
 //! is not the text the edit was based on (another program replaced the file in the moment
 //! between the check and the swap), or it changes within [`SETTLE`] afterwards (a program that
-//! had it open appended to it), the two are swapped back at once and the edit starts over on
+//! had it open appended to it; the file's size and time are watched, so the swap back follows
+//! the write within a millisecond or so), the two are swapped back at once and the edit starts over on
 //! the other program's text; only when Portico's file was itself edited in that moment is it
 //! kept and the edit made again on top of the other text. Elsewhere the swap is a plain rename
 //! and only the late-append check applies (an editor that renames its file over the hosts file
@@ -32,8 +33,12 @@ pub const BACKUP_SUFFIX: &str = ".portico-backup";
 /// How many times an edit starts over because the file changed under it.
 const MAX_TRIES: usize = 50;
 
-/// How long to watch the replaced file for a late write by a program that had it open.
-const SETTLE: Duration = Duration::from_millis(3);
+/// How long to watch the replaced file for a late write by a program that had it open (one
+/// preempted between opening the file and writing to it writes that long after the swap).
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// How often the replaced file's size and times are looked at while watching it.
+const SETTLE_STEP: Duration = Duration::from_millis(1);
 
 /// How long to wait for another Portico process to finish its edit.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -278,10 +283,9 @@ fn replace(target: &Path, expected: &str, new: &str) -> std::io::Result<Replaced
                 let mut displaced = File::open(&temp)?;
                 let mut theirs = read_all(&mut displaced)?;
                 if theirs == expected {
-                    std::thread::sleep(SETTLE);
-                    theirs = read_all(&mut displaced)?;
-                    if theirs == expected {
-                        return Ok(Replaced::Done);
+                    match watch(&mut displaced, expected)? {
+                        None => return Ok(Replaced::Done),
+                        Some(late) => theirs = late,
                     }
                 }
                 // Another program wrote meanwhile: swap its file back, unless ours was
@@ -302,14 +306,30 @@ fn replace(target: &Path, expected: &str, new: &str) -> std::io::Result<Replaced
         }
     }
     temp.persist(target).map_err(|e| e.error)?;
-    if let Some(mut old) = current {
-        std::thread::sleep(SETTLE);
-        let late = read_all(&mut old)?;
-        if late != expected {
-            return Ok(Replaced::ChangedAround(late));
-        }
+    if let Some(mut old) = current
+        && let Some(late) = watch(&mut old, expected)?
+    {
+        return Ok(Replaced::ChangedAround(late));
     }
     Ok(Replaced::Done)
+}
+
+/// Watch a file that was just replaced (and held `expected`) for [`SETTLE`]: its text once
+/// another program wrote to it, `None` when it still holds `expected` at the end. Looks at
+/// its size and modification time every [`SETTLE_STEP`] (cheap for a hosts file of
+/// megabytes) and reads it when they change and at the end.
+fn watch(file: &mut File, expected: &str) -> std::io::Result<Option<String>> {
+    let stamp = |file: &File| file.metadata().map(|m| (m.len(), m.modified().ok()));
+    let before = stamp(file)?;
+    let deadline = std::time::Instant::now() + SETTLE;
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(SETTLE_STEP);
+        if stamp(file)? != before {
+            break;
+        }
+    }
+    let text = read_all(file)?;
+    Ok((text != expected).then_some(text))
 }
 
 /// Exchange two files atomically (Linux `renameat2(RENAME_EXCHANGE)`).

@@ -107,6 +107,7 @@ check-deb:
 lint: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	shellcheck .ci/run bench/*.sh scripts/*.sh
 
 unit: deps ui
 	$(CARGO) nextest run --workspace --locked

@@ -121,7 +121,7 @@ rps() {
 
 declare -A bytes enc req
 cell() { # name url host encoding
-  read -r bytes[$1] enc[$1] < <(wire "$2" "$3" "$4")
+  read -r "bytes[$1]" "enc[$1]" < <(wire "$2" "$3" "$4")
   req[$1]=$(rps "$2" "$3" "$4")
 }
 cell nginx "http://127.0.0.1:$nginx_gzip/data.json" localhost gzip

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts (sourced, not run): a work dir removed on exit, processes
 # stopped by PID on exit, free loopback ports, waiting for a port, medians, a static nginx
 # backend, and nginx as a reverse proxy to it.
@@ -93,6 +94,7 @@ start_portico() {
   portico_pid=$!; pids+=("$portico_pid")
   wait_port "$4"; wait_port "$5"
   for _ in $(seq 1 100); do [ -s "$2/admin-token" ] && break; sleep 0.05; done
+  # shellcheck disable=SC2034 # read by the scripts that source this file
   portico_token=$(cat "$2/admin-token")
 }
 

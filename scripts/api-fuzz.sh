@@ -29,6 +29,7 @@ echo "docs/openapi.json is a valid OpenAPI document"
 work="$(mktemp -d)"
 serve_pid=""
 fuzz_pid=""
+# shellcheck disable=SC2317 # run by the EXIT trap below
 cleanup() {
   for pid in $fuzz_pid $serve_pid; do
     if kill -0 "$pid" 2>/dev/null; then

@@ -8,6 +8,8 @@ set -euo pipefail
 
 [ "$(id -u)" -eq 0 ] || { echo "check-deb: needs root (it builds a chroot)" >&2; exit 1; }
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/portico/target}
+# The newest bundle (its file name holds no odd characters: portico_VERSION_ARCH.deb).
+# shellcheck disable=SC2012
 deb=$(ls -t "$TARGET"/release/bundle/deb/*.deb 2>/dev/null | head -1 || true)
 [ -n "$deb" ] || { echo "check-deb: no .deb under $TARGET/release/bundle/deb: run 'make bundle'" >&2; exit 1; }
 SUITE=${SUITE:-bookworm}
@@ -33,8 +35,10 @@ root=$(mktemp -d)
 mounted=()
 cleanup() {
   # The app and anything it started inside the chroot.
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-    [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$root" ] && kill -9 "$pid" 2>/dev/null || true
+  for proc in /proc/[0-9]*; do
+    if [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ]; then
+      kill -9 "${proc#/proc/}" 2>/dev/null || true
+    fi
   done
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
   rm -rf --one-file-system "$root"

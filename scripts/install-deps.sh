@@ -23,8 +23,10 @@ apt_install() {
 }
 
 # A C compiler for SQLite (bundled into rusqlite), and the usual build tools.
-command -v cc >/dev/null && command -v make >/dev/null || apt_install build-essential
+if ! command -v cc >/dev/null || ! command -v make >/dev/null; then apt_install build-essential; fi
 command -v pkg-config >/dev/null || apt_install pkg-config
+# `make lint` checks the shell scripts.
+command -v shellcheck >/dev/null || apt_install shellcheck
 
 # The tests drive real clients: curl and openssl (TLS), NSS certutil (trust stores),
 # Debian's Chromium (the browser test) and Java's keytool (the Java trust report).
@@ -55,6 +57,7 @@ for pair in caddy:caddy nginx:nginx-light; do
 done
 
 # Rust, through rustup (Debian's own rustc is too old for edition 2024).
+# shellcheck source=/dev/null # written by rustup
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 if ! command -v cargo >/dev/null; then
   apt_install rustup ca-certificates
@@ -102,7 +105,7 @@ fi
 # and generate the UI's TypeScript types from the OpenAPI document (openapi-typescript); all
 # pinned in package-lock.json. Vite needs Node.js 20.19 or newer.
 root="$(cd "$(dirname "$0")/.." && pwd)"
-command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
 # Debian 12's nodejs is 18. A newer Node comes from the npm registry itself (the `node`
 # package ships the official binary) into a folder beside the build cache, which the Makefile
 # puts first on PATH.

@@ -74,7 +74,45 @@ struct Tee {
     pending: Pending,
 }
 
+/// Where the copy stands after a frame.
+enum Copied {
+    /// More is to come.
+    More,
+    /// The body is complete.
+    Complete,
+    /// Copying must stop (past the cap, or trailers); the client still gets everything.
+    Stop,
+}
+
 impl Tee {
+    /// Copy `frame`'s data.
+    fn copy(&mut self, frame: &Frame<Bytes>) -> Copied {
+        // Trailers cannot be replayed from the store.
+        let Some(data) = frame.data_ref() else {
+            return Copied::Stop;
+        };
+        self.len += data.len() as u64;
+        if self.len > self.cap {
+            return Copied::Stop;
+        }
+        self.chunks.push(data.clone());
+        if self.expected == Some(self.len) {
+            Copied::Complete
+        } else {
+            Copied::More
+        }
+    }
+
+    /// The body ended: store the copy unless it is shorter than announced.
+    fn end(self) -> Option<JoinHandle<()>> {
+        if self.expected.is_none_or(|n| n == self.len) {
+            self.complete()
+        } else {
+            self.pending.abandon(false);
+            None
+        }
+    }
+
     /// Start storing the complete body; the task outlives the body if the client stops
     /// polling after the last byte.
     fn complete(self) -> Option<JoinHandle<()>> {
@@ -143,64 +181,46 @@ impl Body for TeeBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut this = self.project();
-        if let Some(storing) = this.storing.as_mut() {
-            // The last bytes (or the end, for a body of unknown length) are held back until
-            // the entry is in, so whoever read the whole body can rely on the next request
-            // finding it.
-            let _joined = ready!(Pin::new(storing).poll(cx));
-            *this.storing = None;
-            return Poll::Ready(this.held.take().map(Ok));
-        }
-        match ready!(this.inner.as_mut().poll_frame(cx)) {
-            Some(Ok(frame)) => {
-                if let Some(mut tee) = this.tee.take() {
-                    match frame.data_ref() {
-                        Some(data) => {
-                            tee.len += data.len() as u64;
-                            if tee.len > tee.cap {
+        loop {
+            if let Some(storing) = this.storing.as_mut() {
+                // The last bytes (or the end, for a body of unknown length) are held back
+                // until the entry is in, so whoever read the whole body can rely on the next
+                // request finding it.
+                let _joined = ready!(Pin::new(storing).poll(cx));
+                *this.storing = None;
+                return Poll::Ready(this.held.take().map(Ok));
+            }
+            match ready!(this.inner.as_mut().poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    match this.tee.as_mut().map(|tee| tee.copy(&frame)) {
+                        None | Some(Copied::More) => {}
+                        Some(Copied::Stop) => {
+                            if let Some(tee) = this.tee.take() {
                                 tee.pending.abandon(true);
-                            } else {
-                                tee.chunks.push(data.clone());
-                                if tee.expected == Some(tee.len) {
-                                    *this.storing = tee.complete();
-                                    if let Some(storing) = this.storing.as_mut() {
-                                        if Pin::new(storing).poll(cx).is_pending() {
-                                            *this.held = Some(frame);
-                                            return Poll::Pending;
-                                        }
-                                        *this.storing = None;
-                                    }
-                                } else {
-                                    *this.tee = Some(tee);
-                                }
                             }
                         }
-                        // Trailers cannot be replayed from the store.
-                        None => tee.pending.abandon(true),
-                    }
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Some(Err(err)) => {
-                if let Some(tee) = this.tee.take() {
-                    tee.pending.abandon(false);
-                }
-                Poll::Ready(Some(Err(err)))
-            }
-            None => {
-                if let Some(tee) = this.tee.take() {
-                    if tee.expected.is_none_or(|n| n == tee.len) {
-                        if let Some(mut storing) = tee.complete()
-                            && Pin::new(&mut storing).poll(cx).is_pending()
-                        {
-                            *this.storing = Some(storing);
-                            return Poll::Pending;
+                        Some(Copied::Complete) => {
+                            *this.storing = this.tee.take().and_then(Tee::complete);
+                            if this.storing.is_some() {
+                                *this.held = Some(frame);
+                                continue;
+                            }
                         }
-                    } else {
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                Some(Err(err)) => {
+                    if let Some(tee) = this.tee.take() {
                         tee.pending.abandon(false);
                     }
+                    return Poll::Ready(Some(Err(err)));
                 }
-                Poll::Ready(None)
+                None => {
+                    *this.storing = this.tee.take().and_then(Tee::end);
+                    if this.storing.is_none() {
+                        return Poll::Ready(None);
+                    }
+                }
             }
         }
     }

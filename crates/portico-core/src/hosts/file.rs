@@ -10,9 +10,9 @@
 //! is not the text the edit was based on (another program replaced the file in the moment
 //! between the check and the swap), or it changes within [`SETTLE`] afterwards (a program that
 //! had it open appended to it; the file's size and time are watched, so the swap back follows
-//! the write within a millisecond or so), the two are swapped back at once and the edit starts over on
-//! the other program's text; only when Portico's file was itself edited in that moment is it
-//! kept and the edit made again on top of the other text. Elsewhere the swap is a plain rename
+//! the write within a millisecond or so), the two are swapped back at once and the edit starts
+//! over on the other program's text; only when Portico's file was itself edited in that moment
+//! is it kept and the edit made again on top of the other text. Elsewhere the swap is a plain rename
 //! and only the late-append check applies (an editor that renames its file over the hosts file
 //! in the microseconds between the check and the rename loses that edit, as with any two
 //! editors). Bounded by [`MAX_TRIES`].

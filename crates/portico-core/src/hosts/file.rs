@@ -12,10 +12,10 @@
 //! had it open appended to it; the file's size and time are watched, so the swap back follows
 //! the write within a millisecond or so), the two are swapped back at once and the edit starts
 //! over on the other program's text; only when Portico's file was itself edited in that moment
-//! is it kept and the edit made again on top of the other text. Elsewhere the swap is a plain rename
-//! and only the late-append check applies (an editor that renames its file over the hosts file
-//! in the microseconds between the check and the rename loses that edit, as with any two
-//! editors). Bounded by [`MAX_TRIES`].
+//! is it kept and the edit made again on top of the other text. Elsewhere the swap is a plain
+//! rename and only the late-append check applies (an editor that renames its file over the
+//! hosts file in the microseconds between the check and the rename loses that edit, as with any
+//! two editors). Bounded by [`MAX_TRIES`].
 //!
 //! Where the file cannot be replaced (a bind-mounted `/etc/hosts` in a container answers
 //! `EBUSY`; a directory that is not writable), it is rewritten in place, after the same check.
@@ -281,13 +281,9 @@ fn replace(target: &Path, expected: &str, new: &str) -> std::io::Result<Replaced
             Ok(()) => {
                 // `temp` now names the file that was replaced; it is removed on drop.
                 let mut displaced = File::open(&temp)?;
-                let mut theirs = read_all(&mut displaced)?;
-                if theirs == expected {
-                    match watch(&mut displaced, expected)? {
-                        None => return Ok(Replaced::Done),
-                        Some(late) => theirs = late,
-                    }
-                }
+                let Some(theirs) = watch(&mut displaced, expected)? else {
+                    return Ok(Replaced::Done);
+                };
                 // Another program wrote meanwhile: swap its file back, unless ours was
                 // edited too in the moment it was in place (then keep that and redo on it).
                 swap(&temp, target).map_err(std::io::Error::from)?;
@@ -314,13 +310,18 @@ fn replace(target: &Path, expected: &str, new: &str) -> std::io::Result<Replaced
     Ok(Replaced::Done)
 }
 
-/// Watch a file that was just replaced (and held `expected`) for [`SETTLE`]: its text once
-/// another program wrote to it, `None` when it still holds `expected` at the end. Looks at
-/// its size and modification time every [`SETTLE_STEP`] (cheap for a hosts file of
+/// Watch a file that was just replaced, and should hold `expected`, for [`SETTLE`]: its text
+/// at once when it holds another (another program replaced the file just before the swap),
+/// or once another program wrote to it; `None` when it still holds `expected` at the end.
+/// Looks at its size and modification time every [`SETTLE_STEP`] (cheap for a hosts file of
 /// megabytes) and reads it when they change and at the end.
 fn watch(file: &mut File, expected: &str) -> std::io::Result<Option<String>> {
     let stamp = |file: &File| file.metadata().map(|m| (m.len(), m.modified().ok()));
     let before = stamp(file)?;
+    let text = read_all(file)?;
+    if text != expected {
+        return Ok(Some(text));
+    }
     let deadline = std::time::Instant::now() + SETTLE;
     while std::time::Instant::now() < deadline {
         std::thread::sleep(SETTLE_STEP);
